@@ -1,0 +1,53 @@
+// Project-wide helpers for the CPU kernels: ISA selection, thread count, aligned scratch.
+//
+// Dimension legend used across csrc/ and cuda/:
+//   M, N, K   GEMM: C(M×N) = A(M×K) · B(K×N)
+//   N, C, H, W  batch, channels, height, width of an NCHW tensor
+//   K, R, S   output channels and filter height/width of a convolution
+//   P, Q      output height/width
+//   B, T, L, D  batch, timesteps, sequence length, head dimension
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+namespace nk {
+
+enum class Isa { generic = 0, avx2 = 1 };
+
+// The ISA the kernels dispatch on right now (NNKERNELS_CPU at import, or set_isa).
+Isa current_isa();
+// Whether this CPU can run the AVX2/FMA code.
+bool cpu_has_avx2_fma();
+// Select a path; returns false (and changes nothing) if the CPU cannot run it.
+bool set_isa(Isa isa);
+const char* isa_name(Isa isa);
+
+// Threads used by every parallel region of the library (not a per-thread OpenMP ICV,
+// so a value set from one Python thread holds for calls from all of them).
+int num_threads();
+void set_num_threads(int n);
+
+// 64-byte aligned scratch buffer that only grows; one per thread via thread_local.
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  ~Scratch() { std::free(p); }
+  template <typename T>
+  T* get(size_t count) {
+    size_t need = (count * sizeof(T) + 63) & ~size_t(63);
+    if (need > bytes) {
+      std::free(p);
+      p = std::aligned_alloc(64, need);
+      if (!p) { bytes = 0; throw std::bad_alloc(); }
+      bytes = need;
+    }
+    return static_cast<T*>(p);
+  }
+};
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+}  // namespace nk

@@ -1,0 +1,197 @@
+// GEMM macro loops (BLIS's five loops) with OpenMP, the block-size table, and batching.
+//
+//   for jc in N step NC:            B panel KC×NC lives in L3, shared by all threads
+//     for pc in K step KC:          pack B panel (threads split its NR-strips)
+//       for (ic, chunk) items:      one A block MC×KC per item, packed by its thread (L2)
+//         for jr in chunk strips:   B micro-panel KC×NR stays in L1
+//           for ir in MC step MR:   micro-kernel on an MR×NR tile of C
+//
+// Work split: the M blocks are resized so their count is a multiple of the thread
+// count; when M is too small for that (M <= MC), the NR-strips of each B panel are
+// split into chunks instead, so skinny products still use every core. Products under
+// ~64³ run on one thread (the fork costs more than it saves).
+#include <omp.h>
+
+#include <algorithm>
+
+#include "gemm/gemm.h"
+
+namespace nk {
+namespace {
+
+thread_local Scratch tl_apack;
+thread_local Scratch tl_bpack;
+
+}  // namespace
+
+template <>
+const GemmConfig<float>& gemm_config<float>(Isa isa) {
+  static const GemmConfig<float> generic{"sgemm_generic_6x16", 6, 16, 144, 256, 4080, sgemm_generic_6x16};
+  static const GemmConfig<float> avx2{"sgemm_avx2_6x16", 6, 16, 144, 256, 4080, sgemm_avx2_6x16};
+  return isa == Isa::avx2 ? avx2 : generic;
+}
+
+template <>
+const GemmConfig<double>& gemm_config<double>(Isa isa) {
+  static const GemmConfig<double> generic{"dgemm_generic_6x8", 6, 8, 72, 256, 4080, dgemm_generic_6x8};
+  static const GemmConfig<double> avx2{"dgemm_avx2_6x8", 6, 8, 72, 256, 4080, dgemm_avx2_6x8};
+  return isa == Isa::avx2 ? avx2 : generic;
+}
+
+template <typename T>
+const GemmConfig<T>& gemm_config() { return gemm_config<T>(current_isa()); }
+template const GemmConfig<float>& gemm_config<float>();
+template const GemmConfig<double>& gemm_config<double>();
+
+namespace {
+
+template <typename T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+// One thread's share of the loops. With nt > 1 it runs inside an OpenMP region and
+// meets the other threads at the barriers; with nt == 1 it runs alone (no OpenMP
+// construct is touched, so it is safe inside someone else's parallel region).
+template <typename T>
+void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N, int64_t K,
+                 T alpha, const Packer<T>& A, const Packer<T>& B, T beta, T* C, int64_t ldc,
+                 T* Bbuf, int64_t mc, int64_t nbm, int64_t nchunks) {
+  const int MR = cfg.MR, NR = cfg.NR;
+  const int64_t kc_max = std::min<int64_t>(K, cfg.KC);
+  T* Abuf = tl_apack.get<T>(size_t(round_up(mc, MR) * kc_max));
+  const int64_t nitems = nbm * nchunks;
+
+  for (int64_t jc = 0; jc < N; jc += cfg.NC) {
+    const int64_t nc = std::min<int64_t>(cfg.NC, N - jc);
+    const int64_t nstrips = ceil_div(nc, NR);
+    const int64_t strips_per_chunk = ceil_div(nstrips, nchunks);
+    for (int64_t pc = 0; pc < K; pc += cfg.KC) {
+      const int64_t kc = std::min<int64_t>(cfg.KC, K - pc);
+      const T beta_eff = pc == 0 ? beta : T(1);
+
+      for (int64_t s = tid; s < nstrips; s += nt)
+        B.pack_b(Bbuf + s * kc * NR, pc, kc, jc + s * NR, std::min<int64_t>(NR, nc - s * NR), NR);
+      if (nt > 1) {
+#pragma omp barrier
+      }
+
+      int64_t packed_ib = -1;
+      for (int64_t it = tid; it < nitems; it += nt) {
+        const int64_t ib = it / nchunks, ch = it % nchunks;
+        const int64_t i0 = ib * mc;
+        const int64_t mcur = std::min<int64_t>(mc, M - i0);
+        const int64_t s0 = ch * strips_per_chunk;
+        const int64_t s1 = std::min<int64_t>(nstrips, s0 + strips_per_chunk);
+        if (mcur <= 0 || s0 >= s1) continue;
+        if (ib != packed_ib) {
+          A.pack_a(Abuf, i0, mcur, pc, kc, MR);
+          packed_ib = ib;
+        }
+        for (int64_t s = s0; s < s1; ++s) {
+          const int n = int(std::min<int64_t>(NR, nc - s * NR));
+          const T* bp = Bbuf + s * kc * NR;
+          T* cbase = C + i0 * ldc + jc + s * NR;
+          for (int64_t r = 0; r * MR < mcur; ++r) {
+            const int m = int(std::min<int64_t>(MR, mcur - r * MR));
+            cfg.ukernel(kc, Abuf + r * kc * MR, bp, cbase + r * MR * ldc, ldc, m, n, alpha, beta_eff);
+          }
+        }
+      }
+      if (nt > 1) {
+#pragma omp barrier
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void gemm_packed(int64_t M, int64_t N, int64_t K, T alpha, const Packer<T>& A,
+                 const Packer<T>& B, T beta, T* C, int64_t ldc, int nthreads) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const GemmConfig<T>& cfg = gemm_config<T>();
+  const int nt = std::max(1, nthreads);
+
+  // M blocks: a multiple of nt when M allows it, else split N strips into chunks.
+  int64_t nbm = ceil_div(M, cfg.MC);
+  if (nbm >= nt) nbm = round_up(nbm, nt);
+  int64_t mc = round_up(ceil_div(M, nbm), cfg.MR);
+  nbm = ceil_div(M, mc);
+  const int64_t nchunks = nbm >= nt ? 1 : ceil_div(nt, nbm);
+
+  const int64_t kc_max = std::min<int64_t>(K, cfg.KC);
+  const int64_t nc_max = std::min<int64_t>(round_up(N, cfg.NR), cfg.NC);
+  T* Bbuf = tl_bpack.get<T>(size_t(kc_max * nc_max));
+
+  if (nt == 1) {
+    gemm_thread<T>(0, 1, cfg, M, N, K, alpha, A, B, beta, C, ldc, Bbuf, mc, nbm, nchunks);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    // The team may be smaller than asked (nested regions, thread limits).
+    gemm_thread<T>(omp_get_thread_num(), omp_get_num_threads(), cfg, M, N, K, alpha, A, B, beta,
+                   C, ldc, Bbuf, mc, nbm, nchunks);
+  }
+}
+
+namespace {
+// Below this many multiply-adds a product stays on one thread.
+constexpr int64_t kSerialMacs = 64 * 64 * 64;
+
+int threads_for(int64_t M, int64_t N, int64_t K) {
+  const int64_t macs = M * N * K;
+  if (macs < kSerialMacs) return 1;
+  return num_threads();
+}
+}  // namespace
+
+template <typename T>
+void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t rsa, int64_t csa,
+          const T* b, int64_t rsb, int64_t csb, T beta, T* c, int64_t ldc) {
+  StridedPacker<T> A(a, rsa, csa), B(b, rsb, csb);
+  gemm_packed<T>(M, N, K, alpha, A, B, beta, c, ldc, threads_for(M, N, K));
+}
+
+template <typename T>
+void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha,
+                  const T* a, const int64_t* a_off, int64_t rsa, int64_t csa,
+                  const T* b, const int64_t* b_off, int64_t rsb, int64_t csb,
+                  T beta, T* c, int64_t c_batch_stride, int64_t ldc) {
+  const int nt = num_threads();
+  const int64_t macs = M * N * K;
+  // Parallel over the batch when there are many items or each is small (< ~200³).
+  const bool over_batch = nt > 1 && batch > 1 && (batch >= 4 * nt || macs < (int64_t(1) << 23));
+  if (over_batch) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < batch; ++i) {
+      StridedPacker<T> A(a + a_off[i], rsa, csa), B(b + b_off[i], rsb, csb);
+      gemm_packed<T>(M, N, K, alpha, A, B, beta, c + i * c_batch_stride, ldc, 1);
+    }
+  } else {
+    for (int64_t i = 0; i < batch; ++i)
+      gemm<T>(M, N, K, alpha, a + a_off[i], rsa, csa, b + b_off[i], rsb, csb, beta,
+              c + i * c_batch_stride, ldc);
+  }
+}
+
+#define NK_INSTANTIATE(T)                                                                        \
+  template void gemm_packed<T>(int64_t, int64_t, int64_t, T, const Packer<T>&, const Packer<T>&, \
+                               T, T*, int64_t, int);                                             \
+  template void gemm<T>(int64_t, int64_t, int64_t, T, const T*, int64_t, int64_t, const T*,      \
+                        int64_t, int64_t, T, T*, int64_t);                                       \
+  template void gemm_batched<T>(int64_t, int64_t, int64_t, int64_t, T, const T*, const int64_t*, \
+                                int64_t, int64_t, const T*, const int64_t*, int64_t, int64_t, T, \
+                                T*, int64_t, int64_t);
+NK_INSTANTIATE(float)
+NK_INSTANTIATE(double)
+#undef NK_INSTANTIATE
+
+}  // namespace nk

@@ -1,0 +1,58 @@
+// Packing of strided operands into the micro-panel layout the micro-kernels read.
+//
+// A (M×K): micro-panel r holds rows [i0 + r*MR, +MR) as kc columns of MR values.
+// B (K×N): micro-panel s holds cols [j0 + s*NR, +NR) as kc rows of NR values.
+// Transposes, negative and arbitrary strides are absorbed here: the loops walk the
+// source along whichever of its two strides is unit, so no operand is ever copied whole.
+#include <cstring>
+
+#include "gemm/gemm.h"
+
+namespace nk {
+
+template <typename T>
+void StridedPacker<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
+  for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
+    const int mr = int(mc - r0 < MR ? mc - r0 : MR);
+    const T* src = p + (i0 + r0) * rs + k0 * cs;
+    if (cs == 1) {  // rows contiguous: read each row along k, scatter by MR
+      for (int i = 0; i < mr; ++i) {
+        const T* row = src + i * rs;
+        for (int64_t q = 0; q < kc; ++q) dst[q * MR + i] = row[q];
+      }
+    } else {
+      for (int64_t q = 0; q < kc; ++q)
+        for (int i = 0; i < mr; ++i) dst[q * MR + i] = src[i * rs + q * cs];
+    }
+    if (mr < MR)
+      for (int64_t q = 0; q < kc; ++q)
+        for (int i = mr; i < MR; ++i) dst[q * MR + i] = T(0);
+  }
+}
+
+template <typename T>
+void StridedPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(nc - s0 < NR ? nc - s0 : NR);
+    const T* src = p + k0 * rs + (j0 + s0) * cs;
+    if (cs == 1) {  // rows of B contiguous: copy NR values per k
+      for (int64_t q = 0; q < kc; ++q) {
+        std::memcpy(dst + q * NR, src + q * rs, sizeof(T) * nr);
+        for (int j = nr; j < NR; ++j) dst[q * NR + j] = T(0);
+      }
+    } else {
+      for (int j = 0; j < nr; ++j) {
+        const T* col = src + j * cs;
+        for (int64_t q = 0; q < kc; ++q) dst[q * NR + j] = col[q * rs];
+      }
+      if (nr < NR)
+        for (int64_t q = 0; q < kc; ++q)
+          for (int j = nr; j < NR; ++j) dst[q * NR + j] = T(0);
+    }
+  }
+}
+
+template struct StridedPacker<float>;
+template struct StridedPacker<double>;
+
+}  // namespace nk

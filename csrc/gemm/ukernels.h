@@ -1,0 +1,16 @@
+// Micro-kernel declarations only. The *_avx2.cpp files include nothing else from the
+// project: any inline function they pulled in would be compiled with -mavx2 and could
+// be the copy the linker keeps for generic callers too.
+#pragma once
+#include <cstdint>
+
+namespace nk {
+void sgemm_generic_6x16(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
+                        int m, int n, float alpha, float beta);
+void dgemm_generic_6x8(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
+                       int m, int n, double alpha, double beta);
+void sgemm_avx2_6x16(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
+                     int m, int n, float alpha, float beta);
+void dgemm_avx2_6x8(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
+                    int m, int n, double alpha, double beta);
+}  // namespace nk

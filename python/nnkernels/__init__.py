@@ -1,0 +1,28 @@
+"""nnkernels: hand-written CPU (AVX2/FMA + OpenMP) and CUDA deep-learning kernels.
+
+    import nnkernels as nk
+    c = nk.matmul(a, b)          # NumPy in, NumPy out
+    nk.show_config()             # what this build has and uses
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import _C  # noqa: E402  the CPU extension; always built
+from ._config import (  # noqa: E402
+    cpu_path,
+    get_num_threads,
+    set_cpu_path,
+    set_num_threads,
+    show_config,
+    _apply_env,
+)
+from . import cuda  # noqa: E402  never fails without a GPU
+from . import ops  # noqa: E402
+from .ops import *  # noqa: E402,F401,F403
+
+_apply_env()
+del _apply_env
+
+__all__ = ["__version__", "cuda", "ops", "cpu_path", "set_cpu_path", "get_num_threads",
+           "set_num_threads", "show_config"] + list(ops.__all__)

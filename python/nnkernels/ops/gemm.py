@@ -1,0 +1,125 @@
+"""GEMM and matmul on the CPU kernels (csrc/gemm/).
+
+`gemm` has BLAS semantics, `matmul` NumPy's (1-D, 2-D, batched with broadcast batch
+dimensions). Transposed, strided and negative-stride inputs are read in place by the
+kernel's packing; only `out` needs unit-stride rows, and a temporary is used otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ._common import as_array, check_out, kernel_ready, result_float_dtype, rows_contiguous
+
+__all__ = ["gemm", "matmul"]
+
+
+def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out=None):
+    """``alpha * op(a) @ op(b) + beta * c`` where ``op(x)`` is ``x.T`` when ``trans_x``.
+
+    a: (M, K), or (K, M) with trans_a; b: (K, N), or (N, K) with trans_b;
+    c: broadcastable to (M, N), needed when beta != 0; out: (M, N), may be `c` itself.
+    float32 or float64 (mixed inputs promote). Returns `out` or a new array.
+    """
+    a = as_array(a, "a")
+    b = as_array(b, "b")
+    c = None if c is None else as_array(c, "c")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"gemm: a and b must be 2-D, got shapes {a.shape} and {b.shape}")
+    dtype = result_float_dtype("gemm", a=a, b=b, c=c)
+    M, K = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    K2, N = (b.shape[1], b.shape[0]) if trans_b else b.shape
+    if K != K2:
+        raise ValueError(f"gemm: inner dimensions differ: op(a) is {(M, K)} (a {a.shape}, trans_a={trans_a}), "
+                         f"op(b) is {(K2, N)} (b {b.shape}, trans_b={trans_b})")
+    if beta != 0 and c is None:
+        raise ValueError("gemm: beta != 0 needs c")
+    if c is not None:
+        try:
+            np.broadcast_shapes(c.shape, (M, N))
+        except ValueError:
+            raise ValueError(f"gemm: c has shape {c.shape}, not broadcastable to the result {(M, N)}") from None
+    if out is not None:
+        check_out(out, (M, N), dtype, "gemm")
+    else:
+        out = np.empty((M, N), dtype)
+    if M == 0 or N == 0:
+        return out
+    a = kernel_ready(a, dtype)
+    b = kernel_ready(b, dtype)
+
+    # The kernel writes rows of `work`; use `out` itself when it can take that and
+    # does not overlap an input.
+    direct = rows_contiguous(out) and out.strides[0] % out.itemsize == 0 and not (
+        np.may_share_memory(out, a) or np.may_share_memory(out, b))
+    work = out if direct else np.empty((M, N), dtype)
+    if beta != 0:
+        if not (c is out and direct):
+            np.copyto(work, c, casting="same_kind")
+    _C.gemm(a, b, work, float(alpha), float(beta) if c is not None else 0.0, bool(trans_a), bool(trans_b))
+    if work is not out:
+        np.copyto(out, work)
+    return out
+
+
+def _batch_offsets(x: np.ndarray, batch_shape) -> np.ndarray:
+    """Element offsets of each matrix of `x` broadcast to batch_shape (C order)."""
+    xb = np.broadcast_to(x, tuple(batch_shape) + x.shape[-2:])
+    offs = np.zeros(batch_shape, np.int64)
+    for d, (n, s) in enumerate(zip(batch_shape, xb.strides[:-2])):
+        shape = [1] * len(batch_shape)
+        shape[d] = n
+        offs += (np.arange(n, dtype=np.int64) * (s // x.itemsize)).reshape(shape)
+    return offs.ravel()
+
+
+def matmul(a, b, *, out=None):
+    """Matrix product with `numpy.matmul` semantics, on the nnkernels GEMM.
+
+    1-D operands are promoted to a row (a) or column (b) and the dimension removed
+    after; batch dimensions (all but the last two) broadcast.
+    """
+    a = as_array(a, "a")
+    b = as_array(b, "b")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
+    dtype = result_float_dtype("matmul", a=a, b=b)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    M, K = a2.shape[-2:]
+    K2, N = b2.shape[-2:]
+    if K != K2:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align: {K} (dim -1 of a) != {K2} "
+                         f"(dim {-2 if b.ndim > 1 else 0} of b)")
+    try:
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
+    full_shape = tuple(batch) + (M, N)
+    res_shape = tuple(batch) + ((M,) if a.ndim > 1 else ()) + ((N,) if b.ndim > 1 else ())
+    if out is not None:
+        check_out(out, res_shape, dtype, "matmul")
+
+    if not batch:
+        res = gemm(a2, b2, out=None if out is None else out.reshape(M, N) if out.ndim != 2 else out)
+        if out is not None and res is not out and not np.shares_memory(res, out):
+            np.copyto(out, res.reshape(out.shape))
+            return out
+        return res.reshape(res_shape) if out is None else out
+
+    a2 = kernel_ready(a2, dtype)
+    b2 = kernel_ready(b2, dtype)
+    nbatch = int(np.prod(batch))
+    result = np.empty(full_shape, dtype)
+    if result.size:
+        if b2.ndim == 2 and a2.shape[:-2] == tuple(batch) and a2.flags.c_contiguous:
+            # Batch of rows times one matrix: one large GEMM over (batch·M) × K.
+            _C.gemm(a2.reshape(nbatch * M, K), b2, result.reshape(nbatch * M, N), 1.0, 0.0, False, False)
+        else:
+            _C.gemm_batched(a2, _batch_offsets(a2, batch), b2, _batch_offsets(b2, batch),
+                            result.reshape(nbatch, M, N), 1.0, 0.0)
+    result = result.reshape(res_shape)
+    if out is not None:
+        np.copyto(out, result)
+        return out
+    return result
