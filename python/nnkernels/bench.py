@@ -1,0 +1,159 @@
+"""Side-by-side timing used by `python -m nnkernels` and benchmarks/.
+
+Every row times nnkernels and its peers in the same process, interleaved (one call
+of each in turn, after a warm-up), and reports medians and the ratio nnkernels/peer
+of throughput (higher is better). Rows check correctness before they time.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+
+def try_torch():
+    try:
+        import torch
+    except Exception:
+        return None
+    return torch
+
+
+def sync_threads(torch, n: int) -> None:
+    """Make torch use the same number of threads as nnkernels."""
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def time_interleaved(fns: Dict[str, Callable[[], object]], reps: int = 7, warmup: int = 2,
+                     min_time: float = 0.0) -> Dict[str, float]:
+    """Median seconds per call of each function, called in turn `reps` times."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    samples: Dict[str, List[float]] = {k: [] for k in fns}
+    # Repeat short calls so each sample lasts at least ~min_time seconds.
+    inner = {}
+    for k, f in fns.items():
+        t0 = time.perf_counter()
+        f()
+        dt = time.perf_counter() - t0
+        inner[k] = max(1, int(min_time / max(dt, 1e-9)))
+    for _ in range(reps):
+        for k, f in fns.items():
+            n = inner[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            samples[k].append((time.perf_counter() - t0) / n)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+@dataclass
+class Row:
+    """One benchmark row: a label, the work (flops or bytes), and the callables."""
+    group: str
+    label: str
+    work: float                       # flops (unit 'GFLOP/s') or bytes moved (unit 'GB/s')
+    unit: str
+    ours: Callable[[], object]
+    peers: Dict[str, Callable[[], object]] = field(default_factory=dict)
+    check: Optional[Callable[[], float]] = None   # returns a relative error, run before timing
+    tol: float = 1e-4
+
+
+@dataclass
+class Result:
+    row: Row
+    seconds: Dict[str, float]
+    err: Optional[float]
+
+    def rate(self, who: str) -> float:
+        return self.row.work / self.seconds[who] / 1e9
+
+    def ratio(self, peer: str) -> float:
+        return self.seconds[peer] / self.seconds["nnkernels"]
+
+
+def run_rows(rows: List[Row], reps: int = 7, min_time: float = 0.05, log=None) -> List[Result]:
+    results = []
+    for row in rows:
+        err = row.check() if row.check is not None else None
+        fns = {"nnkernels": row.ours, **row.peers}
+        secs = time_interleaved(fns, reps=reps, min_time=min_time)
+        res = Result(row, secs, err)
+        results.append(res)
+        if log is not None:
+            log(format_result(res))
+    return results
+
+
+def format_header(peers: List[str]) -> str:
+    cols = ["group", "shape", "unit", "nnkernels"] + peers + [f"ratio vs {p}" for p in peers] + ["rel err"]
+    return "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols)
+
+
+def format_result(res: Result, peers: Optional[List[str]] = None) -> str:
+    peers = peers if peers is not None else [p for p in res.seconds if p != "nnkernels"]
+    cells = [res.row.group, res.row.label, res.row.unit, f"{res.rate('nnkernels'):.1f}"]
+    cells += [f"{res.rate(p):.1f}" if p in res.seconds else "-" for p in peers]
+    cells += [f"{res.ratio(p):.2f}×" if p in res.seconds else "-" for p in peers]
+    cells.append("-" if res.err is None else f"{res.err:.1e}" + ("" if res.err <= res.row.tol else " FAIL"))
+    return "| " + " | ".join(cells) + " |"
+
+
+def format_table(results: List[Result]) -> str:
+    peers: List[str] = []
+    for r in results:
+        for p in r.seconds:
+            if p != "nnkernels" and p not in peers:
+                peers.append(p)
+    lines = [format_header(peers)] + [format_result(r, peers) for r in results]
+    return "\n".join(lines)
+
+
+def rel_err(x, ref) -> float:
+    x = np.asarray(x, np.float64)
+    ref = np.asarray(ref, np.float64)
+    if ref.size == 0:
+        return 0.0
+    return float(np.max(np.abs(x - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
+
+
+# ---- rows per kernel family -------------------------------------------------------
+
+def gemm_rows(quick: bool = False, dtype=np.float32) -> List[Row]:
+    """GEMM rows: square sizes, skinny shapes and a batch of small matrices."""
+    import nnkernels as nk
+
+    torch = try_torch()
+    rng = np.random.default_rng(0)
+    shapes = [(n, n, n) for n in ((64, 256, 512) if quick else (64, 128, 256, 512, 1024, 2048))]
+    shapes += [] if quick else [(1000, 37, 500), (4096, 64, 64), (64, 4096, 64)]
+    batched = [(64, 64, 64, 64)] if quick else [(256, 64, 64, 64)]
+    rows = []
+
+    def make(label, a, b, flops):
+        peers = {"numpy": lambda: np.matmul(a, b)}
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            peers["torch"] = lambda: torch.matmul(ta, tb)
+        rows.append(Row("gemm", label, flops, "GFLOP/s", lambda: nk.matmul(a, b), peers,
+                        check=lambda: rel_err(nk.matmul(a, b), a.astype(np.float64) @ b), tol=1e-5))
+
+    for M, N, K in shapes:
+        a = rng.standard_normal((M, K)).astype(dtype)
+        b = rng.standard_normal((K, N)).astype(dtype)
+        make(f"{M}×{N}×{K}", a, b, 2.0 * M * N * K)
+    for B, M, N, K in batched:
+        a = rng.standard_normal((B, M, K)).astype(dtype)
+        b = rng.standard_normal((B, K, N)).astype(dtype)
+        make(f"{B} × {M}×{N}×{K}", a, b, 2.0 * B * M * N * K)
+    return rows
+
+
+# Families register their row builders here (name -> builder(quick) -> rows).
+ROW_BUILDERS: Dict[str, Callable[[bool], List[Row]]] = {"gemm": gemm_rows}

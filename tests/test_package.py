@@ -1,0 +1,69 @@
+"""The package itself: import without a GPU, config, threads, CPU path selection."""
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnkernels as nk
+
+
+def test_show_config_lists_build():
+    buf = io.StringIO()
+    nk.show_config(file=buf)
+    text = buf.getvalue()
+    for key in ("cpu path", "threads", "cuda built", "gemm kernels"):
+        assert key in text
+
+
+def test_threads_roundtrip():
+    before = nk.get_num_threads()
+    try:
+        nk.set_num_threads(1)
+        assert nk.get_num_threads() == 1
+        a = np.ones((300, 300), np.float32)
+        assert np.allclose(nk.matmul(a, a), 300)
+    finally:
+        nk.set_num_threads(before)
+    with pytest.raises(ValueError):
+        nk.set_num_threads(0)
+
+
+def _run(code, **env):
+    e = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True).stdout
+
+
+def test_env_selects_cpu_path_and_threads():
+    assert _run("import nnkernels as nk; print(nk.cpu_path())", NNKERNELS_CPU="generic").strip() == "generic"
+    assert _run("import nnkernels as nk; print(nk.get_num_threads())", OMP_NUM_THREADS="3").strip() == "3"
+    if nk._C.cpu_has_avx2_fma():
+        assert _run("import nnkernels as nk; print(nk.cpu_path())", NNKERNELS_CPU="avx2").strip() == "avx2"
+
+
+def test_bad_cpu_path_name():
+    with pytest.raises(ValueError):
+        nk.set_cpu_path("sse9")
+
+
+def test_cuda_module_never_raises():
+    assert isinstance(nk.cuda.is_available(), bool)
+    nk.cuda.synchronize()
+    assert isinstance(nk.cuda.info(), dict)
+
+
+def test_cuda_extension_built_when_nvcc_present():
+    import shutil
+    if shutil.which("nvcc") is None or os.environ.get("NNKERNELS_CUDA") == "OFF":
+        pytest.skip("no nvcc on this machine: _cuda is not expected")
+    assert nk._C.cuda_built
+    from nnkernels import _cuda
+    assert "90" in _cuda.architectures
+    assert _cuda.device_count() >= 0
+
+
+def test_main_selfcheck_runs():
+    out = _run("import nnkernels.__main__ as m; m.main(['--quick'])")
+    assert "self-check" in out and "FAIL" not in out
