@@ -1,8 +1,11 @@
 // pybind11 bindings for GEMM. No logic: shapes were checked in nnkernels/ops/gemm.py.
 #include "bind/array.h"
+#include "bind/registry.h"
 #include "gemm/gemm.h"
 
 namespace nk {
+
+namespace {
 
 void bind_gemm(py::module_& m) {
   m.def(
@@ -67,5 +70,9 @@ void bind_gemm(py::module_& m) {
     return std::string(dt.itemsize() == 8 ? gemm_config<double>().name : gemm_config<float>().name);
   }, "Name of the micro-kernel the current CPU path uses for this dtype");
 }
+
+}  // namespace
+
+NK_REGISTER_BINDINGS(gemm, bind_gemm);
 
 }  // namespace nk

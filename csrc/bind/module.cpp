@@ -2,12 +2,8 @@
 #include <omp.h>
 
 #include "bind/array.h"
+#include "bind/registry.h"
 #include "common.h"
-
-namespace nk {
-// One registration function per kernel family, each in its own bind_*.cpp.
-void bind_gemm(py::module_& m);
-}  // namespace nk
 
 PYBIND11_MODULE(_C, m) {
   namespace py = pybind11;
@@ -29,5 +25,6 @@ PYBIND11_MODULE(_C, m) {
   m.attr("openmp_version") = _OPENMP;
   m.attr("cuda_built") = bool(NK_CUDA_BUILT);
 
-  nk::bind_gemm(m);
+  // Kernel families, each registered from its own bind_*.cpp (see registry.h).
+  for (auto& [name, fn] : nk::binding_registry()) fn(m);
 }

@@ -123,37 +123,14 @@ def rel_err(x, ref) -> float:
     return float(np.max(np.abs(x - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
 
 
-# ---- rows per kernel family -------------------------------------------------------
-
-def gemm_rows(quick: bool = False, dtype=np.float32) -> List[Row]:
-    """GEMM rows: square sizes, skinny shapes and a batch of small matrices."""
-    import nnkernels as nk
-
-    torch = try_torch()
-    rng = np.random.default_rng(0)
-    shapes = [(n, n, n) for n in ((64, 256, 512) if quick else (64, 128, 256, 512, 1024, 2048))]
-    shapes += [] if quick else [(1000, 37, 500), (4096, 64, 64), (64, 4096, 64)]
-    batched = [(64, 64, 64, 64)] if quick else [(256, 64, 64, 64)]
-    rows = []
-
-    def make(label, a, b, flops):
-        peers = {"numpy": lambda: np.matmul(a, b)}
-        if torch is not None:
-            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            peers["torch"] = lambda: torch.matmul(ta, tb)
-        rows.append(Row("gemm", label, flops, "GFLOP/s", lambda: nk.matmul(a, b), peers,
-                        check=lambda: rel_err(nk.matmul(a, b), a.astype(np.float64) @ b), tol=1e-5))
-
-    for M, N, K in shapes:
-        a = rng.standard_normal((M, K)).astype(dtype)
-        b = rng.standard_normal((K, N)).astype(dtype)
-        make(f"{M}×{N}×{K}", a, b, 2.0 * M * N * K)
-    for B, M, N, K in batched:
-        a = rng.standard_normal((B, M, K)).astype(dtype)
-        b = rng.standard_normal((B, K, N)).astype(dtype)
-        make(f"{B} × {M}×{N}×{K}", a, b, 2.0 * B * M * N * K)
-    return rows
+# ---- kernel families ----------------------------------------------------------
+# Each family is a module nnkernels/bench/<name>.py with two functions:
+#   checks() -> list of (name, rel_err, tol)   used by the self-check of `python -m nnkernels`
+#   rows(quick: bool) -> list of Row            benchmark rows against the peers
+FAMILIES = ["gemm"]
 
 
-# Families register their row builders here (name -> builder(quick) -> rows).
-ROW_BUILDERS: Dict[str, Callable[[bool], List[Row]]] = {"gemm": gemm_rows}
+def family(name: str):
+    import importlib
+
+    return importlib.import_module(f"{__name__}.{name}")
