@@ -9,7 +9,7 @@
 // Work split: the M blocks are resized so their count is a multiple of the thread
 // count; when M is too small for that (M <= MC), the NR-strips of each B panel are
 // split into chunks instead, so skinny products still use every core. Products under
-// ~64³ run on one thread (the fork costs more than it saves).
+// ~80³ run on one thread (the fork costs more than it saves).
 #include <omp.h>
 
 #include <algorithm>
@@ -144,7 +144,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, T alpha, const Packer<T>& A,
 
 namespace {
 // Below this many multiply-adds a product stays on one thread.
-constexpr int64_t kSerialMacs = 64 * 64 * 64;
+constexpr int64_t kSerialMacs = 80 * 80 * 80;
 
 int threads_for(int64_t M, int64_t N, int64_t K) {
   const int64_t macs = M * N * K;

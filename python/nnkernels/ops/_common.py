@@ -25,6 +25,11 @@ def as_array(x, name: str) -> np.ndarray:
 
 def result_float_dtype(op: str, **arrays) -> np.dtype:
     """The common float dtype of the named arrays; TypeError naming any other dtype."""
+    dts = {a.dtype for a in arrays.values() if a is not None}
+    if len(dts) == 1:
+        (dt,) = dts
+        if dt.char in "fd":  # the common case: one float dtype
+            return dt
     for name, a in arrays.items():
         if a is not None and a.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{op}: {name} has unsupported dtype {a.dtype} (float32 or float64 expected)")
@@ -35,8 +40,9 @@ def result_float_dtype(op: str, **arrays) -> np.dtype:
 def kernel_ready(a: np.ndarray, dtype) -> np.ndarray:
     """`a` as `dtype` with strides the kernels can take (multiples of the item size).
     Views, transposes and negative strides pass through without a copy."""
-    a = a.astype(dtype, copy=False)
-    if any(s % a.itemsize for s in a.strides):
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    if not a.flags.c_contiguous and any(s % a.itemsize for s in a.strides):
         a = np.ascontiguousarray(a)
     return a
 

@@ -34,11 +34,12 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
                          f"op(b) is {(K2, N)} (b {b.shape}, trans_b={trans_b})")
     if beta != 0 and c is None:
         raise ValueError("gemm: beta != 0 needs c")
-    if c is not None:
+    if c is not None and c.shape != (M, N):
         try:
             np.broadcast_shapes(c.shape, (M, N))
         except ValueError:
             raise ValueError(f"gemm: c has shape {c.shape}, not broadcastable to the result {(M, N)}") from None
+    fresh = out is None
     if out is not None:
         check_out(out, (M, N), dtype, "gemm")
     else:
@@ -50,8 +51,8 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
 
     # The kernel writes rows of `work`; use `out` itself when it can take that and
     # does not overlap an input.
-    direct = rows_contiguous(out) and out.strides[0] % out.itemsize == 0 and not (
-        np.may_share_memory(out, a) or np.may_share_memory(out, b))
+    direct = rows_contiguous(out) and out.strides[0] % out.itemsize == 0 and (
+        fresh or not (np.may_share_memory(out, a) or np.may_share_memory(out, b)))
     work = out if direct else np.empty((M, N), dtype)
     if beta != 0:
         if not (c is out and direct):
@@ -81,6 +82,13 @@ def matmul(a, b, *, out=None):
     """
     a = as_array(a, "a")
     b = as_array(b, "b")
+    if out is None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.dtype.char in "fd" \
+            and a.shape[1] == b.shape[0]:
+        # Fast path for the common 2-D case: the kernel reads any strides.
+        res = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        if res.size:
+            _C.gemm(kernel_ready(a, a.dtype), kernel_ready(b, b.dtype), res, 1.0, 0.0, False, False)
+        return res
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
     dtype = result_float_dtype("matmul", a=a, b=b)
