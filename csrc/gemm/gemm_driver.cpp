@@ -51,6 +51,16 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
 }
 
+// Ask for the next C tile one micro-kernel call ahead (C is far from L1 and each
+// call reads or writes it only at its end).
+template <typename T>
+inline void prefetch_rows(const T* c, int64_t rows, int64_t ldc, int n) {
+  for (int64_t i = 0; i < rows; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + n - 1, 1);
+  }
+}
+
 // One thread's share of the loops. With nt > 1 it runs inside an OpenMP region and
 // meets the other threads at the barriers; with nt == 1 it runs alone (no OpenMP
 // construct is touched, so it is safe inside someone else's parallel region).
@@ -71,8 +81,11 @@ void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N
       const int64_t kc = std::min<int64_t>(cfg.KC, K - pc);
       const T beta_eff = pc == 0 ? beta : T(1);
 
-      for (int64_t s = tid; s < nstrips; s += nt)
-        B.pack_b(Bbuf + s * kc * NR, pc, kc, jc + s * NR, std::min<int64_t>(NR, nc - s * NR), NR);
+      {  // each thread packs a contiguous range of the panel's strips
+        const int64_t s0 = nstrips * tid / nt, s1 = nstrips * (tid + 1) / nt;
+        if (s1 > s0)
+          B.pack_b(Bbuf + s0 * kc * NR, pc, kc, jc + s0 * NR, std::min(nc, s1 * NR) - s0 * NR, NR);
+      }
       if (nt > 1) {
 #pragma omp barrier
       }
@@ -95,6 +108,7 @@ void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N
           T* cbase = C + i0 * ldc + jc + s * NR;
           for (int64_t r = 0; r * MR < mcur; ++r) {
             const int m = int(std::min<int64_t>(MR, mcur - r * MR));
+            prefetch_rows(cbase + (r + 1) * MR * ldc, std::min<int64_t>(MR, mcur - (r + 1) * MR), ldc, n);
             cfg.ukernel(kc, Abuf + r * kc * MR, bp, cbase + r * MR * ldc, ldc, m, n, alpha, beta_eff);
           }
         }

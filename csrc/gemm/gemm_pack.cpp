@@ -4,8 +4,6 @@
 // B (K×N): micro-panel s holds cols [j0 + s*NR, +NR) as kc rows of NR values.
 // Transposes, negative and arbitrary strides are absorbed here: the loops walk the
 // source along whichever of its two strides is unit, so no operand is ever copied whole.
-#include <cstring>
-
 #include "gemm/gemm.h"
 
 namespace nk {
@@ -32,23 +30,32 @@ void StridedPacker<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_
 
 template <typename T>
 void StridedPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  if (cs == 1) {
+    // Rows of B contiguous: walk each row of the panel once, left to right, and
+    // deal its NR-wide pieces out to the micro-panels (reads stay sequential).
+    const int64_t nfull = nc / NR, tail = nc - nfull * NR;
+    for (int64_t q = 0; q < kc; ++q) {
+      const T* row = p + (k0 + q) * rs + j0;
+      T* d = dst + q * NR;
+      for (int64_t s = 0; s < nfull; ++s, row += NR, d += kc * NR)
+        for (int j = 0; j < NR; ++j) d[j] = row[j];
+      if (tail) {
+        for (int j = 0; j < tail; ++j) d[j] = row[j];
+        for (int j = int(tail); j < NR; ++j) d[j] = T(0);
+      }
+    }
+    return;
+  }
   for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
     const int nr = int(nc - s0 < NR ? nc - s0 : NR);
     const T* src = p + k0 * rs + (j0 + s0) * cs;
-    if (cs == 1) {  // rows of B contiguous: copy NR values per k
-      for (int64_t q = 0; q < kc; ++q) {
-        std::memcpy(dst + q * NR, src + q * rs, sizeof(T) * nr);
-        for (int j = nr; j < NR; ++j) dst[q * NR + j] = T(0);
-      }
-    } else {
-      for (int j = 0; j < nr; ++j) {
-        const T* col = src + j * cs;
-        for (int64_t q = 0; q < kc; ++q) dst[q * NR + j] = col[q * rs];
-      }
-      if (nr < NR)
-        for (int64_t q = 0; q < kc; ++q)
-          for (int j = nr; j < NR; ++j) dst[q * NR + j] = T(0);
+    for (int j = 0; j < nr; ++j) {  // columns of B (rows of B^T) read along k
+      const T* col = src + j * cs;
+      for (int64_t q = 0; q < kc; ++q) dst[q * NR + j] = col[q * rs];
     }
+    if (nr < NR)
+      for (int64_t q = 0; q < kc; ++q)
+        for (int j = nr; j < NR; ++j) dst[q * NR + j] = T(0);
   }
 }
 

@@ -53,7 +53,12 @@ void sgemm_avx2_6x16(int64_t k, const float* Ap, const float* Bp, float* C, int6
   __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  for (int i = 0; i < m; ++i) _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+  // C is read (beta != 0) or written only after the k loop: start fetching its rows
+  // (16 floats, two cache lines unless 64-byte aligned) now.
+  for (int i = 0; i < m; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 15), _MM_HINT_T0);
+  }
 
 #pragma GCC unroll 4
   for (int64_t p = 0; p < k; ++p) {
