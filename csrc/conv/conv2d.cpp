@@ -1,0 +1,301 @@
+// conv2d forward, grad-x and grad-w as implicit GEMM on the packed GEMM driver.
+//
+//   x (N, C, H, W)   w (K, C/G, R, S)   y, gy (N, K, P, Q)   Kg = K/G, Cg = C/G, CRS = Cg·R·S
+//
+// forward      per (image, group): Y[Kg, PQ] = W[Kg, CRS] · im2col(X)[CRS, PQ]. A = weights
+//              packed once per call (PrepackedA), B = Im2colPacker (panels from the image).
+//              1×1 stride-1 unpadded: B is the image itself (a plain GEMM).
+// grad x       per (image, group), per tile of TJ output positions: col[CRS, TJ] = W^T · gY
+//              into a per-thread tile (≤ ~192 KiB, stays in L2), then col2im adds it into gx.
+//              1×1 stride-1 unpadded: the GEMM writes gx directly.
+// grad w       gW[Kg, CRS] = gY[Kg, n·PQ] · im2col(X)^T[n·PQ, CRS]: the images are folded
+//              into the GEMM's K, so the sum over the batch stays in the accumulators.
+//              Threads split the batch (partial gW per thread, summed after).
+// Threads: with at least as many (image, group) items as threads, parallel over items with
+// nthreads = 1 GEMMs; otherwise the items run one after another, each GEMM parallel.
+// Extra memory: the packed weights (one copy of w), one col tile per thread, and for grad w
+// one partial gW per thread: never an im2col buffer.
+//
+// Measured (2-core Zen3, float32, 2 threads, loaded machine) vs torch 2.13 CPU:
+//   python -m nnkernels --only conv      (figures in the report / benchmarks/RESULTS.md)
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "conv/conv_pack.h"
+
+namespace nk {
+
+// ---- naive references ---------------------------------------------------------------
+
+template <typename T>
+void conv2d_forward_ref(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G;
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t p = 0; p < g.P; ++p)
+        for (int64_t q = 0; q < g.Q; ++q) {
+          double acc = bias ? double(bias[k]) : 0.0;
+          const int64_t gi = k / Kg;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < g.R; ++r)
+              for (int64_t s = 0; s < g.S; ++s) {
+                const int64_t h = p * g.sh - g.ph + r * g.dh, ww = q * g.sw - g.pw + s * g.dw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                acc += double(w[((k * Cg + c) * g.R + r) * g.S + s]) *
+                       double(x[((n * g.C + gi * Cg + c) * g.H + h) * g.W + ww]);
+              }
+          y[((n * g.K + k) * g.P + p) * g.Q + q] = T(acc);
+        }
+}
+
+template <typename T>
+void conv2d_backward_data_ref(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G;
+  std::vector<double> acc(size_t(g.N * g.C * g.H * g.W), 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t p = 0; p < g.P; ++p)
+        for (int64_t q = 0; q < g.Q; ++q) {
+          const double v = gy[((n * g.K + k) * g.P + p) * g.Q + q];
+          const int64_t gi = k / Kg;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < g.R; ++r)
+              for (int64_t s = 0; s < g.S; ++s) {
+                const int64_t h = p * g.sh - g.ph + r * g.dh, ww = q * g.sw - g.pw + s * g.dw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                acc[size_t(((n * g.C + gi * Cg + c) * g.H + h) * g.W + ww)] +=
+                    v * double(w[((k * Cg + c) * g.R + r) * g.S + s]);
+              }
+        }
+  for (size_t i = 0; i < acc.size(); ++i) gx[i] = T(acc[i]);
+}
+
+template <typename T>
+void conv2d_backward_weight_ref(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G;
+  for (int64_t k = 0; k < g.K; ++k)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) {
+          double acc = 0.0;
+          const int64_t gi = k / Kg;
+          for (int64_t n = 0; n < g.N; ++n)
+            for (int64_t p = 0; p < g.P; ++p)
+              for (int64_t q = 0; q < g.Q; ++q) {
+                const int64_t h = p * g.sh - g.ph + r * g.dh, ww = q * g.sw - g.pw + s * g.dw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                acc += double(gy[((n * g.K + k) * g.P + p) * g.Q + q]) *
+                       double(x[((n * g.C + gi * Cg + c) * g.H + h) * g.W + ww]);
+              }
+          gw[((k * Cg + c) * g.R + r) * g.S + s] = T(acc);
+        }
+}
+
+// ---- fast versions -----------------------------------------------------------------
+
+namespace {
+
+thread_local Scratch tl_col;
+
+bool pointwise(const ConvGeom& g) {
+  return g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.P == g.H &&
+         g.Q == g.W;
+}
+
+// Parallel over items when there are enough of them to keep every thread busy.
+bool over_items(int64_t items, int nt) {
+  return nt > 1 && items >= nt && (items % nt == 0 || items >= 4 * nt);
+}
+
+// Threads for a problem of `macs` multiply-adds (forks cost more than tiny products save).
+int threads_for(double macs) { return macs < 64.0 * 64 * 64 ? 1 : num_threads(); }
+
+// Weights of each group packed as GEMM A panels: rows `rows`, depth `depth`, element
+// (i, k) at w_g[i·rs + k·cs], groups `gstride` apart. Returns the per-group panel size.
+template <typename T>
+int64_t prepack(std::vector<T>& buf, const T* w, int64_t G, int64_t gstride, int64_t rows,
+                int64_t depth, int64_t rs, int64_t cs) {
+  const int MR = gemm_config<T>().MR;
+  const int64_t per = round_up(rows, MR) * depth;
+  buf.resize(size_t(per * G));
+  for (int64_t gi = 0; gi < G; ++gi)
+    StridedPacker<T>(w + gi * gstride, rs, cs).pack_a(buf.data() + gi * per, 0, rows, 0, depth, MR);
+  return per;
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
+  if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  std::vector<T> wp;
+  const int64_t per = prepack(wp, w, g.G, Kg * CRS, Kg, CRS, CRS, 1);
+  const bool pw1 = pointwise(g);
+  const int64_t items = g.N * g.G;
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+
+  auto item = [&](int64_t it, int threads) {
+    const int64_t n = it / g.G, gi = it % g.G;
+    T* yc = y + (n * g.K + gi * Kg) * PQ;
+    const T* xc = x + (n * g.C + gi * Cg) * HW;
+    T beta = T(0);
+    if (bias) {
+      for (int64_t k = 0; k < Kg; ++k) std::fill(yc + k * PQ, yc + (k + 1) * PQ, bias[gi * Kg + k]);
+      beta = T(1);
+    }
+    PrepackedA<T> A(wp.data() + gi * per, CRS);
+    if (pw1) {
+      StridedPacker<T> B(xc, HW, 1);
+      gemm_packed<T>(Kg, PQ, CRS, T(1), A, B, beta, yc, PQ, threads);
+    } else {
+      Im2colPacker<T> B(xc, g);
+      gemm_packed<T>(Kg, PQ, CRS, T(1), A, B, beta, yc, PQ, threads);
+    }
+  };
+  if (over_items(items, nt)) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; ++it) item(it, 1);
+  } else {
+    for (int64_t it = 0; it < items; ++it) item(it, nt);
+  }
+}
+
+template <typename T>
+void conv2d_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
+  if (g.N == 0 || g.C == 0 || HW == 0) return;
+  if (Kg == 0 || PQ == 0) {
+    std::memset(gx, 0, sizeof(T) * size_t(g.N * g.C * HW));
+    return;
+  }
+  std::vector<T> wp;  // W^T per group: A(i = crs, k) = w[k, crs]
+  const int64_t per = prepack(wp, w, g.G, Kg * CRS, CRS, Kg, 1, CRS);
+  const bool pw1 = pointwise(g);
+  const int64_t items = g.N * g.G;
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+  const int NR = gemm_config<T>().NR;
+  // Column tile: ~192 KiB of col, a multiple of NR, at least NR.
+  const int64_t TJ = std::min(PQ, std::max<int64_t>(NR, (192 * 1024 / int64_t(sizeof(T)) / CRS) / NR * NR));
+
+  auto item = [&](int64_t it, int threads) {
+    const int64_t n = it / g.G, gi = it % g.G;
+    const T* gyc = gy + (n * g.K + gi * Kg) * PQ;
+    T* gxc = gx + (n * g.C + gi * Cg) * HW;
+    PrepackedA<T> A(wp.data() + gi * per, Kg);
+    if (pw1) {
+      StridedPacker<T> B(gyc, PQ, 1);
+      gemm_packed<T>(CRS, PQ, Kg, T(1), A, B, T(0), gxc, HW, threads);
+      return;
+    }
+    std::memset(gxc, 0, sizeof(T) * size_t(Cg * HW));
+    T* col = tl_col.get<T>(size_t(CRS * TJ));
+    for (int64_t j0 = 0; j0 < PQ; j0 += TJ) {
+      const int64_t nj = std::min(TJ, PQ - j0);
+      StridedPacker<T> B(gyc + j0, PQ, 1);
+      gemm_packed<T>(CRS, nj, Kg, T(1), A, B, T(0), col, nj, threads);
+      if (threads == 1) {
+        col2im_add<T>(g, col, nj, j0, nj, gxc, 0, Cg);
+      } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t c = 0; c < Cg; ++c) col2im_add<T>(g, col, nj, j0, nj, gxc, c, c + 1);
+      }
+    }
+  };
+  if (over_items(items, nt)) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; ++it) item(it, 1);
+  } else {
+    for (int64_t it = 0; it < items; ++it) item(it, nt);
+  }
+}
+
+template <typename T>
+void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
+  const int64_t wsize = g.K * CRS;
+  if (wsize == 0) return;
+  if (g.N == 0 || PQ == 0) {
+    std::memset(gw, 0, sizeof(T) * size_t(wsize));
+    return;
+  }
+  const bool pw1 = pointwise(g);
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+
+  // gW_g (+)= gY_g[images n0..n1) · im2col(X_g)^T over the same images.
+  auto product = [&](int64_t gi, int64_t n0, int64_t n1, T* out, int threads) {
+    ImagesA<T> A(gy + (n0 * g.K + gi * Kg) * PQ, PQ, PQ, g.K * PQ);
+    const T* xc = x + (n0 * g.C + gi * Cg) * HW;
+    const int64_t depth = (n1 - n0) * PQ;
+    T* o = out + gi * Kg * CRS;
+    if (pw1 && n1 - n0 == 1) {
+      StridedPacker<T> B(xc, 1, HW);
+      gemm_packed<T>(Kg, CRS, depth, T(1), A, B, T(0), o, CRS, threads);
+    } else {
+      Im2colTPacker<T> B(xc, g);
+      gemm_packed<T>(Kg, CRS, depth, T(1), A, B, T(0), o, CRS, threads);
+    }
+  };
+
+  if (nt > 1 && g.N >= nt) {
+    // Split the batch: thread t sums images [n0, n1) into its own partial.
+    std::vector<T> part(size_t(wsize) * size_t(nt - 1));
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), tn = omp_get_num_threads();
+      const int64_t n0 = g.N * t / tn, n1 = g.N * (t + 1) / tn;
+      T* out = t == 0 ? gw : part.data() + (t - 1) * wsize;
+      for (int64_t gi = 0; gi < g.G; ++gi) product(gi, n0, n1, out, 1);
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wsize; ++i) {
+        T acc = gw[i];
+        for (int u = 1; u < tn; ++u) acc += part[size_t((u - 1) * wsize + i)];
+        gw[i] = acc;
+      }
+    }
+  } else if (nt > 1 && g.G >= nt) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t gi = 0; gi < g.G; ++gi) product(gi, 0, g.N, gw, 1);
+  } else {
+    for (int64_t gi = 0; gi < g.G; ++gi) product(gi, 0, g.N, gw, nt);
+  }
+}
+
+template <typename T>
+void channel_sum(int64_t N, int64_t C, int64_t L, const T* a, T* out) {
+  const int nt = double(N) * C * L < 1e5 ? 1 : num_threads();
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t c = 0; c < C; ++c) {
+    double acc = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* p = a + (n * C + c) * L;
+      T part = T(0);
+      T lanes[8] = {};
+      int64_t l = 0;
+      for (; l + 8 <= L; l += 8)
+        for (int u = 0; u < 8; ++u) lanes[u] += p[l + u];
+      for (int u = 0; u < 8; ++u) part += lanes[u];
+      for (; l < L; ++l) part += p[l];
+      acc += double(part);
+    }
+    out[c] = T(acc);
+  }
+}
+
+#define NK_INSTANTIATE(T)                                                                  \
+  template void conv2d_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);      \
+  template void conv2d_backward_data<T>(const ConvGeom&, const T*, const T*, T*);          \
+  template void conv2d_backward_weight<T>(const ConvGeom&, const T*, const T*, T*);        \
+  template void channel_sum<T>(int64_t, int64_t, int64_t, const T*, T*);                   \
+  template void conv2d_forward_ref<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
+  template void conv2d_backward_data_ref<T>(const ConvGeom&, const T*, const T*, T*);      \
+  template void conv2d_backward_weight_ref<T>(const ConvGeom&, const T*, const T*, T*);
+NK_INSTANTIATE(float)
+NK_INSTANTIATE(double)
+#undef NK_INSTANTIATE
+
+}  // namespace nk

@@ -1,0 +1,218 @@
+// Packing for the implicit-GEMM convolution: im2col panels read straight from the
+// image (never a whole im2col buffer), the pre-packed weights, and col2im.
+//
+// The loops work in runs: a run is a stretch of GEMM columns (or rows) that share one
+// output row p, so for stride 1 the image row is read (or written) contiguously and the
+// padding is handled by clipping the run once, not per element.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "conv/conv_pack.h"
+
+namespace nk {
+
+namespace {
+
+// Copy src[w0 + t·sw] for t < len into d[t·ds], zero where w0 + t·sw is outside [0, W).
+template <typename T>
+inline void gather_row(T* d, int64_t ds, const T* row, int64_t w0, int64_t sw, int64_t len, int64_t W) {
+  if (sw == 1) {
+    const int64_t t0 = std::min(len, std::max<int64_t>(0, -w0));
+    const int64_t t1 = std::max(t0, std::min(len, W - w0));
+    const T* s = row + w0;
+    if (ds == 1) {
+      for (int64_t t = 0; t < t0; ++t) d[t] = T(0);
+      for (int64_t t = t0; t < t1; ++t) d[t] = s[t];
+      for (int64_t t = t1; t < len; ++t) d[t] = T(0);
+    } else {
+      for (int64_t t = 0; t < t0; ++t) d[t * ds] = T(0);
+      for (int64_t t = t0; t < t1; ++t) d[t * ds] = s[t];
+      for (int64_t t = t1; t < len; ++t) d[t * ds] = T(0);
+    }
+  } else {
+    for (int64_t t = 0; t < len; ++t) {
+      const int64_t w = w0 + t * sw;
+      d[t * ds] = uint64_t(w) < uint64_t(W) ? row[w] : T(0);
+    }
+  }
+}
+
+struct Run {
+  int64_t at, len, n, p, q;  // GEMM index offset, length, image, output row, first output column
+};
+
+// Split [j, j + len) of the flattened (n, p, q) index into runs of one output row.
+inline int split_runs(int64_t j, int64_t len, int64_t P, int64_t Q, Run* runs) {
+  const int64_t PQ = P * Q;
+  int64_t n = j / PQ, rem = j % PQ, p = rem / Q, q = rem % Q;
+  int cnt = 0;
+  for (int64_t at = 0; at < len;) {
+    const int64_t l = std::min(Q - q, len - at);
+    runs[cnt++] = Run{at, l, n, p, q};
+    at += l;
+    q = 0;
+    if (++p == P) { p = 0; ++n; }
+  }
+  return cnt;
+}
+
+}  // namespace
+
+// ---- pre-packed weights ----------------------------------------------------------
+
+template <typename T>
+void PrepackedA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
+  const T* src = buf + (i0 / MR) * K * MR + k0 * MR;
+  for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR, src += K * MR)
+    std::memcpy(dst, src, sizeof(T) * size_t(kc * MR));
+}
+template <typename T>
+void PrepackedA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+// ---- im2col as B -------------------------------------------------------------------
+
+template <typename T>
+void Im2colPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void Im2colPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W;
+  Run runs[64];
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    const int nrun = split_runs(j0 + s0, nr, g.P, g.Q, runs);
+    int64_t c = k0 / (R * S), r = (k0 / S) % R, s = k0 % S;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      T* d = dst + kk * NR;
+      const T* xc = x + c * HW;
+      const int64_t hoff = r * g.dh - g.ph, woff = s * g.dw - g.pw;
+      for (int u = 0; u < nrun; ++u) {
+        const Run& ru = runs[u];
+        const int64_t h = ru.p * g.sh + hoff;
+        if (uint64_t(h) >= uint64_t(H)) {
+          for (int64_t t = 0; t < ru.len; ++t) d[ru.at + t] = T(0);
+        } else {
+          gather_row(d + ru.at, 1, xc + h * W, ru.q * g.sw + woff, g.sw, ru.len, W);
+        }
+      }
+      for (int j = nr; j < NR; ++j) d[j] = T(0);
+      if (++s == S) { s = 0; if (++r == R) { r = 0; ++c; } }
+    }
+  }
+}
+
+// ---- im2col^T over images as B -----------------------------------------------------
+
+template <typename T>
+void Im2colTPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void Im2colTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, img = g.C * HW;
+  thread_local std::vector<Run> runs;
+  if (int64_t(runs.size()) < kc + 1) runs.resize(size_t(kc + 1));
+  const int nrun = split_runs(k0, kc, g.P, g.Q, runs.data());
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    for (int jj = 0; jj < nr; ++jj) {
+      const int64_t j = j0 + s0 + jj;
+      const int64_t c = j / (R * S), r = (j / S) % R, s = j % S;
+      const int64_t hoff = r * g.dh - g.ph, woff = s * g.dw - g.pw;
+      const T* xc = x + c * HW;
+      for (int u = 0; u < nrun; ++u) {
+        const Run& ru = runs[u];
+        T* d = dst + ru.at * NR + jj;
+        const int64_t h = ru.p * g.sh + hoff;
+        if (uint64_t(h) >= uint64_t(H)) {
+          for (int64_t t = 0; t < ru.len; ++t) d[t * NR] = T(0);
+        } else {
+          gather_row(d, NR, xc + ru.n * img + h * W, ru.q * g.sw + woff, g.sw, ru.len, W);
+        }
+      }
+    }
+    if (nr < NR)
+      for (int64_t kk = 0; kk < kc; ++kk)
+        for (int j = nr; j < NR; ++j) dst[kk * NR + j] = T(0);
+  }
+}
+
+// ---- gY over images as A -----------------------------------------------------------
+
+template <typename T>
+void ImagesA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void ImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
+  for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
+    const int mr = int(std::min<int64_t>(MR, mc - r0));
+    int64_t n = k0 / L, l = k0 % L;
+    for (int64_t kk = 0; kk < kc;) {
+      const int64_t len = std::min(L - l, kc - kk);
+      const T* src = gy + n * img + (i0 + r0) * ld + l;
+      T* d = dst + kk * MR;
+      for (int i = 0; i < mr; ++i) {
+        const T* row = src + i * ld;
+        for (int64_t t = 0; t < len; ++t) d[t * MR + i] = row[t];
+      }
+      for (int i = mr; i < MR; ++i)
+        for (int64_t t = 0; t < len; ++t) d[t * MR + i] = T(0);
+      kk += len;
+      l = 0;
+      ++n;
+    }
+  }
+}
+
+// ---- col2im ------------------------------------------------------------------------
+
+template <typename T>
+void col2im_add(const ConvGeom& g, const T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
+                int64_t c0, int64_t c1) {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W;
+  thread_local std::vector<Run> runs;
+  if (int64_t(runs.size()) < nj + 1) runs.resize(size_t(nj + 1));
+  const int nrun = split_runs(j0, nj, g.P, g.Q, runs.data());
+  for (int64_t c = c0; c < c1; ++c) {
+    T* gxc = gx + c * HW;
+    for (int64_t r = 0; r < R; ++r) {
+      for (int64_t s = 0; s < S; ++s) {
+        const T* crow = col + ((c * R + r) * S + s) * ldc;
+        const int64_t hoff = r * g.dh - g.ph, woff = s * g.dw - g.pw;
+        for (int u = 0; u < nrun; ++u) {
+          const Run& ru = runs[u];
+          const int64_t h = ru.p * g.sh + hoff;
+          if (uint64_t(h) >= uint64_t(H)) continue;
+          T* row = gxc + h * W;
+          const T* src = crow + ru.at;
+          const int64_t w0 = ru.q * g.sw + woff;
+          if (g.sw == 1) {
+            const int64_t t0 = std::min(ru.len, std::max<int64_t>(0, -w0));
+            const int64_t t1 = std::max(t0, std::min(ru.len, W - w0));
+            T* d = row + w0;
+            for (int64_t t = t0; t < t1; ++t) d[t] += src[t];
+          } else {
+            for (int64_t t = 0; t < ru.len; ++t) {
+              const int64_t w = w0 + t * g.sw;
+              if (uint64_t(w) < uint64_t(W)) row[w] += src[t];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+#define NK_INSTANTIATE(T)                                                                  \
+  template struct PrepackedA<T>;                                                           \
+  template struct Im2colPacker<T>;                                                         \
+  template struct Im2colTPacker<T>;                                                        \
+  template struct ImagesA<T>;                                                              \
+  template void col2im_add<T>(const ConvGeom&, const T*, int64_t, int64_t, int64_t, T*, int64_t, \
+                              int64_t);
+NK_INSTANTIATE(float)
+NK_INSTANTIATE(double)
+#undef NK_INSTANTIATE
+
+}  // namespace nk
