@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -105,6 +106,11 @@ bool pointwise(const ConvGeom& g) {
          g.Q == g.W;
 }
 
+// Stride 1 with Q close to W: the row-wrapped packers (wide rows, little junk).
+bool wide_rows(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.Q <= g.W && 4 * g.Q >= 3 * g.W && !pointwise(g);
+}
+
 // Parallel over items when there are enough of them to keep every thread busy.
 bool over_items(int64_t items, int nt) {
   return nt > 1 && items >= nt && (items % nt == 0 || items >= 4 * nt);
@@ -112,6 +118,18 @@ bool over_items(int64_t items, int nt) {
 
 // Threads for a problem of `macs` multiply-adds (forks cost more than tiny products save).
 int threads_for(double macs) { return macs < 64.0 * 64 * 64 ? 1 : num_threads(); }
+
+// Columns per GEMM call so that the packed B panel (min(K, KC) rows) fits in ~192 KiB
+// of L2 next to the A block. NK_CONV_TILE_KIB overrides (for tuning).
+template <typename T>
+int64_t tile_cols(int64_t depth, int NR) {
+  static const int64_t kib = [] {
+    const char* e = std::getenv("NK_CONV_TILE_KIB");
+    return e ? std::max(16L, std::atol(e)) : 192L;
+  }();
+  const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(depth, gemm_config<T>().KC));
+  return std::max<int64_t>(NR, kib * 1024 / int64_t(sizeof(T)) / kc / NR * NR);
+}
 
 // Weights of each group packed as GEMM A panels: rows `rows`, depth `depth`, element
 // (i, k) at w_g[i·rs + k·cs], groups `gstride` apart. Returns the per-group panel size.
@@ -138,22 +156,54 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T*
   const int64_t items = g.N * g.G;
   const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
 
+  const bool wide = wide_rows(g);
+  const int NR = gemm_config<T>().NR;
+  // Column tiles: the GEMM's packed B panel (≤ KC × TN) stays in L2 beside the A block.
+  const int64_t TN = tile_cols<T>(CRS, NR);
+  // Wide rows with Q < W: the GEMM writes whole wide rows into a tile, the junk is dropped.
+  const int64_t rows_per_tile = std::max<int64_t>(1, TN / std::max<int64_t>(g.W, 1));
+
   auto item = [&](int64_t it, int threads) {
     const int64_t n = it / g.G, gi = it % g.G;
     T* yc = y + (n * g.K + gi * Kg) * PQ;
     const T* xc = x + (n * g.C + gi * Cg) * HW;
+    PrepackedA<T> A(wp.data() + gi * per, CRS);
+    if (wide && g.Q < g.W) {
+      // Whole NR-strips (the junk past the tile's last row is cheaper than a ragged strip).
+      T* tile = tl_col.get<T>(size_t(Kg * round_up(rows_per_tile * g.W, NR)));
+      for (int64_t p0 = 0; p0 < g.P; p0 += rows_per_tile) {
+        const int64_t np = std::min(rows_per_tile, g.P - p0);
+        const int64_t ncols = round_up((np - 1) * g.W + g.Q, NR);
+        WrapPacker<T> B(xc, g, p0 * g.W);
+        gemm_packed<T>(Kg, ncols, CRS, T(1), A, B, T(0), tile, ncols, threads);
+        for (int64_t k = 0; k < Kg; ++k) {
+          const T b = bias ? bias[gi * Kg + k] : T(0);
+          for (int64_t p = 0; p < np; ++p) {
+            T* d = yc + k * PQ + (p0 + p) * g.Q;
+            const T* src = tile + k * ncols + p * g.W;
+            for (int64_t q = 0; q < g.Q; ++q) d[q] = src[q] + b;
+          }
+        }
+      }
+      return;
+    }
     T beta = T(0);
     if (bias) {
       for (int64_t k = 0; k < Kg; ++k) std::fill(yc + k * PQ, yc + (k + 1) * PQ, bias[gi * Kg + k]);
       beta = T(1);
     }
-    PrepackedA<T> A(wp.data() + gi * per, CRS);
-    if (pw1) {
-      StridedPacker<T> B(xc, HW, 1);
-      gemm_packed<T>(Kg, PQ, CRS, T(1), A, B, beta, yc, PQ, threads);
-    } else {
-      Im2colPacker<T> B(xc, g);
-      gemm_packed<T>(Kg, PQ, CRS, T(1), A, B, beta, yc, PQ, threads);
+    for (int64_t j0 = 0; j0 < PQ; j0 += TN) {
+      const int64_t nj = std::min(TN, PQ - j0);
+      if (wide) {  // Q == W: y's rows are the wide rows
+        WrapPacker<T> B(xc, g, j0);
+        gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+      } else if (pw1) {
+        StridedPacker<T> B(xc + j0, HW, 1);
+        gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+      } else {
+        Im2colPacker<T> B(xc, g, j0);
+        gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+      }
     }
   };
   if (over_items(items, nt)) {
@@ -222,7 +272,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
     std::memset(gw, 0, sizeof(T) * size_t(wsize));
     return;
   }
-  const bool pw1 = pointwise(g);
+  const bool pw1 = pointwise(g), wide = wide_rows(g);
   const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
 
   // gW_g (+)= gY_g[images n0..n1) · im2col(X_g)^T over the same images.
@@ -231,7 +281,11 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
     const T* xc = x + (n0 * g.C + gi * Cg) * HW;
     const int64_t depth = (n1 - n0) * PQ;
     T* o = out + gi * Kg * CRS;
-    if (pw1 && n1 - n0 == 1) {
+    if (wide) {
+      WrapImagesA<T> Aw(gy + (n0 * g.K + gi * Kg) * PQ, g, g.K * PQ);
+      WrapTPacker<T> B(xc, g);
+      gemm_packed<T>(Kg, CRS, (n1 - n0) * ((g.P - 1) * g.W + g.Q), T(1), Aw, B, T(0), o, CRS, threads);
+    } else if (pw1 && n1 - n0 == 1) {
       StridedPacker<T> B(xc, 1, HW);
       gemm_packed<T>(Kg, CRS, depth, T(1), A, B, T(0), o, CRS, threads);
     } else {

@@ -82,7 +82,7 @@ void Im2colPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t
   Run runs[64];
   for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
     const int nr = int(std::min<int64_t>(NR, nc - s0));
-    const int nrun = split_runs(j0 + s0, nr, g.P, g.Q, runs);
+    const int nrun = split_runs(jbase + j0 + s0, nr, g.P, g.Q, runs);
     int64_t c = k0 / (R * S), r = (k0 / S) % R, s = k0 % S;
     for (int64_t kk = 0; kk < kc; ++kk) {
       T* d = dst + kk * NR;
@@ -165,6 +165,139 @@ void ImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, 
   }
 }
 
+// ---- row-wrapped im2col (stride 1) ------------------------------------------------
+
+namespace {
+// A constant-size memcpy: the compiler emits vector moves (a loop here stays scalar for
+// fear of aliasing).
+template <typename T, int NRc>
+inline void copy_fixed(T* d, const T* s) {
+  std::memcpy(d, s, sizeof(T) * NRc);
+}
+}  // namespace
+
+template <typename T>
+void WrapPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, Q = g.Q;
+  int64_t qv[64];
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    const int64_t J = jbase + j0 + s0;
+    // Output column q of each lane, and the range of the real (q < Q) ones.
+    int64_t q = J % W, qlo = W, qhi = -1;
+    for (int jj = 0; jj < nr; ++jj) {
+      qv[jj] = q;
+      if (q < Q) { qlo = std::min(qlo, q); qhi = std::max(qhi, q); }
+      if (++q == W) q = 0;
+    }
+    int64_t c = k0 / (R * S), r = (k0 / S) % R, s = k0 % S;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      T* d = dst + kk * NR;
+      const T* xc = x + c * HW;
+      const int64_t sft = s * g.dw - g.pw;
+      const int64_t i0 = J + (r * g.dh - g.ph) * W + sft;
+      if (i0 >= 0 && i0 + nr <= HW && (qhi < 0 || (qlo + sft >= 0 && qhi + sft < W))) {
+        if (nr == 16) copy_fixed<T, 16>(d, xc + i0);
+        else if (nr == 8) copy_fixed<T, 8>(d, xc + i0);
+        else {
+          std::memcpy(d, xc + i0, sizeof(T) * size_t(nr));
+          for (int jj = nr; jj < NR; ++jj) d[jj] = T(0);
+        }
+      } else {
+        for (int jj = 0; jj < nr; ++jj) {
+          const int64_t idx = i0 + jj, wq = qv[jj] + sft;
+          const bool ok = uint64_t(idx) < uint64_t(HW) && (qv[jj] >= Q || uint64_t(wq) < uint64_t(W));
+          d[jj] = ok ? xc[idx] : T(0);
+        }
+        for (int jj = nr; jj < NR; ++jj) d[jj] = T(0);
+      }
+      if (++s == S) { s = 0; if (++r == R) { r = 0; ++c; } }
+    }
+  }
+}
+
+template <typename T>
+void WrapTPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, Q = g.Q, img = g.C * HW;
+  const int64_t Lw = (g.P - 1) * W + Q;
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    for (int jj = 0; jj < nr; ++jj) {
+      const int64_t j = j0 + s0 + jj;
+      const int64_t c = j / (R * S), r = (j / S) % R, s = j % S;
+      const int64_t sft = s * g.dw - g.pw, off = (r * g.dh - g.ph) * W + sft;
+      // Real rows q < Q whose input column q + sft falls outside [0, W) are padding.
+      const bool edge = sft < 0 || Q - 1 + sft >= W;
+      int64_t n = k0 / Lw, l = k0 % Lw;
+      for (int64_t kk = 0; kk < kc;) {
+        const int64_t len = std::min(Lw - l, kc - kk);
+        const T* xc = x + n * img + c * HW;
+        T* d = dst + kk * NR + jj;
+        // t in [t0, t1) reads xc[l + off + t] inside the channel plane
+        const int64_t t0 = std::min(len, std::max<int64_t>(0, -(l + off)));
+        const int64_t t1 = std::max(t0, std::min(len, HW - (l + off)));
+        for (int64_t t = 0; t < t0; ++t) d[t * NR] = T(0);
+        const T* src = xc + l + off;
+        for (int64_t t = t0; t < t1; ++t) d[t * NR] = src[t];
+        for (int64_t t = t1; t < len; ++t) d[t * NR] = T(0);
+        if (edge) {
+          for (int64_t t = 0; t < len; ++t) {
+            const int64_t q = (l + t) % W;
+            if (q < Q && uint64_t(q + sft) >= uint64_t(W)) d[t * NR] = T(0);
+          }
+        }
+        kk += len;
+        l = 0;
+        ++n;
+      }
+    }
+    if (nr < NR)
+      for (int64_t kk = 0; kk < kc; ++kk)
+        for (int j = nr; j < NR; ++j) dst[kk * NR + j] = T(0);
+  }
+}
+
+template <typename T>
+void WrapImagesA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void WrapImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
+  const int64_t W = g.W, Q = g.Q, PQ = g.P * g.Q, Lw = (g.P - 1) * W + Q;
+  for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
+    const int mr = int(std::min<int64_t>(MR, mc - r0));
+    int64_t n = k0 / Lw, l = k0 % Lw;
+    for (int64_t kk = 0; kk < kc;) {
+      // one stretch of one output row (or of its junk tail)
+      const int64_t p = l / W, q = l % W;
+      T* d = dst + kk * MR;
+      if (q < Q) {
+        const int64_t len = std::min(Q - q, kc - kk);
+        const T* src = gy + n * img + (i0 + r0) * PQ + p * Q + q;
+        for (int i = 0; i < mr; ++i) {
+          const T* row = src + i * PQ;
+          for (int64_t t = 0; t < len; ++t) d[t * MR + i] = row[t];
+        }
+        for (int i = mr; i < MR; ++i)
+          for (int64_t t = 0; t < len; ++t) d[t * MR + i] = T(0);
+        kk += len;
+        l += len;
+      } else {
+        const int64_t len = std::min(W - q, kc - kk);
+        std::memset(d, 0, sizeof(T) * size_t(len * MR));
+        kk += len;
+        l += len;
+      }
+      if (l == Lw) { l = 0; ++n; }
+    }
+  }
+}
+
 // ---- col2im ------------------------------------------------------------------------
 
 template <typename T>
@@ -209,6 +342,9 @@ void col2im_add(const ConvGeom& g, const T* col, int64_t ldc, int64_t j0, int64_
   template struct Im2colPacker<T>;                                                         \
   template struct Im2colTPacker<T>;                                                        \
   template struct ImagesA<T>;                                                              \
+  template struct WrapPacker<T>;                                                           \
+  template struct WrapTPacker<T>;                                                          \
+  template struct WrapImagesA<T>;                                                          \
   template void col2im_add<T>(const ConvGeom&, const T*, int64_t, int64_t, int64_t, T*, int64_t, \
                               int64_t);
 NK_INSTANTIATE(float)

@@ -27,7 +27,8 @@ template <typename T>
 struct Im2colPacker final : Packer<T> {
   const T* x;
   const ConvGeom& g;
-  Im2colPacker(const T* x_, const ConvGeom& g_) : x(x_), g(g_) {}
+  int64_t jbase;  // GEMM column 0 is output position jbase
+  Im2colPacker(const T* x_, const ConvGeom& g_, int64_t jb = 0) : x(x_), g(g_), jbase(jb) {}
   void pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const override;
   void pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const override;
 };
@@ -51,6 +52,46 @@ struct ImagesA final : Packer<T> {
   const T* gy;
   int64_t L, ld, img;
   ImagesA(const T* p, int64_t L_, int64_t ld_, int64_t img_) : gy(p), L(L_), ld(ld_), img(img_) {}
+  void pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const override;
+  void pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const override;
+};
+
+// Row-wrapped im2col for stride 1 ("wide rows"): GEMM column j = p·W + q runs over the
+// input's width W instead of Q, so row (c, r, s) of the im2col matrix is the contiguous
+// slice x_c[j + (r·dh − ph)·W + s·dw − pw] and a strip packs with one fixed-size copy.
+// Columns with q >= Q are junk (computed, then dropped; their values are finite image
+// values); entries that fall in the padding are zero. Needs sh = sw = 1 and Q <= W.
+// B(k, j) for k = (c, r, s), j in [jbase, ...); x points at channel 0 of the group.
+template <typename T>
+struct WrapPacker final : Packer<T> {
+  const T* x;
+  const ConvGeom& g;
+  int64_t jbase;
+  WrapPacker(const T* x_, const ConvGeom& g_, int64_t jb) : x(x_), g(g_), jbase(jb) {}
+  void pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const override;
+  void pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const override;
+};
+
+// The transpose over a range of images, for grad w: B(k, j) with k = (n, p·W + q) over
+// nimg × Lw (Lw = (P−1)·W + Q) and j = (c, r, s). Junk rows (q >= Q) hold finite image
+// values: the A operand (WrapImagesA) is zero there.
+template <typename T>
+struct WrapTPacker final : Packer<T> {
+  const T* x;
+  const ConvGeom& g;
+  WrapTPacker(const T* x_, const ConvGeom& g_) : x(x_), g(g_) {}
+  void pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const override;
+  void pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const override;
+};
+
+// gY of a range of images in the wide-row layout as A: A(i, (n, p·W + q)) = gy[n, i, p, q]
+// for q < Q and 0 for the junk columns q >= Q. gy points at image n0, channel 0 of the group.
+template <typename T>
+struct WrapImagesA final : Packer<T> {
+  const T* gy;
+  const ConvGeom& g;
+  int64_t img;  // elements between images of gy
+  WrapImagesA(const T* p, const ConvGeom& g_, int64_t img_) : gy(p), g(g_), img(img_) {}
   void pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const override;
   void pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const override;
 };
