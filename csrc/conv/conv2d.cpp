@@ -198,7 +198,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T*
         WrapPacker<T> B(xc, g, j0);
         gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
       } else if (pw1) {
-        StridedPacker<T> B(xc + j0, HW, 1);
+        RowsB<T> B(xc + j0, HW);
         gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
       } else {
         Im2colPacker<T> B(xc, g, j0);
@@ -237,7 +237,7 @@ void conv2d_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
     T* gxc = gx + (n * g.C + gi * Cg) * HW;
     PrepackedA<T> A(wp.data() + gi * per, Kg);
     if (pw1) {
-      StridedPacker<T> B(gyc, PQ, 1);
+      RowsB<T> B(gyc, PQ);
       gemm_packed<T>(CRS, PQ, Kg, T(1), A, B, T(0), gxc, HW, threads);
       return;
     }
@@ -245,7 +245,7 @@ void conv2d_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
     T* col = tl_col.get<T>(size_t(CRS * TJ));
     for (int64_t j0 = 0; j0 < PQ; j0 += TJ) {
       const int64_t nj = std::min(TJ, PQ - j0);
-      StridedPacker<T> B(gyc + j0, PQ, 1);
+      RowsB<T> B(gyc + j0, PQ);
       gemm_packed<T>(CRS, nj, Kg, T(1), A, B, T(0), col, nj, threads);
       if (threads == 1) {
         col2im_add<T>(g, col, nj, j0, nj, gxc, 0, Cg);

@@ -9,6 +9,9 @@
 #include <cstring>
 #include <vector>
 
+#include <type_traits>
+
+#include "conv/conv_kernels.h"
 #include "conv/conv_pack.h"
 
 namespace nk {
@@ -70,6 +73,29 @@ void PrepackedA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t k
 }
 template <typename T>
 void PrepackedA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+// ---- plain rows as B ---------------------------------------------------------------
+
+template <typename T>
+void RowsB<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void RowsB<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    const T* src = p + k0 * ld + j0 + s0;
+    if (nr == 16) {
+      for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * NR, src + kk * ld, sizeof(T) * 16);
+    } else if (nr == 8 && NR == 8) {
+      for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * NR, src + kk * ld, sizeof(T) * 8);
+    } else {
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        for (int j = 0; j < nr; ++j) dst[kk * NR + j] = src[kk * ld + j];
+        for (int j = nr; j < NR; ++j) dst[kk * NR + j] = T(0);
+      }
+    }
+  }
+}
 
 // ---- im2col as B -------------------------------------------------------------------
 
@@ -222,44 +248,77 @@ void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t n
 template <typename T>
 void WrapTPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
 
+void transpose16_f32_generic(const float* const* src, int64_t len, float* dst) {
+  for (int64_t t = 0; t < len; ++t)
+    for (int j = 0; j < 16; ++j) dst[t * 16 + j] = src[j][t];
+}
+
 template <typename T>
 void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
   const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, Q = g.Q, img = g.C * HW;
   const int64_t Lw = (g.P - 1) * W + Q;
+  const bool avx2 = current_isa() == Isa::avx2;
+  int64_t off[64], sft[64];
+  bool edge[64];
+  const T* src[64];
   for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
     const int nr = int(std::min<int64_t>(NR, nc - s0));
     for (int jj = 0; jj < nr; ++jj) {
       const int64_t j = j0 + s0 + jj;
       const int64_t c = j / (R * S), r = (j / S) % R, s = j % S;
-      const int64_t sft = s * g.dw - g.pw, off = (r * g.dh - g.ph) * W + sft;
+      sft[jj] = s * g.dw - g.pw;
+      off[jj] = c * HW + (r * g.dh - g.ph) * W + sft[jj];
       // Real rows q < Q whose input column q + sft falls outside [0, W) are padding.
-      const bool edge = sft < 0 || Q - 1 + sft >= W;
-      int64_t n = k0 / Lw, l = k0 % Lw;
-      for (int64_t kk = 0; kk < kc;) {
-        const int64_t len = std::min(Lw - l, kc - kk);
-        const T* xc = x + n * img + c * HW;
-        T* d = dst + kk * NR + jj;
-        // t in [t0, t1) reads xc[l + off + t] inside the channel plane
-        const int64_t t0 = std::min(len, std::max<int64_t>(0, -(l + off)));
-        const int64_t t1 = std::max(t0, std::min(len, HW - (l + off)));
-        for (int64_t t = 0; t < t0; ++t) d[t * NR] = T(0);
-        const T* src = xc + l + off;
-        for (int64_t t = t0; t < t1; ++t) d[t * NR] = src[t];
-        for (int64_t t = t1; t < len; ++t) d[t * NR] = T(0);
-        if (edge) {
-          for (int64_t t = 0; t < len; ++t) {
-            const int64_t q = (l + t) % W;
-            if (q < Q && uint64_t(q + sft) >= uint64_t(W)) d[t * NR] = T(0);
-          }
-        }
-        kk += len;
-        l = 0;
-        ++n;
-      }
+      edge[jj] = sft[jj] < 0 || Q - 1 + sft[jj] >= W;
     }
-    if (nr < NR)
-      for (int64_t kk = 0; kk < kc; ++kk)
-        for (int j = nr; j < NR; ++j) dst[kk * NR + j] = T(0);
+    // One stretch of one image at a time: [l, l + len) of its wide rows.
+    int64_t n = k0 / Lw, l = k0 % Lw;
+    for (int64_t kk = 0; kk < kc;) {
+      const int64_t len = std::min(Lw - l, kc - kk);
+      const T* xn = x + n * img;
+      T* d0 = dst + kk * NR;
+      bool inside = nr == NR;
+      for (int jj = 0; jj < nr; ++jj) {
+        // in-plane index of row t is i0 + t: the whole stretch must stay in [0, HW)
+        const int64_t c = (j0 + s0 + jj) / (R * S);
+        const int64_t i0 = l + off[jj] - c * HW;
+        inside = inside && i0 >= 0 && i0 + len <= HW;
+      }
+      if (inside)
+        for (int jj = 0; jj < nr; ++jj) src[jj] = xn + l + off[jj];
+      bool done = false;
+      if constexpr (std::is_same<T, float>::value) {
+        if (inside && NR == 16) {
+          (avx2 ? transpose16_f32_avx2 : transpose16_f32_generic)(src, len, d0);
+          done = true;
+        }
+      }
+      if (!done) {
+        for (int jj = 0; jj < nr; ++jj) {
+          const int64_t c = (j0 + s0 + jj) / (R * S);
+          const int64_t i0 = l + off[jj] - c * HW;
+          const T* xc = xn + c * HW;
+          T* d = d0 + jj;
+          const int64_t t0 = std::min(len, std::max<int64_t>(0, -i0));
+          const int64_t t1 = std::max(t0, std::min(len, HW - i0));
+          for (int64_t t = 0; t < t0; ++t) d[t * NR] = T(0);
+          for (int64_t t = t0; t < t1; ++t) d[t * NR] = xc[i0 + t];
+          for (int64_t t = t1; t < len; ++t) d[t * NR] = T(0);
+        }
+        for (int64_t t = 0; t < len; ++t)
+          for (int j = nr; j < NR; ++j) d0[t * NR + j] = T(0);
+      }
+      for (int jj = 0; jj < nr; ++jj) {
+        if (!edge[jj]) continue;
+        for (int64_t t = 0; t < len; ++t) {
+          const int64_t q = (l + t) % W;
+          if (q < Q && uint64_t(q + sft[jj]) >= uint64_t(W)) d0[t * NR + jj] = T(0);
+        }
+      }
+      kk += len;
+      l = 0;
+      ++n;
+    }
   }
 }
 
@@ -338,6 +397,7 @@ void col2im_add(const ConvGeom& g, const T* col, int64_t ldc, int64_t j0, int64_
 }
 
 #define NK_INSTANTIATE(T)                                                                  \
+  template struct RowsB<T>;                                                                \
   template struct PrepackedA<T>;                                                           \
   template struct Im2colPacker<T>;                                                         \
   template struct Im2colTPacker<T>;                                                        \

@@ -20,6 +20,17 @@ struct PrepackedA final : Packer<T> {
   void pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const override;
 };
 
+// A row-major matrix (unit column stride, rows `ld` apart) as B, packed with fixed-size
+// copies (StridedPacker's run-time-size memcpy per 16 values costs more than the copy).
+template <typename T>
+struct RowsB final : Packer<T> {
+  const T* p;
+  int64_t ld;
+  RowsB(const T* p_, int64_t ld_) : p(p_), ld(ld_) {}
+  void pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const override;
+  void pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const override;
+};
+
 // im2col(X) as B: B(k, j) with k = (c, r, s) over Cg×R×S and j = (p, q) over P×Q is
 // x[c, p·sh − ph + r·dh, q·sw − pw + s·dw] (0 outside). x points at channel 0 of the group.
 // Packing walks each NR-strip as runs of one output row, so stride-1 rows are copies.
