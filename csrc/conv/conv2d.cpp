@@ -272,7 +272,8 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
     std::memset(gw, 0, sizeof(T) * size_t(wsize));
     return;
   }
-  const bool pw1 = pointwise(g), wide = wide_rows(g);
+  // 1×1 stride-1 unpadded is a wide-row conv without junk: the same packers serve it.
+  const bool pw1 = pointwise(g), wide = wide_rows(g) || pw1;
   const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
 
   // gW_g (+)= gY_g[images n0..n1) · im2col(X_g)^T over the same images.
@@ -285,9 +286,6 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
       WrapImagesA<T> Aw(gy + (n0 * g.K + gi * Kg) * PQ, g, g.K * PQ);
       WrapTPacker<T> B(xc, g);
       gemm_packed<T>(Kg, CRS, (n1 - n0) * ((g.P - 1) * g.W + g.Q), T(1), Aw, B, T(0), o, CRS, threads);
-    } else if (pw1 && n1 - n0 == 1) {
-      StridedPacker<T> B(xc, 1, HW);
-      gemm_packed<T>(Kg, CRS, depth, T(1), A, B, T(0), o, CRS, threads);
     } else {
       Im2colTPacker<T> B(xc, g);
       gemm_packed<T>(Kg, CRS, depth, T(1), A, B, T(0), o, CRS, threads);
