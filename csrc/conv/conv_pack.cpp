@@ -219,6 +219,24 @@ void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t n
       if (q < Q) { qlo = std::min(qlo, q); qhi = std::max(qhi, q); }
       if (++q == W) q = 0;
     }
+    // Strip inside the image for every filter tap (the common case): one fixed-size
+    // copy per row from a per-tap offset table, no checks.
+    const int64_t RS = R * S;
+    const int64_t lo = J - g.ph * W - g.pw, hi = J + ((R - 1) * g.dh - g.ph) * W + (S - 1) * g.dw - g.pw;
+    if (nr == NR && (NR == 16 || NR == 8) && RS <= 64 && lo >= 0 && hi + NR <= HW &&
+        (qhi < 0 || (qlo - g.pw >= 0 && qhi + (S - 1) * g.dw - g.pw < W))) {
+      int64_t tap[64];
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t s = 0; s < S; ++s) tap[r * S + s] = J + (r * g.dh - g.ph) * W + s * g.dw - g.pw;
+      int64_t c = k0 / RS, rs = k0 % RS;
+      const T* xc = x + c * HW;
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        if (NR == 16) copy_fixed<T, 16>(dst + kk * NR, xc + tap[rs]);
+        else copy_fixed<T, 8>(dst + kk * NR, xc + tap[rs]);
+        if (++rs == RS) { rs = 0; xc += HW; }
+      }
+      continue;
+    }
     int64_t c = k0 / (R * S), r = (k0 / S) % R, s = k0 % S;
     for (int64_t kk = 0; kk < kc; ++kk) {
       T* d = dst + kk * NR;
