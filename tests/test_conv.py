@@ -148,7 +148,10 @@ def test_thread_splits_agree(rng, threads):
     try:
         nk.set_num_threads(threads)
         for cfg in [(1, 8, 30, 30, 16, 3, 3, 1, 1, 1, 1), (5, 8, 20, 23, 12, 3, 3, 1, 0, 1, 1),
-                    (2, 8, 20, 20, 8, 3, 3, 2, 1, 1, 4), (4, 16, 9, 9, 32, 1, 1, 1, 0, 1, 1)]:
+                    (2, 8, 20, 20, 8, 3, 3, 2, 1, 1, 4), (4, 16, 9, 9, 32, 1, 1, 1, 0, 1, 1),
+                    # batch 1 with many tiles: threads split the tiles of one image
+                    (1, 4, 64, 64, 8, 3, 3, 1, 1, 1, 1), (1, 4, 120, 50, 8, 3, 3, 1, 0, 1, 1),
+                    (1, 3, 50, 47, 5, 3, 3, 2, 1, 1, 1)]:
             x, w, b, kw = _data(rng, cfg, np.float64)
             y = nk.conv2d(x, w, b, **kw)
             assert rel_err(y, ref_conv2d(x, w, b, **kw)) <= 1e-12

@@ -163,54 +163,61 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T*
   // Wide rows with Q < W: the GEMM writes whole wide rows into a tile, the junk is dropped.
   const int64_t rows_per_tile = std::max<int64_t>(1, TN / std::max<int64_t>(g.W, 1));
 
-  auto item = [&](int64_t it, int threads) {
+  const bool rows_tiled = wide && g.Q < g.W;
+  const int64_t ntiles = rows_tiled ? ceil_div(g.P, rows_per_tile) : ceil_div(PQ, TN);
+
+  // One tile of one (image, group): output rows [p0, p0 + np) or positions [j0, j0 + nj).
+  auto unit = [&](int64_t it, int64_t tl, int threads) {
     const int64_t n = it / g.G, gi = it % g.G;
     T* yc = y + (n * g.K + gi * Kg) * PQ;
     const T* xc = x + (n * g.C + gi * Cg) * HW;
     PrepackedA<T> A(wp.data() + gi * per, CRS);
-    if (wide && g.Q < g.W) {
+    if (rows_tiled) {
       // Whole NR-strips (the junk past the tile's last row is cheaper than a ragged strip).
       T* tile = tl_col.get<T>(size_t(Kg * round_up(rows_per_tile * g.W, NR)));
-      for (int64_t p0 = 0; p0 < g.P; p0 += rows_per_tile) {
-        const int64_t np = std::min(rows_per_tile, g.P - p0);
-        const int64_t ncols = round_up((np - 1) * g.W + g.Q, NR);
-        WrapPacker<T> B(xc, g, p0 * g.W);
-        gemm_packed<T>(Kg, ncols, CRS, T(1), A, B, T(0), tile, ncols, threads);
-        for (int64_t k = 0; k < Kg; ++k) {
-          const T b = bias ? bias[gi * Kg + k] : T(0);
-          for (int64_t p = 0; p < np; ++p) {
-            T* d = yc + k * PQ + (p0 + p) * g.Q;
-            const T* src = tile + k * ncols + p * g.W;
-            for (int64_t q = 0; q < g.Q; ++q) d[q] = src[q] + b;
-          }
+      const int64_t p0 = tl * rows_per_tile, np = std::min(rows_per_tile, g.P - p0);
+      const int64_t ncols = round_up((np - 1) * g.W + g.Q, NR);
+      WrapPacker<T> B(xc, g, p0 * g.W);
+      gemm_packed<T>(Kg, ncols, CRS, T(1), A, B, T(0), tile, ncols, threads);
+      for (int64_t k = 0; k < Kg; ++k) {
+        const T b = bias ? bias[gi * Kg + k] : T(0);
+        for (int64_t p = 0; p < np; ++p) {
+          T* d = yc + k * PQ + (p0 + p) * g.Q;
+          const T* src = tile + k * ncols + p * g.W;
+          for (int64_t q = 0; q < g.Q; ++q) d[q] = src[q] + b;
         }
       }
       return;
     }
+    const int64_t j0 = tl * TN, nj = std::min(TN, PQ - j0);
     T beta = T(0);
     if (bias) {
-      for (int64_t k = 0; k < Kg; ++k) std::fill(yc + k * PQ, yc + (k + 1) * PQ, bias[gi * Kg + k]);
+      for (int64_t k = 0; k < Kg; ++k) std::fill(yc + k * PQ + j0, yc + k * PQ + j0 + nj, bias[gi * Kg + k]);
       beta = T(1);
     }
-    for (int64_t j0 = 0; j0 < PQ; j0 += TN) {
-      const int64_t nj = std::min(TN, PQ - j0);
-      if (wide) {  // Q == W: y's rows are the wide rows
-        WrapPacker<T> B(xc, g, j0);
-        gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
-      } else if (pw1) {
-        RowsB<T> B(xc + j0, HW);
-        gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
-      } else {
-        Im2colPacker<T> B(xc, g, j0);
-        gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
-      }
+    if (wide) {  // Q == W: y's rows are the wide rows
+      WrapPacker<T> B(xc, g, j0);
+      gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+    } else if (pw1) {
+      RowsB<T> B(xc + j0, HW);
+      gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+    } else {
+      Im2colPacker<T> B(xc, g, j0);
+      gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
     }
   };
+  // Enough items: one thread per item. Else enough tiles: one thread per tile (tiles
+  // write disjoint outputs). Else each GEMM uses every thread.
   if (over_items(items, nt)) {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; ++it) item(it, 1);
+    for (int64_t it = 0; it < items; ++it)
+      for (int64_t tl = 0; tl < ntiles; ++tl) unit(it, tl, 1);
+  } else if (nt > 1 && items * ntiles >= 2 * nt) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t u = 0; u < items * ntiles; ++u) unit(u / ntiles, u % ntiles, 1);
   } else {
-    for (int64_t it = 0; it < items; ++it) item(it, nt);
+    for (int64_t it = 0; it < items; ++it)
+      for (int64_t tl = 0; tl < ntiles; ++tl) unit(it, tl, nt);
   }
 }
 
