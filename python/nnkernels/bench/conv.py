@@ -100,3 +100,46 @@ def rows(quick: bool = False, dtype=np.float32) -> List[Row]:
         out.append(Row("conv2d fwd+bwd", label, 3 * flops, "GFLOP/s", fwd_bwd, peers_fb, check=check_bwd,
                        tol=1e-4))
     return out
+
+
+def cpu_time_table(threads: int = 1, reps: int = 9, quick: bool = False) -> str:
+    """Ratios from process CPU time (min of `reps`, interleaved) instead of wall time.
+
+    On a machine shared with other jobs the wall-clock figures mostly measure the
+    scheduler (torch's spinning OpenMP workers suffer most); CPU time at one thread is
+    the steadier comparison. Returns a markdown table.
+    """
+    import time
+
+    import nnkernels as nk
+
+    torch = try_torch()
+    if torch is None:
+        return "torch not installed"
+    nk.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    lines = ["| layer | pass | nnkernels GFLOP/s | torch GFLOP/s | ratio |", "|---|---|---|---|---|"]
+    for row in rows(quick):
+        fns = {"nnkernels": row.ours, "torch": row.peers["torch"]}
+        for f in fns.values():
+            f()
+        best = {k: float("inf") for k in fns}
+        for _ in range(reps):
+            for k, f in fns.items():
+                t0 = time.process_time()
+                f()
+                best[k] = min(best[k], time.process_time() - t0)
+        lines.append(f"| {row.label} | {row.group.replace('conv2d ', '')} | {row.work / best['nnkernels'] / 1e9:.1f} | "
+                     f"{row.work / best['torch'] / 1e9:.1f} | {best['torch'] / best['nnkernels']:.2f}× |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(description="conv2d vs torch by process CPU time")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--reps", type=int, default=9)
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args()
+    print(cpu_time_table(a.threads, a.reps, a.quick))
