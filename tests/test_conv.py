@@ -406,3 +406,40 @@ def test_bad_transpose_arguments():
         nk.conv_transpose2d(x, w, np.zeros(4))
     with pytest.raises(ValueError, match="grad_out"):
         nk.conv_transpose2d_backward(np.zeros((1, 3, 6, 6)), x, w)
+
+
+def test_concurrent_calls_from_threads(rng):
+    """The GIL is released and the scratch is per thread: parallel callers get right answers."""
+    import threading
+
+    x, w, b, kw = _data(rng, (3, 6, 21, 19, 10, 3, 3, 1, 1, 1, 2), np.float64)
+    ref = ref_conv2d(x, w, b, **kw)
+    gy = rng.standard_normal(ref.shape)
+    rgx, rgw, _ = ref_conv2d_backward(gy, x, w, **kw)
+    errs = []
+
+    def work():
+        for _ in range(5):
+            errs.append(rel_err(nk.conv2d(x, w, b, **kw), ref))
+            gx, gw, _ = nk.conv2d_backward(gy, x, w, **kw)
+            errs.append(max(rel_err(gx, rgx), rel_err(gw, rgw)))
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(errs) == 40 and max(errs) <= 1e-12
+
+
+def test_deep_filter_and_large_kernel(rng):
+    """C·R·S much deeper than the GEMM's KC, and a kernel as large as the input."""
+    x, w, b, kw = _data(rng, (2, 70, 6, 7, 5, 3, 3, 1, 1, 1, 1), np.float32)
+    assert rel_err(nk.conv2d(x, w, b, **kw), ref_conv2d(x, w, b, **kw)) <= 1e-5
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 7, 6))
+    assert nk.conv2d(x, w).shape == (2, 4, 1, 1)
+    assert rel_err(nk.conv2d(x, w), ref_conv2d(x, w)) <= 1e-12
+    gy = rng.standard_normal((2, 4, 1, 1))
+    for got, ref in zip(nk.conv2d_backward(gy, x, w), ref_conv2d_backward(gy, x, w)):
+        assert rel_err(got, ref) <= 1e-12
