@@ -190,11 +190,14 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T*
     PrepackedA<T> A(wp.data() + gi * per, CRS);
     if (rows_tiled) {
       // Whole NR-strips (the junk past the tile's last row is cheaper than a ragged strip).
-      T* tile = tl_col.get<T>(size_t(Kg * round_up(rows_per_tile * g.W, NR)));
+      // Rows too: the packed weights are zero-padded to MR rows, so every micro-tile is
+      // whole and stores with vector moves (no edge path).
+      const int64_t Mp = round_up(Kg, gemm_config<T>().MR);
+      T* tile = tl_col.get<T>(size_t(Mp * round_up(rows_per_tile * g.W, NR)));
       const int64_t p0 = tl * rows_per_tile, np = std::min(rows_per_tile, g.P - p0);
       const int64_t ncols = round_up((np - 1) * g.W + g.Q, NR);
       WrapPacker<T> B(xc, g, p0 * g.W);
-      gemm_packed<T>(Kg, ncols, CRS, T(1), A, B, T(0), tile, ncols, threads);
+      gemm_packed<T>(Mp, ncols, CRS, T(1), A, B, T(0), tile, ncols, threads);
       for (int64_t k = 0; k < Kg; ++k) {
         const T b = bias ? bias[gi * Kg + k] : T(0);
         for (int64_t p = 0; p < np; ++p) {
