@@ -147,6 +147,13 @@ int64_t tile_cols(int64_t depth, int NR) {
   return std::max<int64_t>(NR, kib * 1024 / int64_t(sizeof(T)) / kc / NR * NR);
 }
 
+// d[p·Q + q] = src[p·W + q] + b for p < np, q < Q: the real columns of a wide-row tile.
+template <typename T>
+void drop_junk(T* __restrict d, const T* __restrict src, int64_t np, int64_t Q, int64_t W, T b) {
+  for (int64_t p = 0; p < np; ++p, d += Q, src += W)
+    for (int64_t q = 0; q < Q; ++q) d[q] = src[q] + b;
+}
+
 // Weights of each group packed as GEMM A panels: rows `rows`, depth `depth`, element
 // (i, k) at w_g[i·rs + k·cs], groups `gstride` apart. Returns the per-group panel size.
 template <typename T>
@@ -198,14 +205,8 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T*
       const int64_t ncols = round_up((np - 1) * g.W + g.Q, NR);
       WrapPacker<T> B(xc, g, p0 * g.W);
       gemm_packed<T>(Mp, ncols, CRS, T(1), A, B, T(0), tile, ncols, threads);
-      for (int64_t k = 0; k < Kg; ++k) {
-        const T b = bias ? bias[gi * Kg + k] : T(0);
-        for (int64_t p = 0; p < np; ++p) {
-          T* d = yc + k * PQ + (p0 + p) * g.Q;
-          const T* src = tile + k * ncols + p * g.W;
-          for (int64_t q = 0; q < g.Q; ++q) d[q] = src[q] + b;
-        }
-      }
+      for (int64_t k = 0; k < Kg; ++k)
+        drop_junk(yc + k * PQ + p0 * g.Q, tile + k * ncols, np, g.Q, g.W, bias ? bias[gi * Kg + k] : T(0));
       return;
     }
     const int64_t j0 = tl * TN, nj = std::min(TN, PQ - j0);
