@@ -257,8 +257,14 @@ void conv2d_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
   const int64_t items = g.N * g.G;
   const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
   const int NR = gemm_config<T>().NR;
-  // Column tile: ~192 KiB of col, a multiple of NR, at least NR.
-  const int64_t TJ = std::min(PQ, std::max<int64_t>(NR, (192 * 1024 / int64_t(sizeof(T)) / CRS) / NR * NR));
+  // Column tile: ~COL KiB of col, a multiple of NR, at least 8·NR (narrower tiles spend
+  // more on copying W^T into the GEMM's A buffer than the col2im gains from L2).
+  static const int64_t col_kib = [] {
+    const char* e = std::getenv("NK_CONV_COL_KIB");
+    return e ? std::max(16L, std::atol(e)) : 512L;
+  }();
+  const int64_t TJ =
+      std::min(PQ, std::max<int64_t>(8 * NR, (col_kib * 1024 / int64_t(sizeof(T)) / CRS) / NR * NR));
 
   auto item = [&](int64_t it, int threads) {
     const int64_t n = it / g.G, gi = it % g.G;
