@@ -26,15 +26,20 @@
 // No im2col buffer is ever allocated.
 //
 // Measured vs torch 2.13 CPU (oneDNN), float32, the four layers of shared/BENCH.md, on the
-// shared 2-core dev machine under load 6–12 (other agents building), so wall-clock figures
-// swing by 3× between runs; process CPU time at 1 thread (min of 9, interleaved):
-//   python -m nnkernels.bench.conv        (CPU-time table)
-//   python -m nnkernels --only conv       (wall clock, 2 threads: the table of the package)
-//   fwd      0.92× (N64 C1 28²: 1.3–2.3×), 0.86–0.92× (N64 C32 13²), 0.80–0.87× (N32 C64 56²),
-//            0.85–0.88× (N8 C128 28²)
-//   fwd+bwd  2.1× (C1), 0.91–0.96× (C32), 0.89–1.10× (C64 56²), 0.90–0.93× (C128)
-// Every pass runs at the speed of the shared GEMM (~65–74 GFLOP/s a core here, where
-// torch's conv reaches 77–84); perf: micro-kernel ~67 % of samples, B packing ~6 %, A copy ~5 %.
+// shared 2-core dev machine under load 5–12 (other agents building), where wall-clock
+// figures swing by 3× between runs. Process CPU time at 1 thread (min of 9, interleaved),
+// `python -m nnkernels.bench.conv`, 2026-11-23, ratio = torch time / ours:
+//   layer                    fwd          fwd+bwd
+//   N64 C1  28×28 K32 3×3    0.97–1.06×   2.0–2.1×
+//   N64 C32 13×13 K64 3×3    0.91–0.92×   0.94–0.95×
+//   N32 C64 56×56 K64 3×3    0.89×        1.11–1.14×
+//   N8 C128 28×28 K128 3×3   0.91–0.93×   0.96–1.01×
+// Wall clock, 2 threads (`python -m nnkernels --only conv --threads 2`): fwd 3.1 / 2.8 /
+// 1.1 / 1.3×, fwd+bwd 2.3 / 2.0 / 1.2 / 1.6× — flattered by torch's threads starving on
+// the loaded machine (torch ran 5–100× under its BENCH.md figures), so not a real margin.
+// Every pass runs at about the speed of the shared GEMM micro-kernel (70–77 GFLOP/s a core
+// here, where torch's direct conv reaches 82–85): perf shows the micro-kernel at 67–80 % of
+// the samples, B packing ~6 %, the A copies ~5 %, junk wide-row columns 4–16 % of the flops.
 #include <omp.h>
 
 #include <algorithm>
