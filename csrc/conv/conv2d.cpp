@@ -1,0 +1,393 @@
+// conv2d forward, grad-x and grad-w as implicit GEMM on the packed GEMM driver and its
+// micro-kernel (csrc/gemm); conv_transpose2d is the same three products (ops/conv.py).
+//
+//   x (N, C, H, W)   w (K, C/G, R, S)   y, gy (N, K, P, Q)   Kg = K/G, Cg = C/G, CRS = Cg·R·S
+//
+// forward      per (image, group), per column tile: Y[Kg, tile] = W[Kg, CRS] · im2col(X)[CRS, tile].
+//              A = the weights, packed once per call (PrepackedA: the driver's A "packing" is
+//              then a memcpy); B = im2col panels packed straight from the image:
+//                v1 Im2colPacker   any stride/padding/dilation, runs of one output row
+//                v2 WrapPacker     stride 1, Q close to W ("wide rows": column p·W + q, so an
+//                                  im2col row is a contiguous slice and a 16-wide strip is one
+//                                  fixed-size copy; junk columns q >= Q are computed into a
+//                                  tile and dropped, or absent when Q == W, e.g. 'same')
+//                v3 RowsB          1×1 stride-1 unpadded: the image itself, a plain GEMM
+//              Tiles are ~1 MiB of packed B (TN columns): each strip of it is read once after
+//              packing, so it need not sit in L2, and fewer tiles mean fewer copies of A.
+// grad x       per (image, group), per tile of TN positions: col[CRS, TN] = W^T · gY into a
+//              per-thread tile, then col2im adds it into gx (1×1: the GEMM writes gx).
+// grad w       gW[Kg, CRS] = gY[Kg, n·PQ] · im2col(X)^T[n·PQ, CRS]: the images are folded into
+//              the GEMM's K, so the batch sum stays in the accumulators (WrapImagesA/WrapTPacker
+//              with an AVX2 8×8-transposing packer for stride 1; ImagesA/Im2colTPacker else).
+//              Threads split the batch (one partial gW per extra thread, summed after).
+// Threads: with enough (image, group) items, parallel over items with nthreads = 1 GEMMs;
+// else (forward) over the tiles of the images; else each GEMM runs on every thread.
+// Extra memory: one packed copy of w, one tile per thread, one partial gW per extra thread.
+// No im2col buffer is ever allocated.
+//
+// Measured vs torch 2.13 CPU (oneDNN), float32, the four layers of shared/BENCH.md, on the
+// shared 2-core dev machine under load 5–12 (other agents building), where wall-clock
+// figures swing by 3× between runs. Process CPU time at 1 thread (min of 9, interleaved),
+// `python -m nnkernels.bench.conv`, 2026-11-23, ratio = torch time / ours:
+//   layer                    fwd          fwd+bwd
+//   N64 C1  28×28 K32 3×3    0.97–1.06×   2.0–2.1×
+//   N64 C32 13×13 K64 3×3    0.91–0.92×   0.94–0.95×
+//   N32 C64 56×56 K64 3×3    0.89×        1.11–1.14×
+//   N8 C128 28×28 K128 3×3   0.91–0.93×   0.96–1.01×
+// Wall clock, 2 threads (`python -m nnkernels --only conv --threads 2`): fwd 3.1 / 2.8 /
+// 1.1 / 1.3×, fwd+bwd 2.3 / 2.0 / 1.2 / 1.6× — flattered by torch's threads starving on
+// the loaded machine (torch ran 5–100× under its BENCH.md figures), so not a real margin.
+// Every pass runs at about the speed of the shared GEMM micro-kernel (70–77 GFLOP/s a core
+// here, where torch's direct conv reaches 82–85): perf shows the micro-kernel at 67–80 % of
+// the samples, B packing ~6 %, the A copies ~5 %, junk wide-row columns 4–16 % of the flops.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "conv/conv_pack.h"
+
+namespace nk {
+
+// ---- naive references ---------------------------------------------------------------
+
+template <typename T>
+void conv2d_forward_ref(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G;
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t p = 0; p < g.P; ++p)
+        for (int64_t q = 0; q < g.Q; ++q) {
+          double acc = bias ? double(bias[k]) : 0.0;
+          const int64_t gi = k / Kg;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < g.R; ++r)
+              for (int64_t s = 0; s < g.S; ++s) {
+                const int64_t h = p * g.sh - g.ph + r * g.dh, ww = q * g.sw - g.pw + s * g.dw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                acc += double(w[((k * Cg + c) * g.R + r) * g.S + s]) *
+                       double(x[((n * g.C + gi * Cg + c) * g.H + h) * g.W + ww]);
+              }
+          y[((n * g.K + k) * g.P + p) * g.Q + q] = T(acc);
+        }
+}
+
+template <typename T>
+void conv2d_backward_data_ref(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G;
+  std::vector<double> acc(size_t(g.N * g.C * g.H * g.W), 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t p = 0; p < g.P; ++p)
+        for (int64_t q = 0; q < g.Q; ++q) {
+          const double v = gy[((n * g.K + k) * g.P + p) * g.Q + q];
+          const int64_t gi = k / Kg;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < g.R; ++r)
+              for (int64_t s = 0; s < g.S; ++s) {
+                const int64_t h = p * g.sh - g.ph + r * g.dh, ww = q * g.sw - g.pw + s * g.dw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                acc[size_t(((n * g.C + gi * Cg + c) * g.H + h) * g.W + ww)] +=
+                    v * double(w[((k * Cg + c) * g.R + r) * g.S + s]);
+              }
+        }
+  for (size_t i = 0; i < acc.size(); ++i) gx[i] = T(acc[i]);
+}
+
+template <typename T>
+void conv2d_backward_weight_ref(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G;
+  for (int64_t k = 0; k < g.K; ++k)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) {
+          double acc = 0.0;
+          const int64_t gi = k / Kg;
+          for (int64_t n = 0; n < g.N; ++n)
+            for (int64_t p = 0; p < g.P; ++p)
+              for (int64_t q = 0; q < g.Q; ++q) {
+                const int64_t h = p * g.sh - g.ph + r * g.dh, ww = q * g.sw - g.pw + s * g.dw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                acc += double(gy[((n * g.K + k) * g.P + p) * g.Q + q]) *
+                       double(x[((n * g.C + gi * Cg + c) * g.H + h) * g.W + ww]);
+              }
+          gw[((k * Cg + c) * g.R + r) * g.S + s] = T(acc);
+        }
+}
+
+// ---- fast versions -----------------------------------------------------------------
+
+namespace {
+
+thread_local Scratch tl_col;
+
+bool pointwise(const ConvGeom& g) {
+  return g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.P == g.H &&
+         g.Q == g.W;
+}
+
+// Stride 1 with Q close to W: the row-wrapped packers (wide rows, little junk).
+bool wide_rows(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.Q <= g.W && 4 * g.Q >= 3 * g.W && !pointwise(g);
+}
+
+// Parallel over items when there are enough of them to keep every thread busy.
+bool over_items(int64_t items, int nt) {
+  return nt > 1 && items >= nt && (items % nt == 0 || items >= 4 * nt);
+}
+
+// Threads for a problem of `macs` multiply-adds (forks cost more than tiny products save).
+int threads_for(double macs) { return macs < 64.0 * 64 * 64 ? 1 : num_threads(); }
+
+// Columns per GEMM call: the packed B panel (min(K, KC) rows) is ~1 MiB. Measured at 1
+// thread (CPU time): 1 MiB is ~4 % faster than 192 KiB (fewer A copies), 2 MiB no better.
+// NK_CONV_TILE_KIB overrides (for tuning).
+template <typename T>
+int64_t tile_cols(int64_t depth, int NR) {
+  static const int64_t kib = [] {
+    const char* e = std::getenv("NK_CONV_TILE_KIB");
+    return e ? std::max(16L, std::atol(e)) : 1024L;
+  }();
+  const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(depth, gemm_config<T>().KC));
+  return std::max<int64_t>(NR, kib * 1024 / int64_t(sizeof(T)) / kc / NR * NR);
+}
+
+// d[p·Q + q] = src[p·W + q] + b for p < np, q < Q: the real columns of a wide-row tile.
+template <typename T>
+void drop_junk(T* __restrict d, const T* __restrict src, int64_t np, int64_t Q, int64_t W, T b) {
+  for (int64_t p = 0; p < np; ++p, d += Q, src += W)
+    for (int64_t q = 0; q < Q; ++q) d[q] = src[q] + b;
+}
+
+// Weights of each group packed as GEMM A panels: rows `rows`, depth `depth`, element
+// (i, k) at w_g[i·rs + k·cs], groups `gstride` apart. Returns the per-group panel size.
+template <typename T>
+int64_t prepack(std::vector<T>& buf, const T* w, int64_t G, int64_t gstride, int64_t rows,
+                int64_t depth, int64_t rs, int64_t cs) {
+  const int MR = gemm_config<T>().MR;
+  const int64_t per = round_up(rows, MR) * depth;
+  buf.resize(size_t(per * G));
+  for (int64_t gi = 0; gi < G; ++gi)
+    StridedPacker<T>(w + gi * gstride, rs, cs).pack_a(buf.data() + gi * per, 0, rows, 0, depth, MR);
+  return per;
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
+  if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  std::vector<T> wp;
+  const int64_t per = prepack(wp, w, g.G, Kg * CRS, Kg, CRS, CRS, 1);
+  const bool pw1 = pointwise(g);
+  const int64_t items = g.N * g.G;
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+
+  const bool wide = wide_rows(g);
+  const int NR = gemm_config<T>().NR;
+  // Column tiles: the GEMM's packed B panel (≤ KC × TN) stays in L2 beside the A block.
+  const int64_t TN = tile_cols<T>(CRS, NR);
+  // Wide rows with Q < W: the GEMM writes whole wide rows into a tile, the junk is dropped.
+  const int64_t rows_per_tile = std::max<int64_t>(1, TN / std::max<int64_t>(g.W, 1));
+
+  const bool rows_tiled = wide && g.Q < g.W;
+  const int64_t ntiles = rows_tiled ? ceil_div(g.P, rows_per_tile) : ceil_div(PQ, TN);
+
+  // One tile of one (image, group): output rows [p0, p0 + np) or positions [j0, j0 + nj).
+  auto unit = [&](int64_t it, int64_t tl, int threads) {
+    const int64_t n = it / g.G, gi = it % g.G;
+    T* yc = y + (n * g.K + gi * Kg) * PQ;
+    const T* xc = x + (n * g.C + gi * Cg) * HW;
+    PrepackedA<T> A(wp.data() + gi * per, CRS);
+    if (rows_tiled) {
+      // Whole NR-strips (the junk past the tile's last row is cheaper than a ragged strip).
+      // Rows too: the packed weights are zero-padded to MR rows, so every micro-tile is
+      // whole and stores with vector moves (no edge path).
+      const int64_t Mp = round_up(Kg, gemm_config<T>().MR);
+      T* tile = tl_col.get<T>(size_t(Mp * round_up(rows_per_tile * g.W, NR)));
+      const int64_t p0 = tl * rows_per_tile, np = std::min(rows_per_tile, g.P - p0);
+      const int64_t ncols = round_up((np - 1) * g.W + g.Q, NR);
+      WrapPacker<T> B(xc, g, p0 * g.W);
+      gemm_packed<T>(Mp, ncols, CRS, T(1), A, B, T(0), tile, ncols, threads);
+      for (int64_t k = 0; k < Kg; ++k)
+        drop_junk(yc + k * PQ + p0 * g.Q, tile + k * ncols, np, g.Q, g.W, bias ? bias[gi * Kg + k] : T(0));
+      return;
+    }
+    const int64_t j0 = tl * TN, nj = std::min(TN, PQ - j0);
+    T beta = T(0);
+    if (bias) {
+      for (int64_t k = 0; k < Kg; ++k) std::fill(yc + k * PQ + j0, yc + k * PQ + j0 + nj, bias[gi * Kg + k]);
+      beta = T(1);
+    }
+    if (wide) {  // Q == W: y's rows are the wide rows
+      WrapPacker<T> B(xc, g, j0);
+      gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+    } else if (pw1) {
+      RowsB<T> B(xc + j0, HW);
+      gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+    } else {
+      Im2colPacker<T> B(xc, g, j0);
+      gemm_packed<T>(Kg, nj, CRS, T(1), A, B, beta, yc + j0, PQ, threads);
+    }
+  };
+  // Enough items: one thread per item. Else enough tiles: one thread per tile (tiles
+  // write disjoint outputs). Else each GEMM uses every thread.
+  if (over_items(items, nt)) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; ++it)
+      for (int64_t tl = 0; tl < ntiles; ++tl) unit(it, tl, 1);
+  } else if (nt > 1 && items * ntiles >= 2 * nt) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t u = 0; u < items * ntiles; ++u) unit(u / ntiles, u % ntiles, 1);
+  } else {
+    for (int64_t it = 0; it < items; ++it)
+      for (int64_t tl = 0; tl < ntiles; ++tl) unit(it, tl, nt);
+  }
+}
+
+template <typename T>
+void conv2d_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
+  if (g.N == 0 || g.C == 0 || HW == 0) return;
+  if (Kg == 0 || PQ == 0) {
+    std::memset(gx, 0, sizeof(T) * size_t(g.N * g.C * HW));
+    return;
+  }
+  std::vector<T> wp;  // W^T per group: A(i = crs, k) = w[k, crs]
+  const int64_t per = prepack(wp, w, g.G, Kg * CRS, CRS, Kg, 1, CRS);
+  const bool pw1 = pointwise(g);
+  const int64_t items = g.N * g.G;
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+  const int NR = gemm_config<T>().NR;
+  // Column tile: ~COL KiB of col, a multiple of NR, at least 8·NR (narrower tiles spend
+  // more on copying W^T into the GEMM's A buffer than the col2im gains from L2).
+  static const int64_t col_kib = [] {
+    const char* e = std::getenv("NK_CONV_COL_KIB");
+    return e ? std::max(16L, std::atol(e)) : 512L;
+  }();
+  const int64_t TJ =
+      std::min(PQ, std::max<int64_t>(8 * NR, (col_kib * 1024 / int64_t(sizeof(T)) / CRS) / NR * NR));
+
+  auto item = [&](int64_t it, int threads) {
+    const int64_t n = it / g.G, gi = it % g.G;
+    const T* gyc = gy + (n * g.K + gi * Kg) * PQ;
+    T* gxc = gx + (n * g.C + gi * Cg) * HW;
+    PrepackedA<T> A(wp.data() + gi * per, Kg);
+    if (pw1) {
+      RowsB<T> B(gyc, PQ);
+      gemm_packed<T>(CRS, PQ, Kg, T(1), A, B, T(0), gxc, HW, threads);
+      return;
+    }
+    std::memset(gxc, 0, sizeof(T) * size_t(Cg * HW));
+    T* col = tl_col.get<T>(size_t(CRS * TJ));
+    for (int64_t j0 = 0; j0 < PQ; j0 += TJ) {
+      const int64_t nj = std::min(TJ, PQ - j0);
+      RowsB<T> B(gyc + j0, PQ);
+      gemm_packed<T>(CRS, nj, Kg, T(1), A, B, T(0), col, nj, threads);
+      if (threads == 1) {
+        col2im_add<T>(g, col, nj, j0, nj, gxc, 0, Cg);
+      } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t c = 0; c < Cg; ++c) col2im_add<T>(g, col, nj, j0, nj, gxc, c, c + 1);
+      }
+    }
+  };
+  if (over_items(items, nt)) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; ++it) item(it, 1);
+  } else {
+    for (int64_t it = 0; it < items; ++it) item(it, nt);
+  }
+}
+
+template <typename T>
+void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
+  const int64_t wsize = g.K * CRS;
+  if (wsize == 0) return;
+  if (g.N == 0 || PQ == 0) {
+    std::memset(gw, 0, sizeof(T) * size_t(wsize));
+    return;
+  }
+  // 1×1 stride-1 unpadded is a wide-row conv without junk: the same packers serve it.
+  const bool pw1 = pointwise(g), wide = wide_rows(g) || pw1;
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+
+  // gW_g (+)= gY_g[images n0..n1) · im2col(X_g)^T over the same images.
+  auto product = [&](int64_t gi, int64_t n0, int64_t n1, T* out, int threads) {
+    ImagesA<T> A(gy + (n0 * g.K + gi * Kg) * PQ, PQ, PQ, g.K * PQ);
+    const T* xc = x + (n0 * g.C + gi * Cg) * HW;
+    const int64_t depth = (n1 - n0) * PQ;
+    T* o = out + gi * Kg * CRS;
+    if (wide) {
+      WrapImagesA<T> Aw(gy + (n0 * g.K + gi * Kg) * PQ, g, g.K * PQ);
+      WrapTPacker<T> B(xc, g);
+      gemm_packed<T>(Kg, CRS, (n1 - n0) * ((g.P - 1) * g.W + g.Q), T(1), Aw, B, T(0), o, CRS, threads);
+    } else {
+      Im2colTPacker<T> B(xc, g);
+      gemm_packed<T>(Kg, CRS, depth, T(1), A, B, T(0), o, CRS, threads);
+    }
+  };
+
+  if (nt > 1 && g.N >= nt) {
+    // Split the batch: thread t sums images [n0, n1) into its own partial.
+    std::vector<T> part(size_t(wsize) * size_t(nt - 1));
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), tn = omp_get_num_threads();
+      const int64_t n0 = g.N * t / tn, n1 = g.N * (t + 1) / tn;
+      T* out = t == 0 ? gw : part.data() + (t - 1) * wsize;
+      for (int64_t gi = 0; gi < g.G; ++gi) product(gi, n0, n1, out, 1);
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wsize; ++i) {
+        T acc = gw[i];
+        for (int u = 1; u < tn; ++u) acc += part[size_t((u - 1) * wsize + i)];
+        gw[i] = acc;
+      }
+    }
+  } else if (nt > 1 && g.G >= nt) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t gi = 0; gi < g.G; ++gi) product(gi, 0, g.N, gw, 1);
+  } else {
+    for (int64_t gi = 0; gi < g.G; ++gi) product(gi, 0, g.N, gw, nt);
+  }
+}
+
+template <typename T>
+void channel_sum(int64_t N, int64_t C, int64_t L, const T* a, T* out) {
+  const int nt = double(N) * C * L < 1e5 ? 1 : num_threads();
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t c = 0; c < C; ++c) {
+    double acc = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* p = a + (n * C + c) * L;
+      T part = T(0);
+      T lanes[8] = {};
+      int64_t l = 0;
+      for (; l + 8 <= L; l += 8)
+        for (int u = 0; u < 8; ++u) lanes[u] += p[l + u];
+      for (int u = 0; u < 8; ++u) part += lanes[u];
+      for (; l < L; ++l) part += p[l];
+      acc += double(part);
+    }
+    out[c] = T(acc);
+  }
+}
+
+#define NK_INSTANTIATE(T)                                                                  \
+  template void conv2d_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);      \
+  template void conv2d_backward_data<T>(const ConvGeom&, const T*, const T*, T*);          \
+  template void conv2d_backward_weight<T>(const ConvGeom&, const T*, const T*, T*);        \
+  template void channel_sum<T>(int64_t, int64_t, int64_t, const T*, T*);                   \
+  template void conv2d_forward_ref<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
+  template void conv2d_backward_data_ref<T>(const ConvGeom&, const T*, const T*, T*);      \
+  template void conv2d_backward_weight_ref<T>(const ConvGeom&, const T*, const T*, T*);
+NK_INSTANTIATE(float)
+NK_INSTANTIATE(double)
+#undef NK_INSTANTIATE
+
+}  // namespace nk

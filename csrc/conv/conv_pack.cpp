@@ -1,0 +1,438 @@
+// Packing for the implicit-GEMM convolution: im2col panels read straight from the
+// image (never a whole im2col buffer), the pre-packed weights, and col2im.
+//
+// Variants (conv_pack.h has each contract): RowsB (plain rows, fixed-size copies),
+// PrepackedA (weights packed once per call), Im2colPacker / Im2colTPacker (any geometry),
+// WrapPacker / WrapTPacker / WrapImagesA (stride 1, wide rows: a strip is one copy, the
+// transpose for grad w goes through transpose16_f32_avx2 in conv_pack_avx2.cpp), col2im_add.
+// Their cost inside the convolution: ~6 % of the samples (perf, forward N8 C128 28×28).
+//
+// The loops work in runs: a run is a stretch of GEMM columns (or rows) that share one
+// output row p, so for stride 1 the image row is read (or written) contiguously and the
+// padding is handled by clipping the run once, not per element.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <type_traits>
+
+#include "conv/conv_kernels.h"
+#include "conv/conv_pack.h"
+
+namespace nk {
+
+namespace {
+
+// Copy src[w0 + t·sw] for t < len into d[t·ds], zero where w0 + t·sw is outside [0, W).
+template <typename T>
+inline void gather_row(T* d, int64_t ds, const T* row, int64_t w0, int64_t sw, int64_t len, int64_t W) {
+  if (sw == 1) {
+    const int64_t t0 = std::min(len, std::max<int64_t>(0, -w0));
+    const int64_t t1 = std::max(t0, std::min(len, W - w0));
+    const T* s = row + w0;
+    if (ds == 1) {
+      for (int64_t t = 0; t < t0; ++t) d[t] = T(0);
+      for (int64_t t = t0; t < t1; ++t) d[t] = s[t];
+      for (int64_t t = t1; t < len; ++t) d[t] = T(0);
+    } else {
+      for (int64_t t = 0; t < t0; ++t) d[t * ds] = T(0);
+      for (int64_t t = t0; t < t1; ++t) d[t * ds] = s[t];
+      for (int64_t t = t1; t < len; ++t) d[t * ds] = T(0);
+    }
+  } else {
+    for (int64_t t = 0; t < len; ++t) {
+      const int64_t w = w0 + t * sw;
+      d[t * ds] = uint64_t(w) < uint64_t(W) ? row[w] : T(0);
+    }
+  }
+}
+
+struct Run {
+  int64_t at, len, n, p, q;  // GEMM index offset, length, image, output row, first output column
+};
+
+// Split [j, j + len) of the flattened (n, p, q) index into runs of one output row.
+inline int split_runs(int64_t j, int64_t len, int64_t P, int64_t Q, Run* runs) {
+  const int64_t PQ = P * Q;
+  int64_t n = j / PQ, rem = j % PQ, p = rem / Q, q = rem % Q;
+  int cnt = 0;
+  for (int64_t at = 0; at < len;) {
+    const int64_t l = std::min(Q - q, len - at);
+    runs[cnt++] = Run{at, l, n, p, q};
+    at += l;
+    q = 0;
+    if (++p == P) { p = 0; ++n; }
+  }
+  return cnt;
+}
+
+}  // namespace
+
+// ---- pre-packed weights ----------------------------------------------------------
+
+template <typename T>
+void PrepackedA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
+  const T* src = buf + (i0 / MR) * K * MR + k0 * MR;
+  for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR, src += K * MR)
+    std::memcpy(dst, src, sizeof(T) * size_t(kc * MR));
+}
+template <typename T>
+void PrepackedA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+// ---- plain rows as B ---------------------------------------------------------------
+
+template <typename T>
+void RowsB<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void RowsB<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    const T* src = p + k0 * ld + j0 + s0;
+    if (nr == 16) {
+      for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * NR, src + kk * ld, sizeof(T) * 16);
+    } else if (nr == 8 && NR == 8) {
+      for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * NR, src + kk * ld, sizeof(T) * 8);
+    } else {
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        for (int j = 0; j < nr; ++j) dst[kk * NR + j] = src[kk * ld + j];
+        for (int j = nr; j < NR; ++j) dst[kk * NR + j] = T(0);
+      }
+    }
+  }
+}
+
+// ---- im2col as B -------------------------------------------------------------------
+
+template <typename T>
+void Im2colPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void Im2colPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W;
+  Run runs[64];
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    const int nrun = split_runs(jbase + j0 + s0, nr, g.P, g.Q, runs);
+    int64_t c = k0 / (R * S), r = (k0 / S) % R, s = k0 % S;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      T* d = dst + kk * NR;
+      const T* xc = x + c * HW;
+      const int64_t hoff = r * g.dh - g.ph, woff = s * g.dw - g.pw;
+      for (int u = 0; u < nrun; ++u) {
+        const Run& ru = runs[u];
+        const int64_t h = ru.p * g.sh + hoff;
+        if (uint64_t(h) >= uint64_t(H)) {
+          for (int64_t t = 0; t < ru.len; ++t) d[ru.at + t] = T(0);
+        } else {
+          gather_row(d + ru.at, 1, xc + h * W, ru.q * g.sw + woff, g.sw, ru.len, W);
+        }
+      }
+      for (int j = nr; j < NR; ++j) d[j] = T(0);
+      if (++s == S) { s = 0; if (++r == R) { r = 0; ++c; } }
+    }
+  }
+}
+
+// ---- im2col^T over images as B -----------------------------------------------------
+
+template <typename T>
+void Im2colTPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void Im2colTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, img = g.C * HW;
+  thread_local std::vector<Run> runs;
+  if (int64_t(runs.size()) < kc + 1) runs.resize(size_t(kc + 1));
+  const int nrun = split_runs(k0, kc, g.P, g.Q, runs.data());
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    for (int jj = 0; jj < nr; ++jj) {
+      const int64_t j = j0 + s0 + jj;
+      const int64_t c = j / (R * S), r = (j / S) % R, s = j % S;
+      const int64_t hoff = r * g.dh - g.ph, woff = s * g.dw - g.pw;
+      const T* xc = x + c * HW;
+      for (int u = 0; u < nrun; ++u) {
+        const Run& ru = runs[u];
+        T* d = dst + ru.at * NR + jj;
+        const int64_t h = ru.p * g.sh + hoff;
+        if (uint64_t(h) >= uint64_t(H)) {
+          for (int64_t t = 0; t < ru.len; ++t) d[t * NR] = T(0);
+        } else {
+          gather_row(d, NR, xc + ru.n * img + h * W, ru.q * g.sw + woff, g.sw, ru.len, W);
+        }
+      }
+    }
+    if (nr < NR)
+      for (int64_t kk = 0; kk < kc; ++kk)
+        for (int j = nr; j < NR; ++j) dst[kk * NR + j] = T(0);
+  }
+}
+
+// ---- gY over images as A -----------------------------------------------------------
+
+template <typename T>
+void ImagesA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void ImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
+  for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
+    const int mr = int(std::min<int64_t>(MR, mc - r0));
+    int64_t n = k0 / L, l = k0 % L;
+    for (int64_t kk = 0; kk < kc;) {
+      const int64_t len = std::min(L - l, kc - kk);
+      const T* src = gy + n * img + (i0 + r0) * ld + l;
+      T* d = dst + kk * MR;
+      for (int i = 0; i < mr; ++i) {
+        const T* row = src + i * ld;
+        for (int64_t t = 0; t < len; ++t) d[t * MR + i] = row[t];
+      }
+      for (int i = mr; i < MR; ++i)
+        for (int64_t t = 0; t < len; ++t) d[t * MR + i] = T(0);
+      kk += len;
+      l = 0;
+      ++n;
+    }
+  }
+}
+
+// ---- row-wrapped im2col (stride 1) ------------------------------------------------
+
+namespace {
+// A constant-size memcpy: the compiler emits vector moves (a loop here stays scalar for
+// fear of aliasing).
+template <typename T, int NRc>
+inline void copy_fixed(T* d, const T* s) {
+  std::memcpy(d, s, sizeof(T) * NRc);
+}
+}  // namespace
+
+template <typename T>
+void WrapPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, Q = g.Q;
+  int64_t qv[64];
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    const int64_t J = jbase + j0 + s0;
+    // Output column q of each lane, and the range of the real (q < Q) ones.
+    int64_t q = J % W, qlo = W, qhi = -1;
+    for (int jj = 0; jj < nr; ++jj) {
+      qv[jj] = q;
+      if (q < Q) { qlo = std::min(qlo, q); qhi = std::max(qhi, q); }
+      if (++q == W) q = 0;
+    }
+    // Strip inside the image for every filter tap (the common case): one fixed-size
+    // copy per row from a per-tap offset table, no checks.
+    const int64_t RS = R * S;
+    const int64_t lo = J - g.ph * W - g.pw, hi = J + ((R - 1) * g.dh - g.ph) * W + (S - 1) * g.dw - g.pw;
+    if (nr == NR && (NR == 16 || NR == 8) && RS <= 64 && lo >= 0 && hi + NR <= HW &&
+        (qhi < 0 || (qlo - g.pw >= 0 && qhi + (S - 1) * g.dw - g.pw < W))) {
+      int64_t tap[64];
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t s = 0; s < S; ++s) tap[r * S + s] = J + (r * g.dh - g.ph) * W + s * g.dw - g.pw;
+      int64_t c = k0 / RS, rs = k0 % RS;
+      const T* xc = x + c * HW;
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        if (NR == 16) copy_fixed<T, 16>(dst + kk * NR, xc + tap[rs]);
+        else copy_fixed<T, 8>(dst + kk * NR, xc + tap[rs]);
+        if (++rs == RS) { rs = 0; xc += HW; }
+      }
+      continue;
+    }
+    int64_t c = k0 / (R * S), r = (k0 / S) % R, s = k0 % S;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      T* d = dst + kk * NR;
+      const T* xc = x + c * HW;
+      const int64_t sft = s * g.dw - g.pw;
+      const int64_t i0 = J + (r * g.dh - g.ph) * W + sft;
+      if (i0 >= 0 && i0 + nr <= HW && (qhi < 0 || (qlo + sft >= 0 && qhi + sft < W))) {
+        if (nr == 16) copy_fixed<T, 16>(d, xc + i0);
+        else if (nr == 8) copy_fixed<T, 8>(d, xc + i0);
+        else {
+          std::memcpy(d, xc + i0, sizeof(T) * size_t(nr));
+          for (int jj = nr; jj < NR; ++jj) d[jj] = T(0);
+        }
+      } else {
+        for (int jj = 0; jj < nr; ++jj) {
+          const int64_t idx = i0 + jj, wq = qv[jj] + sft;
+          const bool ok = uint64_t(idx) < uint64_t(HW) && (qv[jj] >= Q || uint64_t(wq) < uint64_t(W));
+          d[jj] = ok ? xc[idx] : T(0);
+        }
+        for (int jj = nr; jj < NR; ++jj) d[jj] = T(0);
+      }
+      if (++s == S) { s = 0; if (++r == R) { r = 0; ++c; } }
+    }
+  }
+}
+
+template <typename T>
+void WrapTPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+void transpose16_f32_generic(const float* const* src, int64_t len, float* dst) {
+  for (int64_t t = 0; t < len; ++t)
+    for (int j = 0; j < 16; ++j) dst[t * 16 + j] = src[j][t];
+}
+
+template <typename T>
+void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, Q = g.Q, img = g.C * HW;
+  const int64_t Lw = (g.P - 1) * W + Q;
+  const bool avx2 = current_isa() == Isa::avx2;
+  int64_t off[64], sft[64];
+  bool edge[64];
+  const T* src[64];
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - s0));
+    for (int jj = 0; jj < nr; ++jj) {
+      const int64_t j = j0 + s0 + jj;
+      const int64_t c = j / (R * S), r = (j / S) % R, s = j % S;
+      sft[jj] = s * g.dw - g.pw;
+      off[jj] = c * HW + (r * g.dh - g.ph) * W + sft[jj];
+      // Real rows q < Q whose input column q + sft falls outside [0, W) are padding.
+      edge[jj] = sft[jj] < 0 || Q - 1 + sft[jj] >= W;
+    }
+    // One stretch of one image at a time: [l, l + len) of its wide rows.
+    int64_t n = k0 / Lw, l = k0 % Lw;
+    for (int64_t kk = 0; kk < kc;) {
+      const int64_t len = std::min(Lw - l, kc - kk);
+      const T* xn = x + n * img;
+      T* d0 = dst + kk * NR;
+      bool inside = nr == NR;
+      for (int jj = 0; jj < nr; ++jj) {
+        // in-plane index of row t is i0 + t: the whole stretch must stay in [0, HW)
+        const int64_t c = (j0 + s0 + jj) / (R * S);
+        const int64_t i0 = l + off[jj] - c * HW;
+        inside = inside && i0 >= 0 && i0 + len <= HW;
+      }
+      if (inside)
+        for (int jj = 0; jj < nr; ++jj) src[jj] = xn + l + off[jj];
+      bool done = false;
+      if constexpr (std::is_same<T, float>::value) {
+        if (inside && NR == 16) {
+          (avx2 ? transpose16_f32_avx2 : transpose16_f32_generic)(src, len, d0);
+          done = true;
+        }
+      }
+      if (!done) {
+        for (int jj = 0; jj < nr; ++jj) {
+          const int64_t c = (j0 + s0 + jj) / (R * S);
+          const int64_t i0 = l + off[jj] - c * HW;
+          const T* xc = xn + c * HW;
+          T* d = d0 + jj;
+          const int64_t t0 = std::min(len, std::max<int64_t>(0, -i0));
+          const int64_t t1 = std::max(t0, std::min(len, HW - i0));
+          for (int64_t t = 0; t < t0; ++t) d[t * NR] = T(0);
+          for (int64_t t = t0; t < t1; ++t) d[t * NR] = xc[i0 + t];
+          for (int64_t t = t1; t < len; ++t) d[t * NR] = T(0);
+        }
+        for (int64_t t = 0; t < len; ++t)
+          for (int j = nr; j < NR; ++j) d0[t * NR + j] = T(0);
+      }
+      for (int jj = 0; jj < nr; ++jj) {
+        if (!edge[jj]) continue;
+        for (int64_t t = 0; t < len; ++t) {
+          const int64_t q = (l + t) % W;
+          if (q < Q && uint64_t(q + sft[jj]) >= uint64_t(W)) d0[t * NR + jj] = T(0);
+        }
+      }
+      kk += len;
+      l = 0;
+      ++n;
+    }
+  }
+}
+
+template <typename T>
+void WrapImagesA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
+
+template <typename T>
+void WrapImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
+  const int64_t W = g.W, Q = g.Q, PQ = g.P * g.Q, Lw = (g.P - 1) * W + Q;
+  for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
+    const int mr = int(std::min<int64_t>(MR, mc - r0));
+    int64_t n = k0 / Lw, l = k0 % Lw;
+    for (int64_t kk = 0; kk < kc;) {
+      // one stretch of one output row (or of its junk tail)
+      const int64_t p = l / W, q = l % W;
+      T* d = dst + kk * MR;
+      if (q < Q) {
+        const int64_t len = std::min(Q - q, kc - kk);
+        const T* src = gy + n * img + (i0 + r0) * PQ + p * Q + q;
+        for (int i = 0; i < mr; ++i) {
+          const T* row = src + i * PQ;
+          for (int64_t t = 0; t < len; ++t) d[t * MR + i] = row[t];
+        }
+        for (int i = mr; i < MR; ++i)
+          for (int64_t t = 0; t < len; ++t) d[t * MR + i] = T(0);
+        kk += len;
+        l += len;
+      } else {
+        const int64_t len = std::min(W - q, kc - kk);
+        std::memset(d, 0, sizeof(T) * size_t(len * MR));
+        kk += len;
+        l += len;
+      }
+      if (l == Lw) { l = 0; ++n; }
+    }
+  }
+}
+
+// ---- col2im ------------------------------------------------------------------------
+
+template <typename T>
+void col2im_add(const ConvGeom& g, const T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
+                int64_t c0, int64_t c1) {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W;
+  thread_local std::vector<Run> runs;
+  if (int64_t(runs.size()) < nj + 1) runs.resize(size_t(nj + 1));
+  const int nrun = split_runs(j0, nj, g.P, g.Q, runs.data());
+  for (int64_t c = c0; c < c1; ++c) {
+    T* gxc = gx + c * HW;
+    for (int64_t r = 0; r < R; ++r) {
+      for (int64_t s = 0; s < S; ++s) {
+        const T* crow = col + ((c * R + r) * S + s) * ldc;
+        const int64_t hoff = r * g.dh - g.ph, woff = s * g.dw - g.pw;
+        for (int u = 0; u < nrun; ++u) {
+          const Run& ru = runs[u];
+          const int64_t h = ru.p * g.sh + hoff;
+          if (uint64_t(h) >= uint64_t(H)) continue;
+          T* row = gxc + h * W;
+          const T* src = crow + ru.at;
+          const int64_t w0 = ru.q * g.sw + woff;
+          if (g.sw == 1) {
+            const int64_t t0 = std::min(ru.len, std::max<int64_t>(0, -w0));
+            const int64_t t1 = std::max(t0, std::min(ru.len, W - w0));
+            T* d = row + w0;
+            for (int64_t t = t0; t < t1; ++t) d[t] += src[t];
+          } else {
+            for (int64_t t = 0; t < ru.len; ++t) {
+              const int64_t w = w0 + t * g.sw;
+              if (uint64_t(w) < uint64_t(W)) row[w] += src[t];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+#define NK_INSTANTIATE(T)                                                                  \
+  template struct RowsB<T>;                                                                \
+  template struct PrepackedA<T>;                                                           \
+  template struct Im2colPacker<T>;                                                         \
+  template struct Im2colTPacker<T>;                                                        \
+  template struct ImagesA<T>;                                                              \
+  template struct WrapPacker<T>;                                                           \
+  template struct WrapTPacker<T>;                                                          \
+  template struct WrapImagesA<T>;                                                          \
+  template void col2im_add<T>(const ConvGeom&, const T*, int64_t, int64_t, int64_t, T*, int64_t, \
+                              int64_t);
+NK_INSTANTIATE(float)
+NK_INSTANTIATE(double)
+#undef NK_INSTANTIATE
+
+}  // namespace nk

@@ -1,0 +1,445 @@
+"""conv2d / conv_transpose2d forward and backward against float64 NumPy references,
+the naive C++ reference, finite differences and (when importable) torch autograd."""
+import numpy as np
+import pytest
+
+import nnkernels as nk
+from conftest import rel_err
+
+TOL = {np.float32: 3e-5, np.float64: 1e-12}
+
+
+# ---- float64 NumPy references (one einsum per filter tap) ----------------------------
+
+def _pads(padding, R, S, dil):
+    if padding == "valid":
+        return 0, 0, 0, 0
+    if padding == "same":
+        th, tw = dil[0] * (R - 1), dil[1] * (S - 1)
+        return th // 2, th - th // 2, tw // 2, tw - tw // 2
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    return ph, ph, pw, pw
+
+
+def _pair(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+def _taps(xp_shape, R, S, stride, dil):
+    """(P, Q) and, per tap (r, s), the slices of the padded input it reads."""
+    Hp, Wp = xp_shape[-2:]
+    P = (Hp - dil[0] * (R - 1) - 1) // stride[0] + 1
+    Q = (Wp - dil[1] * (S - 1) - 1) // stride[1] + 1
+    taps = {}
+    for r in range(R):
+        for s in range(S):
+            h0, w0 = r * dil[0], s * dil[1]
+            taps[r, s] = (slice(h0, h0 + stride[0] * (P - 1) + 1, stride[0]),
+                          slice(w0, w0 + stride[1] * (Q - 1) + 1, stride[1]))
+    return P, Q, taps
+
+
+def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    x = x.astype(np.float64)
+    w = w.astype(np.float64)
+    stride, dil = _pair(stride), _pair(dilation)
+    K, Cg, R, S = w.shape
+    pt, pb, pl, pr = _pads(padding, R, S, dil)
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    P, Q, taps = _taps(xp.shape, R, S, stride, dil)
+    Kg = K // groups
+    y = np.zeros((x.shape[0], K, P, Q))
+    for g in range(groups):
+        xs = xp[:, g * Cg:(g + 1) * Cg]
+        for (r, s), (hs, ws) in taps.items():
+            y[:, g * Kg:(g + 1) * Kg] += np.einsum("ncpq,kc->nkpq", xs[:, :, hs, ws], w[g * Kg:(g + 1) * Kg, :, r, s])
+    if b is not None:
+        y += b.astype(np.float64)[:, None, None]
+    return y
+
+
+def ref_conv2d_backward(gy, x, w, stride=1, padding=0, dilation=1, groups=1):
+    x = x.astype(np.float64)
+    w = w.astype(np.float64)
+    gy = gy.astype(np.float64)
+    stride, dil = _pair(stride), _pair(dilation)
+    K, Cg, R, S = w.shape
+    pt, pb, pl, pr = _pads(padding, R, S, dil)
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    P, Q, taps = _taps(xp.shape, R, S, stride, dil)
+    Kg = K // groups
+    gxp = np.zeros_like(xp)
+    gw = np.zeros_like(w)
+    for g in range(groups):
+        ks, cs = slice(g * Kg, (g + 1) * Kg), slice(g * Cg, (g + 1) * Cg)
+        for (r, s), (hs, ws) in taps.items():
+            gxp[:, cs, hs, ws] += np.einsum("nkpq,kc->ncpq", gy[:, ks], w[ks, :, r, s])
+            gw[ks, :, r, s] = np.einsum("nkpq,ncpq->kc", gy[:, ks], xp[:, cs, hs, ws])
+    H, W = x.shape[2:]
+    return gxp[:, :, pt:pt + H, pl:pl + W], gw, gy.sum((0, 2, 3))
+
+
+def ref_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv2d: the conv2d input gradient for grad_out = x."""
+    stride, dil, pad, op = _pair(stride), _pair(dilation), _pair(padding), _pair(output_padding)
+    Cin, Cog, R, S = w.shape
+    N, _, H, W = x.shape
+    Ho = (H - 1) * stride[0] - 2 * pad[0] + dil[0] * (R - 1) + op[0] + 1
+    Wo = (W - 1) * stride[1] - 2 * pad[1] + dil[1] * (S - 1) + op[1] + 1
+    ximg = np.zeros((N, Cog * groups, Ho, Wo))
+    gx, _, _ = ref_conv2d_backward(x, ximg, w, stride, pad, dil, groups)
+    if b is not None:
+        gx += b.astype(np.float64)[:, None, None]
+    return gx
+
+
+# (N, C, H, W, K, R, S, stride, padding, dilation, groups): 1s, primes, strides, dilation,
+# 'same' with odd and even kernels, asymmetric pads, groups and depthwise, 1×1, wide rows.
+CONFIGS = [
+    (1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1),
+    (2, 3, 7, 11, 5, 3, 3, 1, 1, 1, 1),
+    (3, 4, 13, 13, 8, 3, 3, 1, 0, 1, 2),
+    (2, 6, 12, 13, 4, 5, 3, (2, 3), 2, 1, 2),
+    (3, 4, 10, 7, 6, 3, 2, 2, (1, 0), (1, 2), 2),
+    (1, 5, 8, 8, 7, 1, 1, 1, 0, 1, 1),
+    (2, 5, 9, 9, 3, 1, 1, 2, 1, 1, 1),
+    (2, 3, 9, 11, 4, 3, 3, 1, "same", 1, 1),
+    (2, 2, 20, 21, 3, 2, 4, 1, "same", 1, 1),
+    (1, 3, 12, 12, 4, 3, 3, 1, "same", (2, 1), 1),
+    (2, 3, 17, 19, 2, 3, 3, 1, "valid", 1, 1),
+    (2, 6, 11, 11, 6, 3, 3, 1, 1, 1, 6),
+    (1, 3, 5, 5, 2, 3, 3, 1, (0, 1), 1, 1),
+    (1, 2, 6, 40, 3, 3, 3, 1, (2, 1), 1, 1),
+    (5, 2, 3, 3, 2, 3, 3, 1, 0, 1, 1),
+    (1, 17, 31, 29, 19, 3, 3, 1, 1, 1, 1),
+]
+
+
+def _data(rng, cfg, dtype):
+    N, C, H, W, K, R, S, st, pd, dl, g = cfg
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C // g, R, S)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    return x, w, b, dict(stride=st, padding=pd, dilation=dl, groups=g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
+def test_conv2d_forward_backward(cpu_path, rng, dtype, cfg):
+    x, w, b, kw = _data(rng, cfg, dtype)
+    y = nk.conv2d(x, w, b, **kw)
+    ref = ref_conv2d(x, w, b, **kw)
+    assert y.shape == ref.shape and y.dtype == dtype
+    scale = np.sqrt(w[0].size)
+    assert rel_err(y, ref) <= TOL[dtype] * scale
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx, gw, gb = nk.conv2d_backward(gy, x, w, **kw)
+    rgx, rgw, rgb = ref_conv2d_backward(gy, x, w, **kw)
+    assert gx.shape == x.shape and gw.shape == w.shape and gb.shape == b.shape
+    assert rel_err(gx, rgx) <= TOL[dtype] * scale
+    assert rel_err(gw, rgw) <= TOL[dtype] * np.sqrt(gy[:, 0].size)
+    assert rel_err(gb, rgb) <= TOL[dtype] * np.sqrt(gy[:, 0].size)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_thread_splits_agree(rng, threads):
+    """Batch < threads, batch ≥ threads, odd splits: same answer (float64)."""
+    before = nk.get_num_threads()
+    try:
+        nk.set_num_threads(threads)
+        for cfg in [(1, 8, 30, 30, 16, 3, 3, 1, 1, 1, 1), (5, 8, 20, 23, 12, 3, 3, 1, 0, 1, 1),
+                    (2, 8, 20, 20, 8, 3, 3, 2, 1, 1, 4), (4, 16, 9, 9, 32, 1, 1, 1, 0, 1, 1),
+                    # batch 1 with many tiles: threads split the tiles of one image
+                    (1, 32, 48, 48, 8, 3, 3, 1, 1, 1, 1), (1, 32, 40, 40, 8, 3, 3, 1, 0, 1, 1),
+                    (1, 3, 50, 47, 5, 3, 3, 2, 1, 1, 1)]:
+            x, w, b, kw = _data(rng, cfg, np.float64)
+            y = nk.conv2d(x, w, b, **kw)
+            assert rel_err(y, ref_conv2d(x, w, b, **kw)) <= 1e-12
+            gy = rng.standard_normal(y.shape)
+            for got, ref in zip(nk.conv2d_backward(gy, x, w, **kw), ref_conv2d_backward(gy, x, w, **kw)):
+                assert rel_err(got, ref) <= 1e-12
+    finally:
+        nk.set_num_threads(before)
+
+
+def test_against_cpp_naive_reference(rng):
+    x, w, b, kw = _data(rng, (2, 6, 12, 13, 4, 5, 3, (2, 3), 2, 1, 2), np.float64)
+    P, Q = nk.conv2d(x, w, **kw).shape[2:]
+    args = dict(stride_h=2, stride_w=3, pad_h=2, pad_w=2, dil_h=1, dil_w=1, groups=2)
+    y_ref = np.empty((2, 4, P, Q))
+    nk._C.conv2d_forward(x, w, b, y_ref, reference=True, **args)
+    assert rel_err(nk.conv2d(x, w, b, **kw), y_ref) <= 1e-13
+    gy = rng.standard_normal(y_ref.shape)
+    gx = np.empty_like(x)
+    gw = np.empty_like(w)
+    nk._C.conv2d_backward_data(gy, w, gx, reference=True, **args)
+    nk._C.conv2d_backward_weight(gy, x, gw, reference=True, **args)
+    got = nk.conv2d_backward(gy, x, w, **kw)
+    assert rel_err(got[0], gx) <= 1e-13 and rel_err(got[1], gw) <= 1e-13
+
+
+def test_unbatched_noncontiguous_and_mixed_dtypes(rng):
+    x = rng.standard_normal((3, 14, 18))[:, ::2, 1::2]          # (3, 7, 9), strided
+    w = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    y = nk.conv2d(x, w, padding=1)
+    assert y.shape == (4, 8, 10) and y.dtype == np.float64
+    assert rel_err(y, ref_conv2d(x[None], w, padding=1)[0]) <= 1e-12
+    gx, gw, gb = nk.conv2d_backward(np.ones_like(y), x, w, padding=1)
+    rgx, rgw, _ = ref_conv2d_backward(np.ones((1,) + y.shape), x[None], w, padding=1)
+    assert gx.shape == x.shape and rel_err(gx, rgx[0]) <= 1e-12 and rel_err(gw, rgw) <= 1e-12
+    xt = rng.standard_normal((9, 7, 2, 5)).transpose(2, 3, 1, 0)  # (2, 5, 7, 9), transposed
+    wt = rng.standard_normal((3, 5, 3, 3))
+    assert rel_err(nk.conv2d(xt, wt), ref_conv2d(xt, wt)) <= 1e-12
+
+
+def test_empty_batch_and_channels(rng):
+    y = nk.conv2d(np.zeros((0, 3, 5, 5)), np.ones((4, 3, 3, 3)))
+    assert y.shape == (0, 4, 3, 3)
+    y = nk.conv2d(np.zeros((2, 3, 5, 5)), np.ones((0, 3, 3, 3)))
+    assert y.shape == (2, 0, 3, 3)
+    gx, gw, gb = nk.conv2d_backward(np.zeros((0, 4, 3, 3)), np.zeros((0, 3, 5, 5)), np.ones((4, 3, 3, 3)))
+    assert gx.shape == (0, 3, 5, 5) and np.all(gw == 0) and np.all(gb == 0)
+
+
+# ---- conv_transpose2d ---------------------------------------------------------------
+
+# (N, Cin, H, W, Cout, R, S, stride, padding, output_padding, groups, dilation)
+TCONFIGS = [
+    (1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1),
+    (2, 3, 5, 7, 4, 3, 3, 1, 0, 0, 1, 1),
+    (2, 4, 6, 5, 6, 3, 3, 2, 1, 1, 2, 1),
+    (1, 6, 7, 7, 3, 4, 4, 2, 1, 0, 3, 1),
+    (3, 2, 4, 6, 5, 3, 2, (2, 3), (1, 0), (1, 2), 1, (1, 2)),
+    (2, 5, 3, 3, 7, 5, 5, 3, 2, 2, 1, 1),
+    (1, 4, 9, 8, 4, 3, 3, 1, 1, 0, 4, 2),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", TCONFIGS, ids=[str(c) for c in TCONFIGS])
+def test_conv_transpose2d(cpu_path, rng, dtype, cfg):
+    N, Cin, H, W, Cout, R, S, st, pd, op, g, dl = cfg
+    x = rng.standard_normal((N, Cin, H, W)).astype(dtype)
+    w = rng.standard_normal((Cin, Cout // g, R, S)).astype(dtype)
+    b = rng.standard_normal(Cout).astype(dtype)
+    kw = dict(stride=st, padding=pd, output_padding=op, groups=g, dilation=dl)
+    y = nk.conv_transpose2d(x, w, b, **kw)
+    ref = ref_conv_transpose2d(x, w, b, **kw)
+    assert y.shape == ref.shape and y.dtype == dtype
+    assert rel_err(y, ref) <= TOL[dtype] * np.sqrt(w[:, 0].size)
+    # backward: the gradients of sum(y · gy) by the adjoint identities
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx, gw, gb = nk.conv_transpose2d_backward(gy, x, w, **kw)
+    cw = dict(stride=st, padding=pd, dilation=dl, groups=g)
+    assert rel_err(gx, ref_conv2d(gy, w, None, **cw)[..., :H, :W]) <= TOL[dtype] * np.sqrt(w[0].size)
+    _, rgw, _ = ref_conv2d_backward(x, gy, w, **cw)
+    assert rel_err(gw, rgw) <= TOL[dtype] * np.sqrt(x[:, 0].size)
+    assert rel_err(gb, gy.astype(np.float64).sum((0, 2, 3))) <= TOL[dtype] * np.sqrt(gy[:, 0].size)
+
+
+# ---- finite differences (float64, tiny shapes) --------------------------------------
+
+def _fd_check(f, args, grads, rng, eps=1e-6):
+    """Compare analytic grads of L = f(*args) with central differences at a few points."""
+    for i, (a, g) in enumerate(zip(args, grads)):
+        for _ in range(6):
+            idx = tuple(rng.integers(0, n) for n in a.shape)
+            old = a[idx]
+            a[idx] = old + eps
+            lp = f(*args)
+            a[idx] = old - eps
+            lm = f(*args)
+            a[idx] = old
+            num = (lp - lm) / (2 * eps)
+            assert abs(num - g[idx]) <= 1e-6 * max(1.0, abs(num)), (i, idx, num, g[idx])
+
+
+@pytest.mark.parametrize("cfg", [(2, 4, 6, 7, 4, 3, 2, 2, 1, 1, 2), (1, 3, 5, 5, 2, 3, 3, 1, "same", 2, 1),
+                                 (2, 2, 6, 6, 3, 2, 2, 1, 0, 1, 1)])
+def test_conv2d_finite_differences(rng, cfg):
+    x, w, b, kw = _data(rng, cfg, np.float64)
+    gy = rng.standard_normal(nk.conv2d(x, w, b, **kw).shape)
+
+    def loss(x, w, b):
+        return float(np.sum(nk.conv2d(x, w, b, **kw) * gy))
+
+    gx, gw, gb = nk.conv2d_backward(gy, x, w, **kw)
+    _fd_check(loss, [x, w, b], [gx, gw, gb], rng)
+
+
+def test_conv_transpose2d_finite_differences(rng):
+    x = rng.standard_normal((2, 4, 4, 5))
+    w = rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(6)
+    kw = dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1)
+    gy = rng.standard_normal(nk.conv_transpose2d(x, w, b, **kw).shape)
+
+    def loss(x, w, b):
+        return float(np.sum(nk.conv_transpose2d(x, w, b, **kw) * gy))
+
+    gx, gw, gb = nk.conv_transpose2d_backward(gy, x, w, **kw)
+    _fd_check(loss, [x, w, b], [gx, gw, gb], rng)
+
+
+# ---- torch (autograd) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_configs_against_torch(seed):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(seed)
+    g = int(rng.choice([1, 1, 2, 3]))
+    C, K = g * int(rng.integers(1, 4)), g * int(rng.integers(1, 4))
+    R, S = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    st = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    dl = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    pad = "same" if seed % 4 == 0 else (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+    if pad == "same":
+        st = (1, 1)
+    H = dl[0] * (R - 1) + 1 + int(rng.integers(0, 12))
+    W = dl[1] * (S - 1) + 1 + int(rng.integers(0, 12))
+    x = rng.standard_normal((int(rng.integers(1, 4)), C, H, W))
+    w = rng.standard_normal((K, C // g, R, S))
+    b = rng.standard_normal(K)
+    kw = dict(stride=st, padding=pad, dilation=dl, groups=g)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torch warns about 'same' with even kernels
+        ty = F.conv2d(tx, tw, tb, **kw)
+    y = nk.conv2d(x, w, b, **kw)
+    assert rel_err(y, ty.detach().numpy()) <= 1e-12
+    gy = rng.standard_normal(y.shape)
+    ty.backward(torch.tensor(gy))
+    for got, t in zip(nk.conv2d_backward(gy, x, w, **kw), (tx, tw, tb)):
+        assert rel_err(got, t.grad.numpy()) <= 1e-12
+
+    # the transposed conv with the same weights, on an input shaped like y
+    if pad != "same":
+        opad = (int(rng.integers(0, max(st[0], dl[0]))), int(rng.integers(0, max(st[1], dl[1]))))
+        wt = rng.standard_normal((C, K // g, R, S))
+        xt = rng.standard_normal((2, C) + y.shape[2:])
+        bt = rng.standard_normal(K)
+        tkw = dict(stride=st, padding=pad, output_padding=opad, groups=g, dilation=dl)
+        txt, twt, tbt = (torch.tensor(a, requires_grad=True) for a in (xt, wt, bt))
+        tyt = F.conv_transpose2d(txt, twt, tbt, **tkw)
+        yt = nk.conv_transpose2d(xt, wt, bt, **tkw)
+        assert yt.shape == tuple(tyt.shape) and rel_err(yt, tyt.detach().numpy()) <= 1e-12
+        gyt = rng.standard_normal(yt.shape)
+        tyt.backward(torch.tensor(gyt))
+        for got, t in zip(nk.conv_transpose2d_backward(gyt, xt, wt, **tkw), (txt, twt, tbt)):
+            assert rel_err(got, t.grad.numpy()) <= 1e-12
+
+
+def test_float32_layer_against_torch(rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = rng.standard_normal((4, 16, 15, 15)).astype(np.float32)
+    w = (rng.standard_normal((24, 16, 3, 3)) / 12).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = F.conv2d(tx, tw, tb, padding=1)
+    y = nk.conv2d(x, w, b, padding=1)
+    assert rel_err(y, ty.detach().numpy()) <= 1e-5
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    ty.backward(torch.from_numpy(gy))
+    for got, t in zip(nk.conv2d_backward(gy, x, w, padding=1), (tx, tw, tb)):
+        assert rel_err(got, t.grad.numpy()) <= 1e-5
+
+
+# ---- bad arguments ------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,word", [
+    (dict(stride=-1), "stride"), (dict(stride=0), "stride"), (dict(stride=(1, 2, 3)), "stride"),
+    (dict(padding=-1), "padding"), (dict(padding="full"), "padding"), (dict(padding=1.5), "padding"),
+    (dict(dilation=0), "dilation"), (dict(groups=0), "groups"), (dict(groups=2), "groups"),
+    (dict(padding="same", stride=2), "same"),
+])
+def test_bad_arguments(kwargs, word):
+    x = np.zeros((1, 3, 8, 8))
+    w = np.zeros((4, 3, 3, 3))
+    with pytest.raises(ValueError, match=word):
+        nk.conv2d(x, w, **kwargs)
+    with pytest.raises(ValueError, match=word):
+        nk.conv2d_backward(np.zeros((1, 4, 6, 6)), x, w, **kwargs)
+
+
+def test_bad_shapes():
+    x = np.zeros((1, 3, 8, 8))
+    with pytest.raises(ValueError, match="kernel size"):
+        nk.conv2d(x, np.zeros((4, 3, 9, 3)))                      # kernel larger than the padded input
+    with pytest.raises(ValueError, match="kernel size"):
+        nk.conv2d(x, np.zeros((4, 3, 3, 3)), dilation=4)
+    nk.conv2d(x, np.zeros((4, 3, 9, 3)), padding=1)             # fits once padded
+    with pytest.raises(ValueError, match="weight"):
+        nk.conv2d(x, np.zeros((4, 3, 3)))                         # wrong weight rank
+    with pytest.raises(ValueError, match="weight"):
+        nk.conv2d(x, np.zeros((4, 2, 3, 3)))                      # channels do not match
+    with pytest.raises(ValueError, match="groups"):
+        nk.conv2d(np.zeros((1, 4, 8, 8)), np.zeros((3, 2, 3, 3)), groups=2)   # K not divisible
+    with pytest.raises(ValueError, match="x"):
+        nk.conv2d(np.zeros((8, 8)), np.zeros((4, 3, 3, 3)))
+    with pytest.raises(ValueError, match="bias"):
+        nk.conv2d(x, np.zeros((4, 3, 3, 3)), np.zeros(5))
+    with pytest.raises(ValueError, match="grad_out"):
+        nk.conv2d_backward(np.zeros((1, 4, 5, 6)), x, np.zeros((4, 3, 3, 3)))
+    with pytest.raises(TypeError, match="int64"):
+        nk.conv2d(x.astype(np.int64), np.zeros((4, 3, 3, 3)))
+
+
+def test_bad_transpose_arguments():
+    x = np.zeros((1, 4, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    with pytest.raises(ValueError, match="output_padding"):
+        nk.conv_transpose2d(x, w, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="stride"):
+        nk.conv_transpose2d(x, w, stride=-2)
+    with pytest.raises(ValueError, match="padding"):
+        nk.conv_transpose2d(x, w, padding="same")
+    with pytest.raises(ValueError, match="padding"):
+        nk.conv_transpose2d(x, w, padding=5)                       # empty output
+    with pytest.raises(ValueError, match="weight"):
+        nk.conv_transpose2d(x, np.zeros((3, 3, 3, 3)))              # C_in mismatch
+    with pytest.raises(ValueError, match="groups"):
+        nk.conv_transpose2d(x, w, groups=3)
+    with pytest.raises(ValueError, match="bias"):
+        nk.conv_transpose2d(x, w, np.zeros(4))
+    with pytest.raises(ValueError, match="grad_out"):
+        nk.conv_transpose2d_backward(np.zeros((1, 3, 6, 6)), x, w)
+
+
+def test_concurrent_calls_from_threads(rng):
+    """The GIL is released and the scratch is per thread: parallel callers get right answers."""
+    import threading
+
+    x, w, b, kw = _data(rng, (3, 6, 21, 19, 10, 3, 3, 1, 1, 1, 2), np.float64)
+    ref = ref_conv2d(x, w, b, **kw)
+    gy = rng.standard_normal(ref.shape)
+    rgx, rgw, _ = ref_conv2d_backward(gy, x, w, **kw)
+    errs = []
+
+    def work():
+        for _ in range(5):
+            errs.append(rel_err(nk.conv2d(x, w, b, **kw), ref))
+            gx, gw, _ = nk.conv2d_backward(gy, x, w, **kw)
+            errs.append(max(rel_err(gx, rgx), rel_err(gw, rgw)))
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(errs) == 40 and max(errs) <= 1e-12
+
+
+def test_deep_filter_and_large_kernel(rng):
+    """C·R·S much deeper than the GEMM's KC, and a kernel as large as the input."""
+    x, w, b, kw = _data(rng, (2, 70, 6, 7, 5, 3, 3, 1, 1, 1, 1), np.float32)
+    assert rel_err(nk.conv2d(x, w, b, **kw), ref_conv2d(x, w, b, **kw)) <= 1e-5
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 7, 6))
+    assert nk.conv2d(x, w).shape == (2, 4, 1, 1)
+    assert rel_err(nk.conv2d(x, w), ref_conv2d(x, w)) <= 1e-12
+    gy = rng.standard_normal((2, 4, 1, 1))
+    for got, ref in zip(nk.conv2d_backward(gy, x, w), ref_conv2d_backward(gy, x, w)):
+        assert rel_err(got, ref) <= 1e-12
