@@ -51,17 +51,18 @@ inline T dact1(T g, T v, Act act, T slope) {
     case Act::relu: return v <= T(0) ? T(0) : g;
     case Act::leaky_relu: return v > T(0) ? g : g * slope;
     case Act::sigmoid: return g * v * (T(1) - v);
-    case Act::tanh: return g * (T(1) - v * v);
+    case Act::tanh: return g * ((T(1) - v) * (T(1) + v));  // exact 1 - v near |v| = 1
     case Act::gelu: {
       const T cdf = T(0.5) * std::erfc(-v * T(0.70710678118654752440));
       const T pdf = T(0.39894228040143267794) * std::exp(T(-0.5) * v * v);
       return g * (cdf + v * pdf);
     }
-    case Act::gelu_tanh: {
+    case Act::gelu_tanh: {  // d/dx x·σ(2u) with σ and 1-σ both from exp(-2|u|): no cancellation
       const T k = T(0.79788456080286535588), c = T(0.044715);
       const T u = k * (v + c * v * v * v), du = k * (T(1) + T(3) * c * v * v);
-      const T t = std::tanh(u);
-      return g * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * du);
+      const T e = std::exp(T(-2) * std::fabs(u)), r = T(1) / (T(1) + e);
+      const T s = u >= T(0) ? r : e * r, sc = u >= T(0) ? e * r : r;
+      return g * (s + T(2) * v * s * sc * du);
     }
   }
   return g;

@@ -130,8 +130,12 @@ inline __m256 dact8(__m256 g, __m256 v, __m256 slope) {
                               _mm256_fmadd_ps(_mm256_set1_ps(kGeluC), x2, one));
     __m256 du2 = _mm256_mul_ps(_mm256_set1_ps(2.0f * kSqrt2OverPi),
                                _mm256_fmadd_ps(_mm256_set1_ps(3.0f * kGeluC), x2, one));
-    __m256 s = sigmoid8(u2);
-    __m256 ds = _mm256_mul_ps(s, _mm256_sub_ps(one, s));
+    // σ(u2) and 1-σ(u2) both from e = exp(-|u2|): no cancellation in either tail
+    __m256 e = exp8(_mm256_sub_ps(zero, abs8(u2)));
+    __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e)), er = _mm256_mul_ps(e, r);
+    __m256 neg = _mm256_cmp_ps(u2, zero, _CMP_LT_OQ);
+    __m256 s = _mm256_blendv_ps(r, er, neg);
+    __m256 ds = _mm256_mul_ps(s, _mm256_blendv_ps(er, r, neg));
     return _mm256_mul_ps(g, _mm256_fmadd_ps(_mm256_mul_ps(v, ds), du2, s));
   }
   return g;

@@ -24,7 +24,7 @@ def _prep(x, name, op, dtype=None):
     x = as_array(x, name)
     if dtype is None:
         dtype = result_float_dtype(op, **{name: x})
-    return np.ascontiguousarray(x, dtype=dtype)
+    return np.asarray(x, dtype=dtype, order="C")
 
 
 def _unary(x, op, act, slope=0.0):
@@ -41,8 +41,8 @@ def _binary(grad_out, v, vname, op, act, slope=0.0):
     dtype = result_float_dtype(op, grad_out=grad_out, **{vname: v})
     if grad_out.shape != v.shape:
         raise ValueError(f"{op}: grad_out has shape {grad_out.shape} but {vname} has shape {v.shape}")
-    g = np.ascontiguousarray(grad_out, dtype=dtype)
-    v = np.ascontiguousarray(v, dtype=dtype)
+    g = np.asarray(grad_out, dtype=dtype, order="C")
+    v = np.asarray(v, dtype=dtype, order="C")
     out = np.empty_like(g)
     if g.size:
         _C.act_backward(g, v, out, act, float(slope))
@@ -138,7 +138,7 @@ def bias_act(x, bias, activation=None, axis=1, negative_slope=0.01):
     'gelu_tanh'. axis=1 fits NCHW feature maps and (N, C) Linear outputs alike.
     """
     x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope, "bias_act")
-    x = np.ascontiguousarray(x, dtype=dtype)
+    x = np.asarray(x, dtype=dtype, order="C")
     out = np.empty_like(x)
     if x.size == 0:
         return out
@@ -148,7 +148,7 @@ def bias_act(x, bias, activation=None, axis=1, negative_slope=0.01):
     C = x.shape[axis]
     outer = int(np.prod(x.shape[:axis], dtype=np.int64))
     inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
-    _C.bias_act(x, np.ascontiguousarray(bias, dtype=dtype), out, outer, C, inner, _ACT[activation], slope)
+    _C.bias_act(x, np.asarray(bias, dtype=dtype, order="C"), out, outer, C, inner, _ACT[activation], slope)
     return out
 
 
@@ -161,13 +161,13 @@ def bias_act_backward(grad_out, x, bias, activation=None, axis=1, negative_slope
     if grad_out.shape != x.shape:
         raise ValueError(f"bias_act_backward: grad_out has shape {grad_out.shape} but x has shape {x.shape}")
     dtype = np.result_type(dtype, result_float_dtype("bias_act_backward", grad_out=grad_out))
-    g = np.ascontiguousarray(grad_out, dtype=dtype)
+    g = np.asarray(grad_out, dtype=dtype, order="C")
     if activation is None:
         gx = g.copy()
     else:
         code = _ACT[activation]
         pre = bias_act(x.astype(dtype, copy=False), bias, None, axis) if bias is not None else \
-            np.ascontiguousarray(x, dtype=dtype)
+            np.asarray(x, dtype=dtype, order="C")
         v = bias_act(pre, None, activation, axis, slope) if activation in _BACKWARD_FROM_Y else pre
         gx = np.empty_like(g)
         if g.size:

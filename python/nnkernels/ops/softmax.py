@@ -37,7 +37,7 @@ def _forward(x, axis, log, op):
     x = as_array(x, "x")
     dtype = result_float_dtype(op, x=x)
     axis = _axis(axis, x.ndim, op)
-    x = np.ascontiguousarray(x, dtype=dtype)
+    x = np.asarray(x, dtype=dtype, order="C")
     out = np.empty_like(x)
     if x.size:
         _C.softmax_forward(x, out, *_split(x.shape, axis), log)
@@ -51,8 +51,8 @@ def _backward(grad_out, y, axis, log, op):
     if grad_out.shape != y.shape:
         raise ValueError(f"{op}: grad_out has shape {grad_out.shape} but y has shape {y.shape}")
     axis = _axis(axis, y.ndim, op)
-    g = np.ascontiguousarray(grad_out, dtype=dtype)
-    y = np.ascontiguousarray(y, dtype=dtype)
+    g = np.asarray(grad_out, dtype=dtype, order="C")
+    y = np.asarray(y, dtype=dtype, order="C")
     out = np.empty_like(g)
     if g.size:
         _C.softmax_backward(g, y, out, *_split(g.shape, axis), log)
@@ -101,8 +101,8 @@ def _ce_args(logits, target, reduction, label_smoothing, op):
             bad = lo if lo < 0 else hi
             raise ValueError(f"{op}: target values must be in [0, {C}) for logits of shape {logits.shape}, "
                              f"got {bad}")
-    logits = np.ascontiguousarray(logits, dtype=dtype)
-    target = np.ascontiguousarray(target, dtype=np.int64)
+    logits = np.asarray(logits, dtype=dtype, order="C")
+    target = np.asarray(target, dtype=np.int64, order="C")
     return logits, target, dtype, eps
 
 
@@ -137,7 +137,7 @@ def cross_entropy_backward(grad_out, logits, target, reduction="mean", label_smo
         if g.shape != (N,):
             raise ValueError(f"cross_entropy_backward: grad_out has shape {g.shape}, expected ({N},) "
                              "for reduction='none'")
-        gscale, stride = np.ascontiguousarray(g, dtype=dtype), 1
+        gscale, stride = np.asarray(g, dtype=dtype, order="C"), 1
     else:
         if g.size != 1:
             raise ValueError(f"cross_entropy_backward: grad_out must be a scalar for reduction={reduction!r}, "
