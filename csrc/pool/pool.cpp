@@ -31,8 +31,13 @@ bool parallel(int64_t work) { return work >= kParallelMin && num_threads() > 1; 
 // Window taps along one axis for output o: taps k ∈ [k0, k1) land on o·s - p + k·d ∈ [0, n).
 inline void taps(int64_t o, int64_t s, int64_t p, int64_t d, int64_t k, int64_t n, int64_t& k0, int64_t& k1) {
   const int64_t start = o * s - p;
-  k0 = start >= 0 ? 0 : (-start + d - 1) / d;
-  k1 = start >= n ? 0 : std::min(k, (n - 1 - start) / d + 1);
+  if (d == 1) {  // no divisions on the common path
+    k0 = start >= 0 ? 0 : -start;
+    k1 = std::min(k, n - start);
+  } else {
+    k0 = start >= 0 ? 0 : (-start + d - 1) / d;
+    k1 = start >= n ? 0 : std::min(k, (n - 1 - start) / d + 1);
+  }
   if (k1 < k0) k1 = k0;
 }
 
@@ -50,22 +55,40 @@ inline void interior(const PoolShape& s, int64_t& lo, int64_t& hi) {
 // ---- naive reference (one output at a time) ---------------------------------------
 template <typename T>
 void max_row_ref(T* y, int64_t* idx, const T* x, const PoolShape& s, int64_t p, int64_t q0, int64_t q1) {
+  if (q0 >= q1) return;
   int64_t r0, r1;
   taps(p, s.sh, s.ph, s.dh, s.kh, s.H, r0, r1);
   for (int64_t q = q0; q < q1; ++q) {
     int64_t c0, c1;
     taps(q, s.sw, s.pw, s.dw, s.kw, s.W, c0, c1);
     const int64_t hs = p * s.sh - s.ph, ws = q * s.sw - s.pw;
+    // value pass, branch-free: max (maxss) plus a NaN flag
     T m = -std::numeric_limits<T>::infinity();
+    bool nan = false;
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + (hs + r * s.dh) * s.W + ws;
+      for (int64_t c = c0; c < c1; ++c) {
+        const T v = xr[c * s.dw];
+        nan |= v != v;
+        m = m > v ? m : v;
+      }
+    }
+    if (nan) m = std::numeric_limits<T>::quiet_NaN();
+    y[q] = m;
+    if (!idx) continue;
+    // index pass, torch's rule: the first position of the max, or the last NaN
     int64_t mi = (hs + r0 * s.dh) * s.W + ws + c0 * s.dw;
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t i = (hs + r * s.dh) * s.W + ws + c * s.dw;
         const T v = x[i];
-        if (v > m || std::isnan(v)) m = v, mi = i;
+        if (nan ? v != v : v == m) {
+          mi = i;
+          if (!nan) goto found;
+        }
       }
-    y[q] = m;
-    if (idx) idx[q] = mi;
+  found:
+    idx[q] = mi;
   }
 }
 
@@ -80,6 +103,7 @@ inline int64_t avg_divisor(const PoolShape& s, int64_t p, int64_t q) {
 
 template <typename T>
 void avg_row_ref(T* y, const T* x, const PoolShape& s, int64_t p, int64_t q0, int64_t q1) {
+  if (q0 >= q1) return;
   int64_t r0, r1;
   taps(p, s.sh, s.ph, 1, s.kh, s.H, r0, r1);
   for (int64_t q = q0; q < q1; ++q) {
@@ -91,6 +115,17 @@ void avg_row_ref(T* y, const T* x, const PoolShape& s, int64_t p, int64_t q0, in
       for (int64_t c = c0; c < c1; ++c) acc += x[(hs + r) * s.W + ws + c];
     y[q] = acc / T(avg_divisor(s, p, q));
   }
+}
+
+// Σ p[0..n) with 8 independent partial sums (no serial add chain; vectorisable).
+template <typename T>
+T sum_run(const T* p, int64_t n) {
+  T acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += p[i + j];
+  for (int j = 0; i + j < n; ++j) acc[j] += p[i + j];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 inline int64_t adaptive_start(int64_t o, int64_t n, int64_t out) { return (o * n) / out; }
@@ -106,10 +141,10 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, const PoolShape& s) {
   if constexpr (std::is_same_v<T, float>)
     avx = current_isa() == Isa::avx2 && s.dw == 1 && (s.sw == 1 || s.sw == 2) && s.H * s.W < (int64_t(1) << 31);
   if (avx) interior(s, qlo, qhi);
-  const int64_t rows = s.planes * s.P;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
-  for (int64_t pr = 0; pr < rows; ++pr) {
-    const int64_t n = pr / s.P, p = pr % s.P;
+#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
+  for (int64_t n = 0; n < s.planes; ++n)
+  for (int64_t p = 0; p < s.P; ++p) {
+    const int64_t pr = n * s.P + p;
     const T* xp = x + n * s.H * s.W;
     T* yr = y + pr * s.Q;
     int64_t* ir = idx ? idx + pr * s.Q : nullptr;
@@ -155,10 +190,10 @@ void avg_pool2d_forward(T* y, const T* x, const PoolShape& s) {
   bool avx = false;
   if constexpr (std::is_same_v<T, float>) avx = current_isa() == Isa::avx2 && (s.sw == 1 || s.sw == 2);
   if (avx) interior(s, qlo, qhi);
-  const int64_t rows = s.planes * s.P;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
-  for (int64_t pr = 0; pr < rows; ++pr) {
-    const int64_t n = pr / s.P, p = pr % s.P;
+#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
+  for (int64_t n = 0; n < s.planes; ++n)
+  for (int64_t p = 0; p < s.P; ++p) {
+    const int64_t pr = n * s.P + p;
     const T* xp = x + n * s.H * s.W;
     T* yr = y + pr * s.Q;
     if constexpr (std::is_same_v<T, float>) {
@@ -216,17 +251,12 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
     const T* xp = x + n * H * W;
     for (int64_t q = 0; q < Q; ++q) {
       const int64_t w0 = adaptive_start(q, W, Q), w1 = adaptive_end(q, W, Q);
-      // 8 partial sums so the compiler can vectorise the contiguous run
-      T acc[8] = {};
-      for (int64_t h = h0; h < h1; ++h) {
-        const T* r = xp + h * W;
-        int64_t w = w0;
-        for (; w + 8 <= w1; w += 8)
-          for (int j = 0; j < 8; ++j) acc[j] += r[w + j];
-        for (; w < w1; ++w) acc[0] += r[w];
-      }
       T sum = 0;
-      for (int j = 0; j < 8; ++j) sum += acc[j];
+      if (w0 == 0 && w1 == W) {  // whole rows: one contiguous run (global average pooling)
+        sum = sum_run(xp + h0 * W, (h1 - h0) * W);
+      } else {
+        for (int64_t h = h0; h < h1; ++h) sum += sum_run(xp + h * W + w0, w1 - w0);
+      }
       y[pr * Q + q] = sum / T((h1 - h0) * (w1 - w0));
     }
   }

@@ -27,39 +27,38 @@ inline __m256 tap(const float* p, int64_t k) {
   }
 }
 
-template <int SW, int MODE>
+// KW > 0: kernel width known at compile time (the tap loop unrolls and, for stride 2,
+// the loads shared by taps 2j and 2j+1 are done once); KW == 0: runtime width kw.
+template <int SW, int MODE, int KW>
 void row(float* y, int64_t* idx, const float* x, int64_t W, int64_t row0, int64_t nrows, int64_t row_step,
-         int64_t kw, int64_t pw, int64_t qa, int64_t qb, float scale) {
-  // lane j holds output q0 + lane_q[j]
+         int64_t kw_rt, int64_t pw, int64_t qa, int64_t qb, float scale) {
+  const int64_t kw = KW > 0 ? KW : kw_rt;
+  // lane j holds output q0 + j (stride 1) or q0 + [0 1 4 5 2 3 6 7][j] (stride 2)
   const __m256i lane_col = SW == 1 ? _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
                                    : _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);
   for (int64_t q0 = qa;; q0 += 8) {
     if (q0 + 8 > qb) q0 = qb - 8;
     const int64_t base = q0 * SW - pw;
-    __m256 acc = _mm256_setzero_ps();
+    const float* p0 = x + row0 * W + base;
+    // first tap initialises the accumulator (and the index)
+    __m256 acc = tap<SW>(p0, 0);
     __m256i id = _mm256_setzero_si256();
-    bool first = true;
+    if constexpr (MODE == 1) id = _mm256_add_epi32(_mm256_set1_epi32(int32_t(row0 * W + base)), lane_col);
     for (int64_t r = 0; r < nrows; ++r) {
-      const int64_t ih = row0 + r * row_step;
-      const float* p = x + ih * W + base;
-      for (int64_t k = 0; k < kw; ++k) {
+      const int64_t off = (row0 + r * row_step) * W + base;
+      const float* p = x + off;
+      for (int64_t k = (r == 0 ? 1 : 0); k < kw; ++k) {
         const __m256 v = tap<SW>(p, k);
         if constexpr (MODE == 2) {
           acc = _mm256_add_ps(acc, v);
         } else if constexpr (MODE == 0) {
-          acc = first ? v : _mm256_or_ps(_mm256_max_ps(acc, v), _mm256_cmp_ps(acc, v, _CMP_UNORD_Q));
+          acc = _mm256_or_ps(_mm256_max_ps(acc, v), _mm256_cmp_ps(acc, v, _CMP_UNORD_Q));  // NaN wins
         } else {
-          const __m256i cand = _mm256_add_epi32(_mm256_set1_epi32(int32_t(ih * W + base + k)), lane_col);
-          if (first) {
-            acc = v;
-            id = cand;
-          } else {
-            const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, acc, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-            acc = _mm256_blendv_ps(acc, v, take);
-            id = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(id), _mm256_castsi256_ps(cand), take));
-          }
+          const __m256i cand = _mm256_add_epi32(_mm256_set1_epi32(int32_t(off + k)), lane_col);
+          const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, acc, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+          acc = _mm256_blendv_ps(acc, v, take);
+          id = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(id), _mm256_castsi256_ps(cand), take));
         }
-        first = false;
       }
     }
     if constexpr (MODE == 2) acc = _mm256_mul_ps(acc, _mm256_set1_ps(scale));
@@ -76,12 +75,20 @@ void row(float* y, int64_t* idx, const float* x, int64_t W, int64_t row0, int64_
   }
 }
 
+template <int SW, int MODE>
+void row_kw(float* y, int64_t* idx, const float* x, int64_t W, int64_t row0, int64_t nrows, int64_t row_step,
+            int64_t kw, int64_t pw, int64_t qa, int64_t qb, float scale) {
+  if (kw == 2) row<SW, MODE, 2>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
+  else if (kw == 3) row<SW, MODE, 3>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
+  else row<SW, MODE, 0>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
+}
+
 template <int SW>
 void row_mode(float* y, int64_t* idx, const float* x, int64_t W, int64_t row0, int64_t nrows, int64_t row_step,
               int64_t kw, int64_t pw, int64_t qa, int64_t qb, int mode, float scale) {
-  if (mode == 0) row<SW, 0>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
-  else if (mode == 1) row<SW, 1>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
-  else row<SW, 2>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
+  if (mode == 0) row_kw<SW, 0>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
+  else if (mode == 1) row_kw<SW, 1>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
+  else row_kw<SW, 2>(y, idx, x, W, row0, nrows, row_step, kw, pw, qa, qb, scale);
 }
 
 }  // namespace
