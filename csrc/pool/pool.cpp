@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "common.h"
 
@@ -242,22 +243,27 @@ void avg_pool2d_backward(T* gx, const T* gy, const PoolShape& s) {
 
 template <typename T>
 void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q) {
-  // x (planes, H, W) -> y (planes, P, Q)
-  const int64_t rows = planes * P;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(planes * H * W))
-  for (int64_t pr = 0; pr < rows; ++pr) {
-    const int64_t n = pr / P, p = pr % P;
-    const int64_t h0 = adaptive_start(p, H, P), h1 = adaptive_end(p, H, P);
+  // x (planes, H, W) -> y (planes, P, Q); window bounds computed once, not per output
+  std::vector<int64_t> hb(2 * P), wb(2 * Q);
+  for (int64_t p = 0; p < P; ++p) hb[2 * p] = adaptive_start(p, H, P), hb[2 * p + 1] = adaptive_end(p, H, P);
+  for (int64_t q = 0; q < Q; ++q) wb[2 * q] = adaptive_start(q, W, Q), wb[2 * q + 1] = adaptive_end(q, W, Q);
+  const int64_t* hbp = hb.data();
+  const int64_t* wbp = wb.data();
+#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(planes * H * W))
+  for (int64_t n = 0; n < planes; ++n)
+  for (int64_t p = 0; p < P; ++p) {
+    const int64_t h0 = hbp[2 * p], h1 = hbp[2 * p + 1];
     const T* xp = x + n * H * W;
+    T* yr = y + (n * P + p) * Q;
     for (int64_t q = 0; q < Q; ++q) {
-      const int64_t w0 = adaptive_start(q, W, Q), w1 = adaptive_end(q, W, Q);
+      const int64_t w0 = wbp[2 * q], w1 = wbp[2 * q + 1];
       T sum = 0;
       if (w0 == 0 && w1 == W) {  // whole rows: one contiguous run (global average pooling)
         sum = sum_run(xp + h0 * W, (h1 - h0) * W);
       } else {
         for (int64_t h = h0; h < h1; ++h) sum += sum_run(xp + h * W + w0, w1 - w0);
       }
-      y[pr * Q + q] = sum / T((h1 - h0) * (w1 - w0));
+      yr[q] = sum / T((h1 - h0) * (w1 - w0));
     }
   }
 }
