@@ -38,6 +38,31 @@ inline __m256 exp8(__m256 x) {
   return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);  // underflow → 0
 }
 
+// log(x) for finite x > 0 (here x ≥ 1: a sum of exps that includes exp(0)):
+// x = m·2^e with m ∈ [√½, √2), log m = 2·atanh(s), s = (m-1)/(m+1), |s| ≤ 0.172,
+// 2·atanh(s) = 2s(1 + s²/3 + s⁴/5 + … + s¹⁰/11) (series truncation < 1e-9).
+inline __m256 log8(__m256 x) {
+  const __m256i bits = _mm256_castps_si256(x);
+  // exponent of x / √½ so the mantissa lands in [√½, √2)
+  const __m256i adj = _mm256_sub_epi32(bits, _mm256_set1_epi32(0x3f3504f3));
+  const __m256i e = _mm256_srai_epi32(adj, 23);
+  const __m256 m = _mm256_castsi256_ps(_mm256_sub_epi32(bits, _mm256_slli_epi32(e, 23)));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sv = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  const __m256 s2 = _mm256_mul_ps(sv, sv);
+  __m256 p = _mm256_set1_ps(1.0f / 11);
+  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 9));
+  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 7));
+  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 5));
+  p = _mm256_fmadd_ps(p, s2, _mm256_set1_ps(1.0f / 3));
+  p = _mm256_mul_ps(p, s2);
+  const __m256 two_s = _mm256_add_ps(sv, sv);
+  const __m256 logm = _mm256_fmadd_ps(two_s, p, two_s);
+  const __m256 ef = _mm256_cvtepi32_ps(e);
+  // e·ln2 with ln2 split in two so e·ln2_hi is exact
+  return _mm256_fmadd_ps(ef, _mm256_set1_ps(0.693359375f), _mm256_fmadd_ps(ef, _mm256_set1_ps(-2.12194440e-4f), logm));
+}
+
 // max that returns NaN when either operand is NaN (all-ones bits are a NaN)
 inline __m256 nanmax8(__m256 a, __m256 b) {
   return _mm256_or_ps(_mm256_max_ps(a, b), _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
@@ -231,6 +256,11 @@ void ce_row_grad_avx2(float* gx, const float* x, int64_t n, float m_s, float ls_
 
 namespace {
 
+// 8 doubles -> 8 floats
+inline __m256 tot_ps(const double* t) {
+  return _mm256_set_m128(_mm256_cvtpd_ps(_mm256_load_pd(t + 4)), _mm256_cvtpd_ps(_mm256_load_pd(t)));
+}
+
 // Lanes [i0, i0 + 32) of a (C, inner) slab, FULL = all 32 in range (else masked by w).
 template <bool FULL>
 struct Lanes {
@@ -255,9 +285,9 @@ void cols(float* y, const float* x, int64_t C, int64_t inner, int64_t w, bool lo
     for (int v = 0; v < 4; ++v) m[v] = nanmax8(m[v], L.ld(x + c * inner, v));
   auto flush = [&] {
     for (int v = 0; v < 4; ++v) {
-      alignas(32) float t[8];
-      _mm256_store_ps(t, s[v]);
-      for (int j = 0; j < 8; ++j) tot[8 * v + j] += t[j];
+      double* t = tot + 8 * v;
+      _mm256_store_pd(t, _mm256_add_pd(_mm256_load_pd(t), _mm256_cvtps_pd(_mm256_castps256_ps128(s[v]))));
+      _mm256_store_pd(t + 4, _mm256_add_pd(_mm256_load_pd(t + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(s[v], 1))));
       s[v] = _mm256_setzero_ps();
     }
   };
@@ -271,10 +301,11 @@ void cols(float* y, const float* x, int64_t C, int64_t inner, int64_t w, bool lo
     if ((c & 255) == 255) flush();
   }
   flush();
-  alignas(32) float a[32];
-  for (int j = 0; j < 32; ++j) a[j] = log ? float(std::log(tot[j])) : float(1.0 / tot[j]);
   __m256 av[4];
-  for (int v = 0; v < 4; ++v) av[v] = _mm256_load_ps(a + 8 * v);
+  for (int v = 0; v < 4; ++v) {
+    const __m256 t = tot_ps(tot + 8 * v);
+    av[v] = log ? log8(t) : _mm256_div_ps(_mm256_set1_ps(1.0f), t);
+  }
   for (int64_t c = 0; c < C; ++c)
     for (int v = 0; v < 4; ++v) {
       if (log) L.st(y + c * inner, v, _mm256_sub_ps(_mm256_sub_ps(L.ld(x + c * inner, v), m[v]), av[v]));
@@ -289,9 +320,9 @@ void cols_bwd(float* gx, const float* g, const float* y, int64_t C, int64_t inne
   alignas(32) double tot[32] = {};
   auto flush = [&] {
     for (int v = 0; v < 4; ++v) {
-      alignas(32) float t[8];
-      _mm256_store_ps(t, s[v]);
-      for (int j = 0; j < 8; ++j) tot[8 * v + j] += t[j];
+      double* t = tot + 8 * v;
+      _mm256_store_pd(t, _mm256_add_pd(_mm256_load_pd(t), _mm256_cvtps_pd(_mm256_castps256_ps128(s[v]))));
+      _mm256_store_pd(t + 4, _mm256_add_pd(_mm256_load_pd(t + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(s[v], 1))));
       s[v] = _mm256_setzero_ps();
     }
   };
@@ -304,10 +335,8 @@ void cols_bwd(float* gx, const float* g, const float* y, int64_t C, int64_t inne
     if ((c & 255) == 255) flush();
   }
   flush();
-  alignas(32) float a[32];
-  for (int j = 0; j < 32; ++j) a[j] = float(tot[j]);
   __m256 av[4];
-  for (int v = 0; v < 4; ++v) av[v] = _mm256_load_ps(a + 8 * v);
+  for (int v = 0; v < 4; ++v) av[v] = tot_ps(tot + 8 * v);
   for (int64_t c = 0; c < C; ++c)
     for (int v = 0; v < 4; ++v) {
       __m256 gv = L.ld(g + c * inner, v), yv = L.ld(y + c * inner, v);
