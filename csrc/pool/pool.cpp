@@ -8,7 +8,8 @@
 // dilation), the padded edges and every other case to the scalar reference below.
 // Backward: parallel over planes (each plane of grad_x is owned by one thread), zero
 // the plane, then scatter-add (max) or spread grad/divisor over the window (avg).
-// Speed (max_pool2d 64×32×26×26 2×2, float32): python -m nnkernels --only pool.
+// Speed: see pool_avx2.cpp (max/avg forward 5–20× torch at 1 thread); backward ≈ 1.0–1.6×
+// torch (scatter-bound). python -m nnkernels --only pool
 #include "pool/pool.h"
 
 #include <omp.h>

@@ -10,7 +10,7 @@
 // Cross-entropy (N, C): per row max, Σexp and Σx (for label smoothing), loss from lse.
 // Threads: over rows, or over (outer, lane-block) pairs, when the array is ≥ 32k
 // elements. Sums are double (generic) or float lanes flushed to double (AVX2).
-// Speed: python -m nnkernels --only softmax.
+// Speed: see softmax_avx2.cpp; python -m nnkernels --only softmax.
 #include "softmax/softmax.h"
 
 #include <omp.h>

@@ -6,6 +6,8 @@ take: the input x for relu, leaky_relu and gelu, the output y for sigmoid and ta
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _C
@@ -146,8 +148,8 @@ def bias_act(x, bias, activation=None, axis=1, negative_slope=0.01):
         _C.act_forward(x, out, _ACT[activation], slope)
         return out
     C = x.shape[axis]
-    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    outer = math.prod(x.shape[:axis])
+    inner = math.prod(x.shape[axis + 1:])
     _C.bias_act(x, np.asarray(bias, dtype=dtype, order="C"), out, outer, C, inner, _ACT[activation], slope)
     return out
 

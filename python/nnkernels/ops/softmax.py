@@ -6,6 +6,8 @@ float32/float64, any input strides (a C-contiguous copy is made when needed).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _C
@@ -28,8 +30,8 @@ def _axis(axis, ndim, op):
 
 def _split(shape, axis):
     shape = shape or (1,)
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    outer = math.prod(shape[:axis])
+    inner = math.prod(shape[axis + 1:])
     return outer, int(shape[axis]), inner
 
 
