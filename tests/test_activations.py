@@ -217,3 +217,25 @@ def test_bad_arguments():
         nk.tanh_backward(np.zeros(3, np.float32), np.zeros(3, np.int8))
     with pytest.raises(ValueError, match="x must be at least 1-D"):
         nk.bias_act(np.float32(1), np.zeros(1, np.float32))
+
+
+def test_calls_from_several_threads(rng):
+    import threading
+
+    x = rng.standard_normal((64, 32, 13, 13)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    expect = (nk.bias_act(x, b, "gelu"), nk.softmax(x, 1), nk.max_pool2d(x, 2))
+    errors = []
+
+    def work():
+        for _ in range(5):
+            got = (nk.bias_act(x, b, "gelu"), nk.softmax(x, 1), nk.max_pool2d(x, 2))
+            if not all(np.array_equal(g, e) for g, e in zip(got, expect)):
+                errors.append("mismatch")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
