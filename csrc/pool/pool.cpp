@@ -121,13 +121,21 @@ void avg_row_ref(T* y, const T* x, const PoolShape& s, int64_t p, int64_t q0, in
 
 // Σ p[0..n) with 8 independent partial sums (no serial add chain; vectorisable).
 template <typename T>
-T sum_run(const T* p, int64_t n) {
+T sum_run_ref(const T* p, int64_t n) {
   T acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     for (int j = 0; j < 8; ++j) acc[j] += p[i + j];
   for (int j = 0; i + j < n; ++j) acc[j] += p[i + j];
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+template <typename T>
+T sum_run(const T* p, int64_t n, bool avx) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (avx) return sum_run_avx2(p, n);
+  }
+  return sum_run_ref(p, n);
 }
 
 inline int64_t adaptive_start(int64_t o, int64_t n, int64_t out) { return (o * n) / out; }
@@ -248,6 +256,13 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
   std::vector<int64_t> hb(2 * P), wb(2 * Q);
   for (int64_t p = 0; p < P; ++p) hb[2 * p] = adaptive_start(p, H, P), hb[2 * p + 1] = adaptive_end(p, H, P);
   for (int64_t q = 0; q < Q; ++q) wb[2 * q] = adaptive_start(q, W, Q), wb[2 * q + 1] = adaptive_end(q, W, Q);
+  const bool avx = current_isa() == Isa::avx2;
+  if (P == 1 && Q == 1) {  // global average pooling: one contiguous sum per plane
+    const int64_t HW = H * W;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(planes * HW))
+    for (int64_t n = 0; n < planes; ++n) y[n] = sum_run(x + n * HW, HW, avx) / T(HW);
+    return;
+  }
   const int64_t* hbp = hb.data();
   const int64_t* wbp = wb.data();
 #pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(planes * H * W))
@@ -260,9 +275,9 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
       const int64_t w0 = wbp[2 * q], w1 = wbp[2 * q + 1];
       T sum = 0;
       if (w0 == 0 && w1 == W) {  // whole rows: one contiguous run (global average pooling)
-        sum = sum_run(xp + h0 * W, (h1 - h0) * W);
+        sum = sum_run(xp + h0 * W, (h1 - h0) * W, avx);
       } else {
-        for (int64_t h = h0; h < h1; ++h) sum += sum_run(xp + h * W + w0, w1 - w0);
+        for (int64_t h = h0; h < h1; ++h) sum += sum_run(xp + h * W + w0, w1 - w0, avx);
       }
       yr[q] = sum / T((h1 - h0) * (w1 - w0));
     }

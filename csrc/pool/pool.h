@@ -38,4 +38,7 @@ void pool_row_avx2(float* y, int64_t* idx, const float* x, int64_t W, int64_t ro
                    int64_t row_step, int64_t kw, int64_t sw, int64_t pw, int64_t qa, int64_t qb, int mode,
                    float scale);
 
+// Σ p[0..n), float32, AVX2 (4 accumulators, masked tail).
+float sum_run_avx2(const float* p, int64_t n);
+
 }  // namespace nk
