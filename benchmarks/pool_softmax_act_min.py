@@ -32,11 +32,18 @@ def main(threads):
     t = rng.integers(0, 1000, 256)
     a = (rng.standard_normal(1 << 22) * 3).astype(np.float32)
     b = rng.standard_normal(32).astype(np.float32)
+    g7 = rng.standard_normal((64, 512, 7, 7)).astype(np.float32)
+    y = nk.softmax(s)
+    gs = rng.standard_normal(s.shape).astype(np.float32)
     cases = [
         ("max_pool2d 64×32×26×26 2×2", x.nbytes * 1.25, lambda: nk.max_pool2d(x, 2), lambda tx: F.max_pool2d(tx, 2), x),
         ("max_pool2d 32×64×56×56 3×3/s2/p1", x3.nbytes * 1.25, lambda: nk.max_pool2d(x3, 3, 2, 1),
          lambda tx: F.max_pool2d(tx, 3, 2, 1), x3),
         ("avg_pool2d 64×32×26×26 2×2", x.nbytes * 1.25, lambda: nk.avg_pool2d(x, 2), lambda tx: F.avg_pool2d(tx, 2), x),
+        ("adaptive_avg_pool2d 64×512×7×7 → 1×1", g7.nbytes, lambda: nk.adaptive_avg_pool2d(g7, 1),
+         lambda tx: F.adaptive_avg_pool2d(tx, 1), g7),
+        ("softmax_backward 256×1000", 3 * s.nbytes, lambda: nk.softmax_backward(gs, y),
+         lambda tx: torch._softmax_backward_data(torch.from_numpy(gs), tx, 1, tx.dtype), y),
         ("softmax 256×1000 last axis", 2 * s.nbytes, lambda: nk.softmax(s), lambda tx: torch.softmax(tx, -1), s),
         ("log_softmax 64×10×28×28 axis=1", 2 * s4.nbytes, lambda: nk.log_softmax(s4, 1),
          lambda tx: torch.log_softmax(tx, 1), s4),
