@@ -7,8 +7,9 @@
 // is done by overlapping the previous one. Max keeps torch's rules: NaN wins, ties keep
 // the first index in row-major window order.
 // Measured (float32, 64×32×26×26 2×2, best of 60, loaded shared 2-core Zen3, torch 2.13):
-//   1 thread 0.42 ms = 16.6 GB/s vs torch 8.3 ms (19.9×); 2 threads 0.25 ms vs 11.0 ms (44×)
-//   (input is L3-resident, hence above the ~17 GB/s DRAM copy roof at 2 threads).
+//   1 thread 0.44 ms = 15.6 GB/s vs torch 8.4 ms (18.9×); 2 threads 0.22 ms = 31 GB/s vs
+//   4.3 ms (19.5×) (input is L3-resident, hence above the ~17 GB/s DRAM copy roof).
+//   3×3/s2 32×64×56×56: 16× at 1 and 2 threads. See benchmarks/RESULTS.md.
 //   python benchmarks/pool_softmax_act_min.py 1 2;  python -m nnkernels --only pool
 #include <immintrin.h>
 
