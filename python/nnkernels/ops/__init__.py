@@ -1,7 +1,19 @@
 """Functional ops: argument checks and dispatch to the kernels. Everything above this
 module (autograd, layers, training) calls these functions, never the extensions."""
-from .gemm import gemm, matmul
-from .conv import *  # noqa: F401,F403
-from . import conv as _conv
+from __future__ import annotations
 
-__all__ = ["gemm", "matmul"] + list(_conv.__all__)
+from . import gemm as _gemm
+from . import conv as _conv
+from . import pool as _pool
+from . import softmax as _softmax
+from . import activations as _activations
+from .gemm import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
+from .softmax import *  # noqa: F401,F403
+from .activations import *  # noqa: F401,F403
+
+__all__: list = []
+for _m in (_gemm, _conv, _pool, _softmax, _activations, ):
+    __all__ += [n for n in _m.__all__ if n not in __all__]
+del _m

@@ -1,0 +1,179 @@
+"""Elementwise activations and the fused bias + activation (csrc/elementwise/).
+
+torch.nn.functional names and semantics. Any shape and strides in, a new C-contiguous
+array of the same shape and float dtype out. Backward functions take what torch's
+take: the input x for relu, leaky_relu and gelu, the output y for sigmoid and tanh.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _C
+from ._common import as_array, result_float_dtype
+
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "relu_backward", "leaky_relu_backward",
+           "sigmoid_backward", "tanh_backward", "gelu_backward", "bias_act", "bias_act_backward"]
+
+# Codes of nk::Act (csrc/elementwise/elementwise.h).
+_ACT = {None: 0, "identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "gelu": 5, "gelu_tanh": 6}
+# Activations whose backward reads the output y (the others read the input x).
+_BACKWARD_FROM_Y = {"sigmoid", "tanh"}
+
+
+def _prep(x, name, op, dtype=None):
+    x = as_array(x, name)
+    if dtype is None:
+        dtype = result_float_dtype(op, **{name: x})
+    return np.asarray(x, dtype=dtype, order="C")
+
+
+def _unary(x, op, act, slope=0.0):
+    x = _prep(x, "x", op)
+    out = np.empty_like(x)
+    if x.size:
+        _C.act_forward(x, out, act, float(slope))
+    return out
+
+
+def _binary(grad_out, v, vname, op, act, slope=0.0):
+    grad_out = as_array(grad_out, "grad_out")
+    v = as_array(v, vname)
+    dtype = result_float_dtype(op, grad_out=grad_out, **{vname: v})
+    if grad_out.shape != v.shape:
+        raise ValueError(f"{op}: grad_out has shape {grad_out.shape} but {vname} has shape {v.shape}")
+    g = np.asarray(grad_out, dtype=dtype, order="C")
+    v = np.asarray(v, dtype=dtype, order="C")
+    out = np.empty_like(g)
+    if g.size:
+        _C.act_backward(g, v, out, act, float(slope))
+    return out
+
+
+def _gelu_code(approximate, op):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{op}: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _ACT["gelu" if approximate == "none" else "gelu_tanh"]
+
+
+def _slope(negative_slope, op):
+    s = float(negative_slope)
+    if not np.isfinite(s):
+        raise ValueError(f"{op}: negative_slope must be finite, got {negative_slope!r}")
+    return s
+
+
+def relu(x):
+    """max(x, 0) elementwise (NaN stays NaN), like torch.relu."""
+    return _unary(x, "relu", _ACT["relu"])
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x if x >= 0 else negative_slope * x, like torch.nn.functional.leaky_relu."""
+    return _unary(x, "leaky_relu", _ACT["leaky_relu"], _slope(negative_slope, "leaky_relu"))
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed without overflow for any x."""
+    return _unary(x, "sigmoid", _ACT["sigmoid"])
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return _unary(x, "tanh", _ACT["tanh"])
+
+
+def gelu(x, approximate="none"):
+    """x·Φ(x) (approximate='none', exact erf form) or ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    return _unary(x, "gelu", _gelu_code(approximate, "gelu"))
+
+
+def relu_backward(grad_out, x):
+    """grad_out where x > 0, else 0."""
+    return _binary(grad_out, x, "x", "relu_backward", _ACT["relu"])
+
+
+def leaky_relu_backward(grad_out, x, negative_slope=0.01):
+    """grad_out where x > 0, else negative_slope * grad_out."""
+    return _binary(grad_out, x, "x", "leaky_relu_backward", _ACT["leaky_relu"],
+                   _slope(negative_slope, "leaky_relu_backward"))
+
+
+def sigmoid_backward(grad_out, y):
+    """grad_out · y(1 - y), y = sigmoid(x)."""
+    return _binary(grad_out, y, "y", "sigmoid_backward", _ACT["sigmoid"])
+
+
+def tanh_backward(grad_out, y):
+    """grad_out · (1 - y²), y = tanh(x)."""
+    return _binary(grad_out, y, "y", "tanh_backward", _ACT["tanh"])
+
+
+def gelu_backward(grad_out, x, approximate="none"):
+    """grad_out · d gelu(x)/dx."""
+    return _binary(grad_out, x, "x", "gelu_backward", _gelu_code(approximate, "gelu_backward"))
+
+
+def _bias_act_args(x, bias, activation, axis, negative_slope, op):
+    x = as_array(x, "x")
+    bias = None if bias is None else as_array(bias, "bias")
+    dtype = result_float_dtype(op, x=x, bias=bias)
+    if activation not in _ACT or activation == "identity":
+        raise ValueError(f"{op}: activation must be None, 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu' or "
+                         f"'gelu_tanh', got {activation!r}")
+    if x.ndim == 0:
+        raise ValueError(f"{op}: x must be at least 1-D, got a 0-D array")
+    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis!r} is out of range for x of shape {x.shape}")
+    axis = int(axis) % x.ndim
+    if bias is not None and bias.shape != (x.shape[axis],):
+        raise ValueError(f"{op}: bias has shape {bias.shape}, expected ({x.shape[axis]},) "
+                         f"(x.shape[{axis}] for x of shape {x.shape})")
+    return x, bias, dtype, axis, _slope(negative_slope, op)
+
+
+def bias_act(x, bias, activation=None, axis=1, negative_slope=0.01):
+    """Fused ``act(x + bias)`` with bias (x.shape[axis],) broadcast along `axis`.
+
+    activation: None (bias only), 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu' or
+    'gelu_tanh'. axis=1 fits NCHW feature maps and (N, C) Linear outputs alike.
+    """
+    x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope, "bias_act")
+    x = np.asarray(x, dtype=dtype, order="C")
+    out = np.empty_like(x)
+    if x.size == 0:
+        return out
+    if bias is None:
+        _C.act_forward(x, out, _ACT[activation], slope)
+        return out
+    C = x.shape[axis]
+    outer = math.prod(x.shape[:axis])
+    inner = math.prod(x.shape[axis + 1:])
+    _C.bias_act(x, np.asarray(bias, dtype=dtype, order="C"), out, outer, C, inner, _ACT[activation], slope)
+    return out
+
+
+def bias_act_backward(grad_out, x, bias, activation=None, axis=1, negative_slope=0.01):
+    """Gradients of `bias_act` -> (grad_x, grad_bias); grad_bias sums over all axes but `axis`
+    (computed even when bias is None, as zeros-shaped (x.shape[axis],))."""
+    x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope,
+                                                 "bias_act_backward")
+    grad_out = as_array(grad_out, "grad_out")
+    if grad_out.shape != x.shape:
+        raise ValueError(f"bias_act_backward: grad_out has shape {grad_out.shape} but x has shape {x.shape}")
+    dtype = np.result_type(dtype, result_float_dtype("bias_act_backward", grad_out=grad_out))
+    g = np.asarray(grad_out, dtype=dtype, order="C")
+    if activation is None:
+        gx = g.copy()
+    else:
+        code = _ACT[activation]
+        pre = bias_act(x.astype(dtype, copy=False), bias, None, axis) if bias is not None else \
+            np.asarray(x, dtype=dtype, order="C")
+        v = bias_act(pre, None, activation, axis, slope) if activation in _BACKWARD_FROM_Y else pre
+        gx = np.empty_like(g)
+        if g.size:
+            _C.act_backward(g, v, gx, code, slope)
+    other = tuple(d for d in range(x.ndim) if d != axis)
+    gb = gx.sum(axis=other, dtype=dtype) if other else gx.copy()
+    return gx, gb

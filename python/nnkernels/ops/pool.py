@@ -1,0 +1,203 @@
+"""2-D pooling on the CPU kernels (csrc/pool/): max, average, adaptive average.
+
+torch.nn.functional semantics and argument names, NCHW (or unbatched CHW) input,
+float32/float64, any strides (a C-contiguous copy is made when needed). Max pooling
+indices are flat over H·W of each plane, like torch's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ._common import as_array, result_float_dtype
+
+__all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+           "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"]
+
+
+def _pair(v, name, op, minimum):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        v = (int(v), int(v))
+    elif isinstance(v, (tuple, list)) and len(v) == 2 and all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in v):
+        v = (int(v[0]), int(v[1]))
+    else:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    if min(v) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {v}")
+    return v
+
+
+def _input(x, op, name="x"):
+    x = as_array(x, name)
+    dtype = result_float_dtype(op, **{name: x})
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    return x, dtype
+
+
+def _out_size(n, k, s, p, d, ceil_mode):
+    eff = d * (k - 1) + 1
+    num = n + 2 * p - eff + ((s - 1) if ceil_mode else 0)
+    o = num // s + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def _geometry(shape, kernel_size, stride, padding, dilation, ceil_mode, op, x_name="x"):
+    """(kh, kw), (sh, sw), (ph, pw), (dh, dw), (P, Q) for an input of `shape` (..., H, W)."""
+    k = _pair(kernel_size, "kernel_size", op, 1)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        _pair(stride, "stride", op, 1)
+    p = _pair(padding, "padding", op, 0)
+    d = _pair(dilation, "dilation", op, 1)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
+    H, W = shape[-2:]
+    P = _out_size(H, k[0], s[0], p[0], d[0], ceil_mode)
+    Q = _out_size(W, k[1], s[1], p[1], d[1], ceil_mode)
+    if P < 1 or Q < 1:
+        eff = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+        raise ValueError(f"{op}: kernel_size {k} (dilated {eff}) is larger than the padded input: {x_name} "
+                         f"{tuple(shape)} with padding {p} gives output size {(P, Q)}")
+    return k, s, p, d, (P, Q)
+
+
+def _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad=True):
+    return (planes, H, W, P, Q, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], bool(count_include_pad))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-D max pooling (torch.nn.functional.max_pool2d). NaN propagates; ties keep the
+    first position. With return_indices, also the int64 flat h·W + w index of each max."""
+    x, dtype = _input(x, "max_pool2d")
+    k, s, p, d, (P, Q) = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    H, W = x.shape[-2:]
+    lead = x.shape[:-2]
+    planes = int(np.prod(lead, dtype=np.int64))
+    xc = np.ascontiguousarray(x, dtype=dtype)
+    out = np.empty(lead + (P, Q), dtype)
+    idx = np.empty(lead + (P, Q), np.int64) if return_indices else None
+    if planes and H and W:
+        _C.max_pool2d_forward(xc, out, idx, _shape_tuple(planes, H, W, P, Q, k, s, p, d))
+    return (out, idx) if return_indices else out
+
+
+def max_pool2d_backward(grad_out, indices, input_shape):
+    """Gradient of max_pool2d: grad_out scattered (added) at `indices` into input_shape."""
+    grad_out = as_array(grad_out, "grad_out")
+    indices = as_array(indices, "indices")
+    dtype = result_float_dtype("max_pool2d_backward", grad_out=grad_out)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"max_pool2d_backward: indices must be integers, got dtype {indices.dtype}")
+    input_shape = tuple(int(v) for v in input_shape)
+    if len(input_shape) not in (3, 4) or grad_out.ndim != len(input_shape):
+        raise ValueError(f"max_pool2d_backward: input_shape {input_shape} and grad_out {grad_out.shape} must "
+                         "both be (N, C, H, W) or (C, H, W)")
+    if grad_out.shape[:-2] != input_shape[:-2]:
+        raise ValueError(f"max_pool2d_backward: grad_out {grad_out.shape} and input_shape {input_shape} differ "
+                         "in the leading (N, C) dimensions")
+    if indices.shape != grad_out.shape:
+        raise ValueError(f"max_pool2d_backward: indices has shape {indices.shape} but grad_out has shape "
+                         f"{grad_out.shape}")
+    H, W = input_shape[-2:]
+    P, Q = grad_out.shape[-2:]
+    planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    gx = np.empty(input_shape, dtype)
+    if gx.size == 0:
+        return gx
+    g = np.ascontiguousarray(grad_out, dtype=dtype)
+    idx = np.ascontiguousarray(indices, dtype=np.int64)
+    bad = _C.max_pool2d_backward(g, idx, gx, planes, H * W, P * Q)
+    if bad:
+        raise ValueError(f"max_pool2d_backward: {bad} indices are outside [0, {H * W}) for input_shape "
+                         f"{input_shape}")
+    return gx
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """2-D average pooling (torch.nn.functional.avg_pool2d, no divisor_override)."""
+    x, dtype = _input(x, "avg_pool2d")
+    k, s, p, d, (P, Q) = _geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    H, W = x.shape[-2:]
+    lead = x.shape[:-2]
+    planes = int(np.prod(lead, dtype=np.int64))
+    out = np.empty(lead + (P, Q), dtype)
+    if planes and H and W:
+        _C.avg_pool2d_forward(np.ascontiguousarray(x, dtype=dtype), out,
+                              _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad))
+    return out
+
+
+def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True):
+    """Gradient of avg_pool2d with respect to its input (shape `input_shape`)."""
+    grad_out = as_array(grad_out, "grad_out")
+    dtype = result_float_dtype("avg_pool2d_backward", grad_out=grad_out)
+    input_shape = tuple(int(v) for v in input_shape)
+    if len(input_shape) not in (3, 4):
+        raise ValueError(f"avg_pool2d_backward: input_shape must be (N, C, H, W) or (C, H, W), got {input_shape}")
+    k, s, p, d, (P, Q) = _geometry(input_shape, kernel_size, stride, padding, 1, ceil_mode,
+                                   "avg_pool2d_backward", "input_shape")
+    expect = input_shape[:-2] + (P, Q)
+    if grad_out.shape != expect:
+        raise ValueError(f"avg_pool2d_backward: grad_out has shape {grad_out.shape}, expected {expect} for "
+                         f"input_shape {input_shape}")
+    H, W = input_shape[-2:]
+    planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    gx = np.empty(input_shape, dtype)
+    if gx.size:
+        _C.avg_pool2d_backward(np.ascontiguousarray(grad_out, dtype=dtype), gx,
+                               _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad))
+    return gx
+
+
+def _adaptive_size(output_size, H, W, op):
+    if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+        output_size = (int(output_size), int(output_size))
+    if not (isinstance(output_size, (tuple, list)) and len(output_size) == 2):
+        raise ValueError(f"{op}: output_size must be an int or a pair (None keeps the input size), "
+                         f"got {output_size!r}")
+    P, Q = (H if output_size[0] is None else output_size[0], W if output_size[1] is None else output_size[1])
+    for v in (P, Q):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{op}: output_size entries must be ints >= 1, got {tuple(output_size)}")
+    return int(P), int(Q)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Adaptive average pooling (torch.nn.functional.adaptive_avg_pool2d): output cell
+    (i, j) averages rows [⌊iH/P⌋, ⌈(i+1)H/P⌉) and the same for columns."""
+    x, dtype = _input(x, "adaptive_avg_pool2d")
+    H, W = x.shape[-2:]
+    P, Q = _adaptive_size(output_size, H, W, "adaptive_avg_pool2d")
+    if H < 1 or W < 1:
+        raise ValueError(f"adaptive_avg_pool2d: x has an empty spatial dimension, shape {x.shape}")
+    lead = x.shape[:-2]
+    planes = int(np.prod(lead, dtype=np.int64))
+    out = np.empty(lead + (P, Q), dtype)
+    if planes:
+        _C.adaptive_avg_pool2d_forward(np.ascontiguousarray(x, dtype=dtype), out, planes, H, W, P, Q)
+    return out
+
+
+def adaptive_avg_pool2d_backward(grad_out, input_shape):
+    """Gradient of adaptive_avg_pool2d; the output size is read from grad_out."""
+    grad_out = as_array(grad_out, "grad_out")
+    dtype = result_float_dtype("adaptive_avg_pool2d_backward", grad_out=grad_out)
+    input_shape = tuple(int(v) for v in input_shape)
+    if len(input_shape) not in (3, 4) or grad_out.ndim != len(input_shape) or \
+            grad_out.shape[:-2] != input_shape[:-2]:
+        raise ValueError(f"adaptive_avg_pool2d_backward: grad_out {grad_out.shape} does not match input_shape "
+                         f"{input_shape}")
+    H, W = input_shape[-2:]
+    P, Q = grad_out.shape[-2:]
+    if min(H, W, P, Q) < 1:
+        raise ValueError(f"adaptive_avg_pool2d_backward: empty spatial size (input_shape {input_shape}, "
+                         f"grad_out {grad_out.shape})")
+    planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    gx = np.empty(input_shape, dtype)
+    if planes:
+        _C.adaptive_avg_pool2d_backward(np.ascontiguousarray(grad_out, dtype=dtype), gx, planes, H, W, P, Q)
+    return gx

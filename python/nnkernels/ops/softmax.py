@@ -1,0 +1,154 @@
+"""Softmax, log-softmax and cross-entropy on the CPU kernels (csrc/softmax/).
+
+torch.nn.functional semantics: numerically stable (max subtraction), any axis (the
+last axis is the fast path; other axes are walked with a stride, no transpose copy),
+float32/float64, any input strides (a C-contiguous copy is made when needed).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _C
+from ._common import as_array, result_float_dtype
+
+__all__ = ["softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "cross_entropy",
+           "cross_entropy_backward"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _axis(axis, ndim, op):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"{op}: axis must be an int, got {axis!r}")
+    n = max(ndim, 1)
+    if not -n <= axis < n:
+        raise ValueError(f"{op}: axis {axis} is out of range for an array of {ndim} dimension(s)")
+    return int(axis) % n
+
+
+def _split(shape, axis):
+    shape = shape or (1,)
+    outer = math.prod(shape[:axis])
+    inner = math.prod(shape[axis + 1:])
+    return outer, int(shape[axis]), inner
+
+
+def _forward(x, axis, log, op):
+    x = as_array(x, "x")
+    dtype = result_float_dtype(op, x=x)
+    axis = _axis(axis, x.ndim, op)
+    x = np.asarray(x, dtype=dtype, order="C")
+    out = np.empty_like(x)
+    if x.size:
+        _C.softmax_forward(x, out, *_split(x.shape, axis), log)
+    return out
+
+
+def _backward(grad_out, y, axis, log, op):
+    grad_out = as_array(grad_out, "grad_out")
+    y = as_array(y, "y")
+    dtype = result_float_dtype(op, grad_out=grad_out, y=y)
+    if grad_out.shape != y.shape:
+        raise ValueError(f"{op}: grad_out has shape {grad_out.shape} but y has shape {y.shape}")
+    axis = _axis(axis, y.ndim, op)
+    g = np.asarray(grad_out, dtype=dtype, order="C")
+    y = np.asarray(y, dtype=dtype, order="C")
+    out = np.empty_like(g)
+    if g.size:
+        _C.softmax_backward(g, y, out, *_split(g.shape, axis), log)
+    return out
+
+
+def softmax(x, axis=-1):
+    """exp(x - max) / Σ exp(x - max) along `axis` (torch.softmax(x, dim=axis))."""
+    return _forward(x, axis, False, "softmax")
+
+
+def log_softmax(x, axis=-1):
+    """(x - max) - log Σ exp(x - max) along `axis` (torch.log_softmax(x, dim=axis))."""
+    return _forward(x, axis, True, "log_softmax")
+
+
+def softmax_backward(grad_out, y, axis=-1):
+    """Gradient of softmax: y · (grad_out - Σ grad_out·y), y = softmax(x, axis)."""
+    return _backward(grad_out, y, axis, False, "softmax_backward")
+
+
+def log_softmax_backward(grad_out, y, axis=-1):
+    """Gradient of log_softmax: grad_out - exp(y) · Σ grad_out, y = log_softmax(x, axis)."""
+    return _backward(grad_out, y, axis, True, "log_softmax_backward")
+
+
+def _ce_args(logits, target, reduction, label_smoothing, op):
+    logits = as_array(logits, "logits")
+    target = as_array(target, "target")
+    dtype = result_float_dtype(op, logits=logits)
+    if logits.ndim != 2:
+        raise ValueError(f"{op}: logits must be 2-D (N, C), got shape {logits.shape}")
+    N, C = logits.shape
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
+    if target.shape != (N,):
+        raise ValueError(f"{op}: target has shape {target.shape}, expected ({N},) for logits of shape {logits.shape}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if N:
+        lo, hi = int(target.min()), int(target.max())
+        if lo < 0 or hi >= C:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{op}: target values must be in [0, {C}) for logits of shape {logits.shape}, "
+                             f"got {bad}")
+    logits = np.asarray(logits, dtype=dtype, order="C")
+    target = np.asarray(target, dtype=np.int64, order="C")
+    return logits, target, dtype, eps
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of logits (N, C) against integer class targets (N,), fused with
+    log-softmax (torch.nn.functional.cross_entropy). reduction 'mean' | 'sum' | 'none';
+    label_smoothing ε mixes the one-hot target with the uniform distribution.
+    Returns a 0-d array ('mean', 'sum') or the per-sample losses (N,) ('none')."""
+    logits, target, dtype, eps = _ce_args(logits, target, reduction, label_smoothing, "cross_entropy")
+    N = logits.shape[0]
+    loss = np.empty(N, dtype)
+    if N:
+        _C.cross_entropy_forward(logits, target, loss, eps)
+    if reduction == "none":
+        return loss
+    total = loss.sum(dtype=np.float64)
+    if reduction == "mean":
+        total = total / N if N else np.nan
+    return np.asarray(total, dtype=dtype)
+
+
+def cross_entropy_backward(grad_out, logits, target, reduction="mean", label_smoothing=0.0):
+    """Gradient of `cross_entropy` with respect to the logits, (N, C).
+    grad_out: a scalar for 'mean'/'sum', shape (N,) for 'none'."""
+    logits, target, dtype, eps = _ce_args(logits, target, reduction, label_smoothing,
+                                          "cross_entropy_backward")
+    N = logits.shape[0]
+    g = as_array(grad_out, "grad_out")
+    if g.dtype.kind not in "fiu":
+        raise TypeError(f"cross_entropy_backward: grad_out has unsupported dtype {g.dtype}")
+    if reduction == "none":
+        if g.shape != (N,):
+            raise ValueError(f"cross_entropy_backward: grad_out has shape {g.shape}, expected ({N},) "
+                             "for reduction='none'")
+        gscale, stride = np.asarray(g, dtype=dtype, order="C"), 1
+    else:
+        if g.size != 1:
+            raise ValueError(f"cross_entropy_backward: grad_out must be a scalar for reduction={reduction!r}, "
+                             f"got shape {g.shape}")
+        s = float(g.reshape(()))
+        if reduction == "mean":
+            s = s / N if N else 0.0
+        gscale, stride = np.array([s], dtype=dtype), 0
+    out = np.empty_like(logits)
+    if out.size:
+        _C.cross_entropy_backward(logits, target, gscale, stride, out, eps)
+    return out

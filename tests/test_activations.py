@@ -1,0 +1,241 @@
+"""Elementwise activations, their backwards and the fused bias_act, against float64
+NumPy references, PyTorch when importable, and finite differences."""
+import math
+
+import numpy as np
+import pytest
+
+import nnkernels as nk
+from conftest import rel_err
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+K = math.sqrt(2 / math.pi)
+
+
+def ref_act(name, x, slope=0.01):
+    x = np.asarray(x, np.float64)
+    if name is None:
+        return x
+    if name == "relu":
+        return np.where(x < 0, 0.0, x)
+    if name == "leaky_relu":
+        return np.where(x < 0, slope * x, x)
+    if name == "sigmoid":
+        return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "gelu":
+        return x * 0.5 * _erfc(-x / math.sqrt(2))
+    if name == "gelu_tanh":
+        return x / (1 + np.exp(-2 * K * (x + 0.044715 * x ** 3)))  # = ½x(1 + tanh u), no cancellation
+    raise AssertionError(name)
+
+
+def call(name, x, slope=0.01):
+    if name == "leaky_relu":
+        return nk.leaky_relu(x, slope)
+    if name == "gelu":
+        return nk.gelu(x)
+    if name == "gelu_tanh":
+        return nk.gelu(x, approximate="tanh")
+    return getattr(nk, name)(x)
+
+
+def call_backward(name, g, x, slope=0.01):
+    """Backward from x: sigmoid/tanh take the output y, like torch."""
+    if name == "relu":
+        return nk.relu_backward(g, x)
+    if name == "leaky_relu":
+        return nk.leaky_relu_backward(g, x, slope)
+    if name == "sigmoid":
+        return nk.sigmoid_backward(g, nk.sigmoid(x))
+    if name == "tanh":
+        return nk.tanh_backward(g, nk.tanh(x))
+    if name == "gelu":
+        return nk.gelu_backward(g, x)
+    return nk.gelu_backward(g, x, approximate="tanh")
+
+
+NAMES = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"]
+SIZES = [0, 1, 7, 8, 9, 31, 33, 1000, 65537]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("name", NAMES)
+def test_forward(cpu_path, rng, dtype, n, name):
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    y = call(name, x, 0.1)
+    ref = ref_act(name, x, 0.1)
+    assert y.dtype == dtype and y.shape == x.shape
+    if dtype == np.float64:
+        assert rel_err(y, ref) <= 1e-14
+        return
+    # float32: each entry within a few ulp of its own size (plus a floor near 0); deep in
+    # the tails exp(t) inherits |t|·ulp from the float32 argument t, hence 4e-6
+    if n:
+        err = np.abs(y - ref) / (np.abs(ref) + 1e-6 * np.max(np.abs(ref)) + 1e-30)
+        assert err.max() <= 4e-6
+
+
+def test_forward_wide_range_and_special(cpu_path):
+    x = np.concatenate([np.linspace(-120, 120, 4801), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 1e30,
+                                                         -1e30]]).astype(np.float32)
+    for name in NAMES:
+        with np.errstate(all="ignore"):
+            y = call(name, x)
+            ref = ref_act(name, x).astype(np.float32)
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref), err_msg=name)
+        fin = np.isfinite(ref)
+        np.testing.assert_array_equal(y[~fin & ~np.isnan(ref)], ref[~fin & ~np.isnan(ref)], err_msg=name)
+        err = np.abs(y[fin].astype(np.float64) - ref[fin]) / (np.abs(ref[fin]) + 1e-6)
+        assert err.max() <= 2e-6, name
+
+
+def test_vs_torch(cpu_path, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = (rng.standard_normal(10007) * 5).astype(np.float32)
+    tx = torch.from_numpy(x)
+    pairs = [(nk.relu(x), torch.relu(tx)), (nk.leaky_relu(x, 0.2), F.leaky_relu(tx, 0.2)),
+             (nk.sigmoid(x), torch.sigmoid(tx)), (nk.tanh(x), torch.tanh(tx)), (nk.gelu(x), F.gelu(tx)),
+             (nk.gelu(x, "tanh"), F.gelu(tx, approximate="tanh"))]
+    for ours, theirs in pairs:
+        assert rel_err(ours, theirs.numpy()) <= 1e-6
+    for name, fn in (("relu", torch.relu), ("leaky_relu", lambda t: F.leaky_relu(t, 0.01)),
+                     ("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("gelu", F.gelu),
+                     ("gelu_tanh", lambda t: F.gelu(t, approximate="tanh"))):
+        t = torch.from_numpy(x.copy()).requires_grad_()
+        g = np.cos(x).astype(np.float32)
+        fn(t).backward(torch.from_numpy(g))
+        assert rel_err(call_backward(name, g, x), t.grad.numpy()) <= 2e-6, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backward_fd(cpu_path, rng, name):
+    x = rng.standard_normal(37) * 3
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from the kinks of relu / leaky_relu
+    g = rng.standard_normal(37)
+    eps = 1e-6
+    fd = (ref_act(name, x + eps) - ref_act(name, x - eps)) / (2 * eps) * g
+    assert rel_err(call_backward(name, g, x), fd) <= 1e-8
+    fd_ours = (call(name, x + eps) - call(name, x - eps)) / (2 * eps) * g
+    assert rel_err(call_backward(name, g, x), fd_ours) <= 1e-7
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("n", [1, 9, 70001])
+def test_backward_float32(cpu_path, rng, name, n):
+    x = (rng.standard_normal(n) * 3).astype(np.float32)
+    g = rng.standard_normal(n).astype(np.float32)
+    if name in ("sigmoid", "tanh"):  # from the same float32 y (1 - y² cancels when |y| ≈ 1)
+        y = call(name, x)
+        fn = nk.sigmoid_backward if name == "sigmoid" else nk.tanh_backward
+        got, ref = fn(g, y), fn(g.astype(np.float64), y.astype(np.float64))
+    else:
+        got = call_backward(name, g, x)
+        ref = call_backward(name, g.astype(np.float64), x.astype(np.float64))
+    assert got.dtype == np.float32 and rel_err(got, ref) <= 2e-6
+
+
+def test_non_contiguous_and_shapes(cpu_path, rng):
+    base = rng.standard_normal((20, 30, 4)).astype(np.float32)
+    x = base[::2, ::-3].transpose(2, 0, 1)
+    for name in NAMES:
+        y = call(name, x)
+        assert y.shape == x.shape and y.flags.c_contiguous
+        np.testing.assert_array_equal(y, call(name, np.ascontiguousarray(x)))
+        g = np.ones_like(x)[:, ::-1]
+        np.testing.assert_array_equal(call_backward(name, g, x),
+                                      call_backward(name, np.ascontiguousarray(g), np.ascontiguousarray(x)))
+    assert nk.relu(np.float32(-2.0)).shape == ()
+    assert nk.sigmoid(np.zeros((3, 0), np.float64)).shape == (3, 0)
+
+
+# ---- fused bias + activation -----------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", [((4, 7), 1), ((2, 5, 3, 3), 1), ((2, 17, 600), 1), ((9,), 0),
+                                        ((3, 4, 5), -1), ((3, 4, 5), 0), ((64, 4099), 1), ((1, 1), 1),
+                                        ((0, 3), 1), ((32, 64, 13, 13), 1)])
+@pytest.mark.parametrize("act", [None, "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"])
+def test_bias_act(cpu_path, rng, dtype, shape, axis, act):
+    x = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape[axis]).astype(dtype)
+    bshape = [1] * len(shape)
+    bshape[axis] = shape[axis]
+    y = nk.bias_act(x, b, act, axis=axis, negative_slope=0.2)
+    pre = (x + b.reshape(bshape)).astype(dtype)
+    ref = ref_act(act, pre, 0.2)
+    assert y.dtype == dtype and y.shape == x.shape
+    assert rel_err(y, ref) <= (2e-6 if dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("act", [None, "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"])
+@pytest.mark.parametrize("shape,axis", [((3, 4), 1), ((2, 3, 2, 2), 1), ((5,), 0)])
+def test_bias_act_backward_fd(cpu_path, rng, act, shape, axis):
+    x = rng.standard_normal(shape) + 0.05
+    b = rng.standard_normal(shape[axis]) * 0.3
+    g = rng.standard_normal(shape)
+    gx, gb = nk.bias_act_backward(g, x, b, act, axis, 0.2)
+    eps = 1e-6
+    fdx = np.zeros_like(x)
+    for i in range(x.size):
+        xp, xm = x.copy(), x.copy()
+        xp.reshape(-1)[i] += eps
+        xm.reshape(-1)[i] -= eps
+        fdx.reshape(-1)[i] = np.sum(g * (nk.bias_act(xp, b, act, axis, 0.2) - nk.bias_act(xm, b, act, axis, 0.2))) / (2 * eps)
+    fdb = np.zeros_like(b)
+    for i in range(b.size):
+        bp, bm = b.copy(), b.copy()
+        bp[i] += eps
+        bm[i] -= eps
+        fdb[i] = np.sum(g * (nk.bias_act(x, bp, act, axis, 0.2) - nk.bias_act(x, bm, act, axis, 0.2))) / (2 * eps)
+    assert rel_err(gx, fdx) <= 1e-7 and rel_err(gb, fdb) <= 1e-7
+    assert gb.shape == b.shape
+
+
+def test_bad_arguments():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="bias has shape"):
+        nk.bias_act(x, np.zeros(2, np.float32), "relu")
+    with pytest.raises(ValueError, match="axis"):
+        nk.bias_act(x, np.zeros(3, np.float32), "relu", axis=2)
+    with pytest.raises(ValueError, match="activation"):
+        nk.bias_act(x, np.zeros(3, np.float32), "swish")
+    with pytest.raises(ValueError, match="approximate"):
+        nk.gelu(x, approximate="fast")
+    with pytest.raises(ValueError, match="negative_slope"):
+        nk.leaky_relu(x, float("nan"))
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        nk.relu_backward(np.zeros((3, 2), np.float32), x)
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        nk.bias_act_backward(np.zeros((3, 2), np.float32), x, np.zeros(3, np.float32), "relu")
+    with pytest.raises(TypeError, match="x has unsupported dtype"):
+        nk.relu(np.zeros(3, np.int32))
+    with pytest.raises(TypeError, match="y has unsupported dtype"):
+        nk.tanh_backward(np.zeros(3, np.float32), np.zeros(3, np.int8))
+    with pytest.raises(ValueError, match="x must be at least 1-D"):
+        nk.bias_act(np.float32(1), np.zeros(1, np.float32))
+
+
+def test_calls_from_several_threads(rng):
+    import threading
+
+    x = rng.standard_normal((64, 32, 13, 13)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    expect = (nk.bias_act(x, b, "gelu"), nk.softmax(x, 1), nk.max_pool2d(x, 2))
+    errors = []
+
+    def work():
+        for _ in range(5):
+            got = (nk.bias_act(x, b, "gelu"), nk.softmax(x, 1), nk.max_pool2d(x, 2))
+            if not all(np.array_equal(g, e) for g, e in zip(got, expect)):
+                errors.append("mismatch")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

@@ -1,0 +1,231 @@
+"""softmax, log_softmax and cross_entropy, forward and backward, against float64 NumPy
+references, PyTorch when importable, and finite differences."""
+import numpy as np
+import pytest
+
+import nnkernels as nk
+from conftest import rel_err
+
+
+def ref_log_softmax(x, axis):
+    x = np.asarray(x, np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+def ref_softmax(x, axis):
+    return np.exp(ref_log_softmax(x, axis))
+
+
+def ref_cross_entropy(x, t, reduction="mean", eps=0.0):
+    lp = ref_log_softmax(x, 1)
+    N, C = lp.shape
+    per = -(1 - eps) * lp[np.arange(N), t] - eps * lp.mean(axis=1)
+    return {"none": per, "sum": per.sum(), "mean": per.mean() if N else np.nan}[reduction]
+
+
+def fd_grad(f, x, g, eps=1e-6):
+    gx = np.zeros_like(x)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = np.sum(g * f(x))
+        flat[i] = old - eps
+        fm = np.sum(g * f(x))
+        flat[i] = old
+        gx.reshape(-1)[i] = (fp - fm) / (2 * eps)
+    return gx
+
+
+TOL = {np.float32: 1e-6, np.float64: 1e-13}
+SHAPES = [((1,), -1), ((7,), 0), ((3, 1000), -1), ((5, 37), 1), ((4, 4099), -1), ((2, 3, 4, 5), 1),
+          ((2, 3, 4, 5), 0), ((2, 3, 4, 5), 2), ((6, 33, 7), 1), ((3, 300, 41), 1), ((1, 1), 0), ((2, 65), 0),
+          ((0, 5), -1), ((4, 0), 0), ((), 0), ((64, 10), -1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", SHAPES)
+def test_softmax_forward(cpu_path, rng, dtype, shape, axis):
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    y = nk.softmax(x, axis)
+    ly = nk.log_softmax(x, axis)
+    assert y.dtype == dtype and y.shape == x.shape and ly.shape == x.shape
+    ax = axis if x.ndim else None
+    ref = ref_softmax(x, ax) if x.ndim else np.ones(())
+    lref = ref_log_softmax(x, ax) if x.ndim else np.zeros(())
+    assert rel_err(y, ref) <= TOL[dtype]
+    if x.size:  # log-softmax: absolute error against the larger of 1 and |ref|
+        assert np.max(np.abs(ly - lref) / np.maximum(1, np.abs(lref))) <= 2 * TOL[dtype]
+
+
+def test_softmax_elementwise_accuracy_float32(cpu_path, rng):
+    # Every entry (not only the largest) within 1e-6 relative: checks the AVX2 exp. The
+    # reference starts from the float32 x - max the kernel computes (that rounding, up to
+    # ulp(x - max), is inherent to float32 softmax, torch's included).
+    for x in (rng.uniform(-20, 20, (64, 37)).astype(np.float32),
+              np.concatenate([np.zeros((8, 1)), rng.uniform(-80, 0, (8, 4095))], 1).astype(np.float32)):
+        d = (x - x.max(axis=1, keepdims=True)).astype(np.float64)
+        ref = np.exp(d) / np.exp(d).sum(axis=1, keepdims=True)
+        keep = ref > 1e-30
+        assert np.max(np.abs(nk.softmax(x) - ref)[keep] / ref[keep]) <= 1e-6
+
+
+def test_softmax_vs_torch(cpu_path, rng):
+    torch = pytest.importorskip("torch")
+    for shape, axis in SHAPES[:12]:
+        x = (rng.standard_normal(shape) * 3).astype(np.float32)
+        tx = torch.from_numpy(x)
+        assert rel_err(nk.softmax(x, axis), torch.softmax(tx, axis).numpy()) <= 1e-6
+        assert rel_err(nk.log_softmax(x, axis), torch.log_softmax(tx, axis).numpy()) <= 1e-6
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_special_values(cpu_path, axis):
+    x = np.array([[1e4, 1e4 - 1, -1e4, 0], [-np.inf, 0, 1, -np.inf], [np.nan, 0, 1, 2], [-np.inf] * 4,
+                  [88, 89, -90, 0], [3, 3, 3, 3]], np.float32)
+    if axis == 0:
+        x = np.ascontiguousarray(x.T)
+    y = nk.softmax(x, axis)
+    ly = nk.log_softmax(x, axis)
+    with np.errstate(invalid="ignore"):
+        ref = ref_softmax(x, axis)
+        lref = ref_log_softmax(x, axis)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(np.isnan(ly), np.isnan(lref))
+    ok = ~np.isnan(ref)
+    assert np.max(np.abs(y - ref)[ok]) <= 1e-6
+    fin = np.isfinite(lref)
+    assert np.max(np.abs(ly[fin] - lref[fin])) <= 1e-3  # 1e4 - (1e4 - 1) is exact; large logs round
+    assert np.all(ly[np.isneginf(lref)] == -np.inf)
+
+
+def test_softmax_non_contiguous(cpu_path, rng):
+    base = rng.standard_normal((12, 50, 9)).astype(np.float32)
+    x = base[::2, ::-1, :].transpose(2, 0, 1)
+    for axis in (0, 1, 2, -1):
+        assert rel_err(nk.softmax(x, axis), ref_softmax(x, axis)) <= 1e-6
+        assert rel_err(nk.log_softmax(x, axis), ref_log_softmax(x, axis)) <= 1e-6
+
+
+@pytest.mark.parametrize("shape,axis", [((3, 7), -1), ((2, 5, 3), 1), ((4, 3, 2), 0), ((1, 1), 0), ((2, 33), 0)])
+def test_softmax_backward_fd(cpu_path, rng, shape, axis):
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(shape)
+    gx = nk.softmax_backward(g, nk.softmax(x, axis), axis)
+    assert rel_err(gx, fd_grad(lambda z: nk.softmax(z, axis), x.copy(), g)) <= 1e-8
+    gx = nk.log_softmax_backward(g, nk.log_softmax(x, axis), axis)
+    assert rel_err(gx, fd_grad(lambda z: nk.log_softmax(z, axis), x.copy(), g)) <= 1e-8
+
+
+@pytest.mark.parametrize("shape,axis", [((5, 1000), -1), ((3, 37, 45), 1), ((6, 129), 0), ((2, 4099), 1)])
+def test_softmax_backward_vs_torch(cpu_path, rng, shape, axis):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    for fn, bfn in ((torch.softmax, nk.softmax_backward), (torch.log_softmax, nk.log_softmax_backward)):
+        tx = torch.from_numpy(x.copy()).requires_grad_()
+        ty = fn(tx, axis)
+        ty.backward(torch.from_numpy(g))
+        got = bfn(g, ty.detach().numpy(), axis)
+        assert rel_err(got, tx.grad.numpy()) <= 2e-6
+
+
+# ---- cross-entropy ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N,C", [(1, 1), (1, 2), (7, 3), (64, 10), (13, 1000), (3, 4099), (0, 5)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_cross_entropy(cpu_path, rng, dtype, N, C, reduction, eps):
+    x = (rng.standard_normal((N, C)) * 3).astype(dtype)
+    t = rng.integers(0, C, N)
+    loss = nk.cross_entropy(x, t, reduction, eps)
+    ref = ref_cross_entropy(x, t, reduction, eps)
+    assert loss.dtype == dtype and np.shape(loss) == np.shape(ref)
+    if N == 0 and reduction == "mean":
+        assert np.isnan(loss)
+        return
+    assert rel_err(loss, ref) <= (2e-6 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps", [0.0, 0.25])
+def test_cross_entropy_vs_torch(cpu_path, rng, reduction, eps):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = (rng.standard_normal((37, 101)) * 3).astype(np.float32)
+    t = rng.integers(0, 101, 37)
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    tl = F.cross_entropy(tx, torch.from_numpy(t), reduction=reduction, label_smoothing=eps)
+    assert rel_err(nk.cross_entropy(x, t, reduction, eps), tl.detach().numpy()) <= 2e-6
+    g = np.float32(1.7) if reduction != "none" else rng.standard_normal(37).astype(np.float32)
+    tl.backward(torch.tensor(g))
+    got = nk.cross_entropy_backward(g, x, t, reduction, eps)
+    assert rel_err(got, tx.grad.numpy()) <= 2e-6
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+def test_cross_entropy_backward_fd(cpu_path, rng, reduction, eps):
+    x = rng.standard_normal((5, 7))
+    t = rng.integers(0, 7, 5)
+    g = rng.standard_normal(5) if reduction == "none" else np.array(0.7)
+    gx = nk.cross_entropy_backward(g, x, t, reduction, eps)
+    fd = fd_grad(lambda z: nk.cross_entropy(z, t, reduction, eps), x.copy(), g)
+    assert rel_err(gx, fd) <= 1e-8
+
+
+def test_cross_entropy_non_contiguous_and_int_types(cpu_path, rng):
+    x = rng.standard_normal((20, 9)).astype(np.float32)
+    t = rng.integers(0, 9, 40).astype(np.int32)[::2]
+    xt = np.asfortranarray(x)
+    assert rel_err(nk.cross_entropy(xt, t), ref_cross_entropy(x, t)) <= 2e-6
+    assert rel_err(nk.cross_entropy(x, t.astype(np.uint8), "sum"), ref_cross_entropy(x, t, "sum")) <= 2e-6
+
+
+def test_bad_arguments():
+    x = np.zeros((4, 5), np.float32)
+    t = np.array([0, 1, 2, 3])
+    with pytest.raises(ValueError, match="target.*5"):
+        nk.cross_entropy(x, np.array([0, 1, 5, 2]))
+    with pytest.raises(ValueError, match="target.*-1"):
+        nk.cross_entropy(x, np.array([0, -1, 2, 2]))
+    with pytest.raises(ValueError, match="target"):
+        nk.cross_entropy_backward(1.0, x, np.array([0, 1, 9, 2]))
+    with pytest.raises(TypeError, match="target"):
+        nk.cross_entropy(x, t.astype(np.float32))
+    with pytest.raises(ValueError, match="target has shape"):
+        nk.cross_entropy(x, t[:3])
+    with pytest.raises(ValueError, match="logits"):
+        nk.cross_entropy(np.zeros(5, np.float32), t)
+    with pytest.raises(ValueError, match="reduction"):
+        nk.cross_entropy(x, t, reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        nk.cross_entropy(x, t, label_smoothing=1.5)
+    with pytest.raises(ValueError, match="grad_out"):
+        nk.cross_entropy_backward(np.ones(3), x, t, "none")
+    with pytest.raises(ValueError, match="grad_out"):
+        nk.cross_entropy_backward(np.ones(4), x, t, "mean")
+    with pytest.raises(ValueError, match="axis"):
+        nk.softmax(x, axis=2)
+    with pytest.raises(ValueError, match="axis"):
+        nk.log_softmax(x, axis=-3)
+    with pytest.raises(ValueError, match="axis"):
+        nk.softmax(x, axis=1.0)
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        nk.softmax_backward(x[:2], x)
+    with pytest.raises(TypeError, match="x has unsupported dtype"):
+        nk.softmax(np.zeros(3, np.int64))
+
+
+def test_large_parallel_matches_serial(rng):
+    x = rng.standard_normal((300, 517)).astype(np.float32)
+    before = nk.get_num_threads()
+    try:
+        nk.set_num_threads(1)
+        a = (nk.softmax(x), nk.log_softmax(x, 0), nk.cross_entropy(x, rng.integers(0, 517, 300), "none"))
+        nk.set_num_threads(2)
+        b = (nk.softmax(x), nk.log_softmax(x, 0), nk.cross_entropy(x, rng.integers(0, 517, 300), "none"))
+    finally:
+        nk.set_num_threads(before)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
