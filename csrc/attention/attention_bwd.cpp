@@ -1,0 +1,142 @@
+// Scaled dot-product attention, backward (FlashAttention-2 style): the scores are
+// recomputed tile by tile from the saved log-sum-exp, never stored whole.
+//
+//   dout, out (nb, Lq, Dv), lse (nb, Lq), q, k, v as in the forward
+//   -> gq (nb, Lq, D), gk (nb, Lk, D), gv (nb, Lk, Dv)
+//
+// With P = exp(scale·QK^T + mask − lse), Dvec_i = rowsum(dO ∘ O)_i:
+//   dV = P^T dO,  dP = dO V^T,  dS = P ∘ (dP − Dvec),  dK = scale·dS^T Q,  dQ = scale·dS K.
+// Parallel over nb × kv-blocks (BK = 96 keys), split into one contiguous range per thread,
+// so each dK, dV block is owned by one thread and accumulated in place in gk, gv. For the
+// q-blocks (BQ = 96) of each kv-block, all in the transposed tile layout of the forward:
+//   S^T = K_blk Q^T -> P^T (attn_probs),  dV_blk += P^T dO,  dP^T = V_blk dO^T,
+//   dS^T (attn_dscores, scale folded in),  dK_blk += dS^T Q,  dQ_q += dS K_blk.
+// dQ goes to a per-thread private buffer (Lq × D) for the batch item in hand, added into
+// gq under a lock when the thread moves to the next item (at most nb + threads adds).
+// Per-thread scratch: Q^T, dO^T, dQ of one item (O(Lq·(D + Dv))) and two BK × BQ tiles.
+// Causal: a kv-block starting at key j0 only meets queries i >= j0.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "attention/attention_impl.h"
+
+namespace nk {
+namespace {
+
+thread_local Scratch tl_bwd_scratch;
+
+}  // namespace
+
+template <typename T>
+void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, const T* lse,
+                        T* gq, T* gk, T* gv) {
+  const int64_t nb = p.nb, Lq = p.Lq, Lk = p.Lk, D = p.D, Dv = p.Dv;
+  const int64_t BQ = kAttnBQ, BK = kAttnBK;
+  if (nb == 0 || Lk == 0) return;
+  if (Lq == 0) {
+    std::fill(gk, gk + nb * Lk * D, T(0));
+    std::fill(gv, gv + nb * Lk * Dv, T(0));
+    return;
+  }
+  const AttnKernels<T> kern = attn_kernels<T>();
+  const int64_t nkv = ceil_div(Lk, BK);
+  const int64_t items = nb * nkv;
+  const int64_t Lq16 = round_up(Lq, kAttnNR);
+  const int nt = int(std::min<int64_t>(num_threads(), items));
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
+    const int64_t lo = items * tid / nthr, hi = items * (tid + 1) / nthr;
+    T* QT = tl_bwd_scratch.get<T>((D + Dv) * Lq16 + Lq * D + 2 * Lq16 + 2 * BK * BQ);
+    T* dOT = QT + D * Lq16;
+    T* dQ = dOT + Dv * Lq16;
+    T* lsea = dQ + Lq * D;
+    T* dvec = lsea + Lq16;
+    T* ST = dvec + Lq16;
+    T* dPT = ST + BK * BQ;
+    const T inf = std::numeric_limits<T>::infinity();
+
+    auto flush = [&](int64_t b) {
+      T* g = gq + b * Lq * D;
+#pragma omp critical(nk_attention_bwd_dq)
+      for (int64_t x = 0; x < Lq * D; ++x) g[x] += dQ[x];
+    };
+
+    int64_t cur = -1;
+    for (int64_t item = lo; item < hi; ++item) {
+      const int64_t b = item / nkv, j0 = (item % nkv) * BK, kb = std::min(BK, Lk - j0);
+      const T* Q = p.q + p.q_off[b];
+      const T* K = p.k + p.k_off[b];
+      const T* V = p.v + p.v_off[b];
+      const T* dO = dout + b * Lq * Dv;
+      if (b != cur) {
+        if (cur >= 0) flush(cur);
+        cur = b;
+        const T* Ob = out + b * Lq * Dv;
+        for (int64_t i = 0; i < Lq16; ++i) {
+          const bool in = i < Lq;
+          for (int64_t d = 0; d < D; ++d) QT[d * Lq16 + i] = in ? Q[i * p.ldq + d] : T(0);
+          T acc = 0;
+          for (int64_t d = 0; d < Dv; ++d) {
+            const T g = in ? dO[i * Dv + d] : T(0);
+            dOT[d * Lq16 + i] = g;
+            if (in) acc += g * Ob[i * Dv + d];
+          }
+          dvec[i] = acc;
+          // Queries that saw no key (lse = −inf) and padding get P = exp(... − inf) = 0.
+          lsea[i] = in && std::isfinite(lse[b * Lq + i]) ? lse[b * Lq + i] : inf;
+        }
+        std::fill(dQ, dQ + Lq * D, T(0));
+      }
+      T* gkb = gk + (b * Lk + j0) * D;
+      T* gvb = gv + (b * Lk + j0) * Dv;
+      std::fill(gkb, gkb + kb * D, T(0));
+      std::fill(gvb, gvb + kb * Dv, T(0));
+
+      const int64_t qstart = p.causal ? (j0 / kAttnNR) * kAttnNR : 0;
+      for (int64_t i0 = qstart; i0 < Lq; i0 += BQ) {
+        const int64_t qb = std::min(BQ, Lq - i0);
+        const int64_t nq16 = round_up(qb, kAttnNR), nq8 = round_up(qb, 8);
+        for (int64_t pn = 0; pn < nq16; pn += kAttnNR)
+          for (int64_t jt = 0; jt < kb; jt += kAttnMR)
+            kern.tile(D, K + (j0 + jt) * p.ldk, p.ldk, 1, int(std::min<int64_t>(kAttnMR, kb - jt)),
+                      QT + i0 + pn, Lq16, kAttnNR, ST + jt * BQ + pn, BQ, nullptr, false);
+        const bool prep = p.mask_kind != AttnMask::none || (p.causal && j0 + kb - 1 > i0);
+        if (prep) attn_prepare_tile(p, b, i0, qb, j0, kb, ST, BQ);
+        kern.probs(kb, nq8, ST, BQ, prep ? T(1) : p.scale, lsea + i0);
+        for (int64_t jt = 0; jt < kb; jt += kAttnMR) {
+          const int m = int(std::min<int64_t>(kAttnMR, kb - jt));
+          for (int64_t d0 = 0; d0 < Dv; d0 += kAttnNR)  // dV += P^T dO
+            kern.tile(qb, ST + jt * BQ, BQ, 1, m, dO + i0 * Dv + d0, Dv,
+                      int(std::min<int64_t>(kAttnNR, Dv - d0)), gvb + jt * Dv + d0, Dv, nullptr, true);
+          for (int64_t pn = 0; pn < nq16; pn += kAttnNR)  // dP^T = V dO^T
+            kern.tile(Dv, V + (j0 + jt) * p.ldv, p.ldv, 1, m, dOT + i0 + pn, Lq16, kAttnNR,
+                      dPT + jt * BQ + pn, BQ, nullptr, false);
+        }
+        kern.dscores(kb, nq8, ST, BQ, dPT, BQ, dvec + i0, p.scale);
+        for (int64_t jt = 0; jt < kb; jt += kAttnMR)  // dK += dS^T Q
+          for (int64_t d0 = 0; d0 < D; d0 += kAttnNR)
+            kern.tile(qb, dPT + jt * BQ, BQ, 1, int(std::min<int64_t>(kAttnMR, kb - jt)),
+                      Q + i0 * p.ldq + d0, p.ldq, int(std::min<int64_t>(kAttnNR, D - d0)),
+                      gkb + jt * D + d0, D, nullptr, true);
+        for (int64_t it = 0; it < qb; it += kAttnMR)  // dQ += dS K
+          for (int64_t d0 = 0; d0 < D; d0 += kAttnNR)
+            kern.tile(kb, dPT + it, 1, BQ, int(std::min<int64_t>(kAttnMR, qb - it)),
+                      K + j0 * p.ldk + d0, p.ldk, int(std::min<int64_t>(kAttnNR, D - d0)),
+                      dQ + (i0 + it) * D + d0, D, nullptr, true);
+      }
+    }
+    if (cur >= 0) flush(cur);
+  }
+}
+
+template void attention_backward<float>(const AttnProblem<float>&, const float*, const float*,
+                                        const float*, float*, float*, float*);
+template void attention_backward<double>(const AttnProblem<double>&, const double*, const double*,
+                                         const double*, double*, double*, double*);
+
+}  // namespace nk
