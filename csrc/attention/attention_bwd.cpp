@@ -45,7 +45,8 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
   const int64_t nkv = ceil_div(Lk, BK);
   const int64_t items = nb * nkv;
   const int64_t Lq16 = round_up(Lq, kAttnNR);
-  const int nt = int(std::min<int64_t>(num_threads(), items));
+  const int64_t work = nb * Lq * Lk * (2 * D + 2 * Dv + 8);
+  const int nt = int(std::max<int64_t>(1, std::min<int64_t>({int64_t(num_threads()), items, work >> 20})));
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {

@@ -92,7 +92,9 @@ void attention_forward(const AttnProblem<T>& p, T* out, T* lse) {
   const AttnKernels<T> kern = attn_kernels<T>();
   const int64_t nqb = ceil_div(p.Lq, kAttnBQ);
   const int64_t items = p.nb * nqb;
-  const int nt = int(std::min<int64_t>(num_threads(), items));
+  // One thread per ~2 Mflop at least: waking a team costs more than small problems take.
+  const int64_t work = p.nb * p.Lq * std::max<int64_t>(p.Lk, 1) * (p.D + p.Dv + 8);
+  const int nt = int(std::max<int64_t>(1, std::min<int64_t>({int64_t(num_threads()), items, work >> 20})));
 #pragma omp parallel for schedule(dynamic) num_threads(nt) if (nt > 1)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t b = it / nqb, q0 = (it % nqb) * kAttnBQ;
