@@ -35,6 +35,16 @@ def _rows_ready(a: np.ndarray, dtype) -> np.ndarray:
     return a
 
 
+def _offsets(x: np.ndarray, batch) -> np.ndarray:
+    """Element offset of each (L, D) matrix of `x` broadcast to `batch` (C order)."""
+    nb = len(batch)
+    if x.shape[:-2] == tuple(batch) and nb:
+        st = [s // x.itemsize for s in x.strides[:nb]]
+        if all(st[i] == st[i + 1] * batch[i + 1] for i in range(nb - 1)):  # one regular stride
+            return np.arange(math.prod(batch), dtype=np.int64) * st[-1]
+    return _batch_offsets(x, batch)
+
+
 def _prepare(op, q, k, v, attn_mask, is_causal, scale):
     q = as_array(q, "q")
     k = as_array(k, "k")
@@ -80,9 +90,9 @@ def _prepare(op, q, k, v, attn_mask, is_causal, scale):
         scale = 1.0 / math.sqrt(D) if D > 0 else 1.0
     scale = float(scale)
     q, k, v = (_rows_ready(a, dtype) for a in (q, k, v))
-    nb = int(np.prod(batch, dtype=np.int64))
-    args = (q, _batch_offsets(q, batch), k, _batch_offsets(k, batch), v, _batch_offsets(v, batch),
-            mask, _batch_offsets(mask, batch) if mask is not None else np.zeros(nb, np.int64),
+    nb = math.prod(batch)
+    args = (q, _offsets(q, batch), k, _offsets(k, batch), v, _offsets(v, batch),
+            mask, _offsets(mask, batch) if mask is not None else np.zeros(nb, np.int64),
             bool(is_causal), scale)
     return args, dtype, batch, nb, (Lq, Lk, D, Dv)
 
