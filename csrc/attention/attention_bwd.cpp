@@ -6,13 +6,13 @@
 //
 // With P = exp(scale·QK^T + mask − lse), Dvec_i = rowsum(dO ∘ O)_i:
 //   dV = P^T dO,  dP = dO V^T,  dS = P ∘ (dP − Dvec),  dK = scale·dS^T Q,  dQ = scale·dS K.
-// Parallel over nb × kv-blocks (BK = 96 keys), split into one contiguous range per thread,
-// so each dK, dV block is owned by one thread and accumulated in place in gk, gv. For the
+// Parallel over nb × kv-blocks (BK = 96 keys, dynamic chunks of nkv/4 blocks), so each
+// dK, dV block is owned by one thread and accumulated in place in gk, gv. For the
 // q-blocks (BQ = 96) of each kv-block, all in the transposed tile layout of the forward:
 //   S^T = K_blk Q^T -> P^T (attn_probs),  dV_blk += P^T dO,  dP^T = V_blk dO^T,
 //   dS^T (attn_dscores, scale folded in),  dK_blk += dS^T Q,  dQ_q += dS K_blk.
 // dQ goes to a per-thread private buffer (Lq × D) for the batch item in hand, added into
-// gq under a lock when the thread moves to the next item (at most nb + threads adds).
+// gq under a lock when the thread moves to another item (at most once per chunk).
 // Per-thread scratch: Q^T, dO^T, dQ of one item (O(Lq·(D + Dv))) and two BK × BQ tiles.
 // Causal: a kv-block starting at key j0 only meets queries i >= j0.
 #include <omp.h>
@@ -50,8 +50,6 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    const int tid = omp_get_thread_num(), nthr = omp_get_num_threads();
-    const int64_t lo = items * tid / nthr, hi = items * (tid + 1) / nthr;
     T* QT = tl_bwd_scratch.get<T>((D + Dv) * Lq16 + Lq * D + 2 * Lq16 + 2 * BK * BQ);
     T* dOT = QT + D * Lq16;
     T* dQ = dOT + Dv * Lq16;
@@ -68,7 +66,11 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
     };
 
     int64_t cur = -1;
-    for (int64_t item = lo; item < hi; ++item) {
+    // Dynamic chunks of consecutive kv-blocks of one item: robust to a slow thread, and a
+    // thread changes batch item (repack + flush, O(Lq·D)) at most once per chunk.
+    const int64_t chunk = std::max<int64_t>(1, nkv / 4);
+#pragma omp for schedule(dynamic, chunk) nowait
+    for (int64_t item = 0; item < items; ++item) {
       const int64_t b = item / nkv, j0 = (item % nkv) * BK, kb = std::min(BK, Lk - j0);
       const T* Q = p.q + p.q_off[b];
       const T* K = p.k + p.k_off[b];

@@ -4,9 +4,9 @@
 // attn_tile_avx2 (6×16): 12 ymm accumulators; per k step two loads of a B row, six
 // broadcasts of single A elements at arbitrary strides (so K, V, Q and the transposed
 // score tile are all used in place, unpacked) and 12 FMAs. Column tails (n < 16) use
-// masked loads/stores. The softmax/probability kernels use a Cephes-style exp
-// (degree-6 polynomial on a range-reduced argument, 2^n by exponent arithmetic, inputs
-// below −87.3 flushed to exactly 0 so masked scores contribute nothing).
+// masked loads/stores. The softmax/probability kernels work in base 2 (log2(e) folded
+// into the scale): 2^t with a degree-6 polynomial for the fraction and 2^n by exponent
+// arithmetic; t below −126 gives exactly 0, so masked scores contribute nothing.
 #include <immintrin.h>
 #include <cstdint>
 #include <cmath>
@@ -16,24 +16,23 @@
 namespace nk {
 namespace {
 
-inline __m256 exp_ps(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.3f);
-  const __m256 zero_mask = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), lo);
-  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+// 2^t: t = n + r with n = round(t), |r| <= 1/2; 2^r by its degree-6 Taylor polynomial
+// (relative error < 2e-7); 2^n added to the exponent bits. t < -126 gives exactly 0.
+inline __m256 exp2_ps(__m256 t) {
+  const __m256 lo = _mm256_set1_ps(-126.0f);
+  const __m256 zero_mask = _mm256_cmp_ps(t, lo, _CMP_LT_OQ);
+  t = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(127.0f)), lo);
+  const __m256 fx = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 r = _mm256_sub_ps(t, fx);
+  __m256 y = _mm256_set1_ps(1.5403530393e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3333558146e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(9.6181291076e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.5504108665e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(2.4022650696e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(6.9314718056e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(fx), 23);
+  y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y), e));
   return _mm256_andnot_ps(zero_mask, y);
 }
 
@@ -134,7 +133,11 @@ void attn_tile_avx2(int64_t K, const float* a, int64_t rsa, int64_t csa, int m, 
 
 void attn_softmax_update_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, float scale,
                               float* mrow, float* lrow, float* alpha) {
+  // Works in base 2: t = s·scale·log2(e), p = 2^(t − m·log2(e)); the same numbers.
+  const float log2e = 1.44269504088896341f;
   const __m256 vsc = _mm256_set1_ps(scale);
+  const __m256 vsc2 = _mm256_set1_ps(scale * log2e);
+  const __m256 vl2e = _mm256_set1_ps(log2e);
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t i = 0; i < nq; i += 8) {
@@ -149,18 +152,19 @@ void attn_softmax_update_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, flo
     const __m256 mold = _mm256_loadu_ps(mrow + i);
     const __m256 mnew = _mm256_max_ps(mold, _mm256_max_ps(mx0, mx1));
     const __m256 mref = _mm256_blendv_ps(mnew, zero, _mm256_cmp_ps(mnew, ninf, _CMP_EQ_OQ));
-    const __m256 al = exp_ps(_mm256_sub_ps(mold, mref));
+    const __m256 mref2 = _mm256_mul_ps(mref, vl2e);
+    const __m256 al = exp2_ps(_mm256_fmsub_ps(mold, vl2e, mref2));
     __m256 sum0 = zero, sum1 = zero;
     for (j = 0; j + 1 < kb; j += 2) {
-      const __m256 p0 = exp_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + j * lds), vsc, mref));
-      const __m256 p1 = exp_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + (j + 1) * lds), vsc, mref));
+      const __m256 p0 = exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + j * lds), vsc2, mref2));
+      const __m256 p1 = exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + (j + 1) * lds), vsc2, mref2));
       _mm256_storeu_ps(col + j * lds, p0);
       _mm256_storeu_ps(col + (j + 1) * lds, p1);
       sum0 = _mm256_add_ps(sum0, p0);
       sum1 = _mm256_add_ps(sum1, p1);
     }
     if (j < kb) {
-      const __m256 p0 = exp_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + j * lds), vsc, mref));
+      const __m256 p0 = exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + j * lds), vsc2, mref2));
       _mm256_storeu_ps(col + j * lds, p0);
       sum0 = _mm256_add_ps(sum0, p0);
     }
@@ -171,12 +175,14 @@ void attn_softmax_update_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, flo
 }
 
 void attn_probs_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, float scale, const float* lse) {
-  const __m256 vsc = _mm256_set1_ps(scale);
+  const float log2e = 1.44269504088896341f;
+  const __m256 vsc2 = _mm256_set1_ps(scale * log2e);
+  const __m256 vl2e = _mm256_set1_ps(log2e);
   for (int64_t j = 0; j < kb; ++j) {
     float* row = s + j * lds;
     for (int64_t i = 0; i < nq; i += 8)
-      _mm256_storeu_ps(row + i, exp_ps(_mm256_fmsub_ps(_mm256_loadu_ps(row + i), vsc,
-                                                       _mm256_loadu_ps(lse + i))));
+      _mm256_storeu_ps(row + i, exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(row + i), vsc2,
+                                                        _mm256_mul_ps(_mm256_loadu_ps(lse + i), vl2e))));
   }
 }
 
