@@ -80,18 +80,17 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
         if (cur >= 0) flush(cur);
         cur = b;
         const T* Ob = out + b * Lq * Dv;
+        kern.transpose(Lq, D, Q, p.ldq, QT, Lq16);
+        kern.transpose(Lq, Dv, dO, Dv, dOT, Lq16);
+        for (int64_t d = 0; d < D; ++d) std::fill(QT + d * Lq16 + Lq, QT + (d + 1) * Lq16, T(0));
+        for (int64_t d = 0; d < Dv; ++d) std::fill(dOT + d * Lq16 + Lq, dOT + (d + 1) * Lq16, T(0));
         for (int64_t i = 0; i < Lq16; ++i) {
-          const bool in = i < Lq;
-          for (int64_t d = 0; d < D; ++d) QT[d * Lq16 + i] = in ? Q[i * p.ldq + d] : T(0);
           T acc = 0;
-          for (int64_t d = 0; d < Dv; ++d) {
-            const T g = in ? dO[i * Dv + d] : T(0);
-            dOT[d * Lq16 + i] = g;
-            if (in) acc += g * Ob[i * Dv + d];
-          }
+          if (i < Lq)
+            for (int64_t d = 0; d < Dv; ++d) acc += dO[i * Dv + d] * Ob[i * Dv + d];
           dvec[i] = acc;
           // Queries that saw no key (lse = −inf) and padding get P = exp(... − inf) = 0.
-          lsea[i] = in && std::isfinite(lse[b * Lq + i]) ? lse[b * Lq + i] : inf;
+          lsea[i] = i < Lq && std::isfinite(lse[b * Lq + i]) ? lse[b * Lq + i] : inf;
         }
         std::fill(dQ, dQ + Lq * D, T(0));
       }

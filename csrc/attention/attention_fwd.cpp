@@ -47,13 +47,8 @@ void forward_block(const AttnProblem<T>& p, const AttnKernels<T>& kern, int64_t 
   const int64_t nq16 = round_up(qb, kAttnNR), nq8 = round_up(qb, 8);
 
   // Q^T of the block, zero-padded to a multiple of 16 queries.
-  for (int64_t i = 0; i < nq16; ++i) {
-    const T* qi = Q + (q0 + i) * p.ldq;
-    if (i < qb)
-      for (int64_t d = 0; d < D; ++d) QT[d * BQ + i] = qi[d];
-    else
-      for (int64_t d = 0; d < D; ++d) QT[d * BQ + i] = T(0);
-  }
+  kern.transpose(qb, D, Q + q0 * p.ldq, p.ldq, QT, BQ);
+  for (int64_t d = 0; d < D; ++d) std::fill(QT + d * BQ + qb, QT + d * BQ + nq16, T(0));
   std::fill(mrow, mrow + BQ, -std::numeric_limits<T>::infinity());
   std::fill(lrow, lrow + BQ, T(0));
   std::fill(O, O + BQ * Dvp, T(0));

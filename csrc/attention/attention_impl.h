@@ -24,6 +24,7 @@ struct AttnKernels {
   void (*softmax_update)(int64_t, int64_t, T*, int64_t, T, T*, T*, T*);
   void (*probs)(int64_t, int64_t, T*, int64_t, T, const T*);
   void (*dscores)(int64_t, int64_t, const T*, int64_t, T*, int64_t, const T*, T);
+  void (*transpose)(int64_t, int64_t, const T*, int64_t, T*, int64_t);
 };
 
 // The kernels of the current ISA (float: AVX2 or generic; double: generic).

@@ -34,6 +34,10 @@ void attn_probs_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, float scale,
 void attn_dscores_avx2(int64_t kb, int64_t nq, const float* p, int64_t ldp, float* dp,
                        int64_t lddp, const float* dvec, float scale);
 
+// Transpose: dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols (8×8 register blocks).
+void attn_transpose_avx2(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,
+                         int64_t ldd);
+
 // Portable twins (attention_kernels_generic.cpp), float and double.
 template <typename T>
 void attn_tile_generic(int64_t K, const T* a, int64_t rsa, int64_t csa, int m, const T* b,
@@ -43,6 +47,9 @@ void attn_softmax_update_generic(int64_t kb, int64_t nq, T* s, int64_t lds, T sc
                                  T* lrow, T* alpha);
 template <typename T>
 void attn_probs_generic(int64_t kb, int64_t nq, T* s, int64_t lds, T scale, const T* lse);
+template <typename T>
+void attn_transpose_generic(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst,
+                            int64_t ldd);
 template <typename T>
 void attn_dscores_generic(int64_t kb, int64_t nq, const T* p, int64_t ldp, T* dp, int64_t lddp,
                           const T* dvec, T scale);

@@ -64,11 +64,19 @@ void attn_dscores_generic(int64_t kb, int64_t nq, const T* p, int64_t ldp, T* dp
       dp[j * lddp + i] = p[j * ldp + i] * (dp[j * lddp + i] - dvec[i]) * scale;
 }
 
+template <typename T>
+void attn_transpose_generic(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst,
+                            int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
 #define NK_ATTN_INST(T)                                                                       \
   template void attn_tile_generic<T>(int64_t, const T*, int64_t, int64_t, int, const T*,      \
                                      int64_t, int, T*, int64_t, const T*, bool);              \
   template void attn_softmax_update_generic<T>(int64_t, int64_t, T*, int64_t, T, T*, T*, T*); \
   template void attn_probs_generic<T>(int64_t, int64_t, T*, int64_t, T, const T*);            \
+  template void attn_transpose_generic<T>(int64_t, int64_t, const T*, int64_t, T*, int64_t);  \
   template void attn_dscores_generic<T>(int64_t, int64_t, const T*, int64_t, T*, int64_t,     \
                                         const T*, T);
 NK_ATTN_INST(float)
@@ -79,15 +87,15 @@ template <>
 AttnKernels<float> attn_kernels<float>() {
   if (current_isa() == Isa::avx2)
     return {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2,
-            attn_dscores_avx2};
+            attn_dscores_avx2, attn_transpose_avx2};
   return {"attn_generic_6x16", attn_tile_generic<float>, attn_softmax_update_generic<float>,
-          attn_probs_generic<float>, attn_dscores_generic<float>};
+          attn_probs_generic<float>, attn_dscores_generic<float>, attn_transpose_generic<float>};
 }
 
 template <>
 AttnKernels<double> attn_kernels<double>() {
   return {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,
-          attn_probs_generic<double>, attn_dscores_generic<double>};
+          attn_probs_generic<double>, attn_dscores_generic<double>, attn_transpose_generic<double>};
 }
 
 }  // namespace nk
