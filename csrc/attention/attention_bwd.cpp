@@ -103,33 +103,26 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
       for (int64_t i0 = qstart; i0 < Lq; i0 += BQ) {
         const int64_t qb = std::min(BQ, Lq - i0);
         const int64_t nq16 = round_up(qb, kAttnNR), nq8 = round_up(qb, 8);
-        for (int64_t pn = 0; pn < nq16; pn += kAttnNR)
-          for (int64_t jt = 0; jt < kb; jt += kAttnMR)
-            kern.tile(D, K + (j0 + jt) * p.ldk, p.ldk, 1, int(std::min<int64_t>(kAttnMR, kb - jt)),
-                      QT + i0 + pn, Lq16, kAttnNR, ST + jt * BQ + pn, BQ, nullptr, false);
+        for (int64_t pn = 0; pn < nq16; pn += kAttnNR)  // S^T = K Q^T
+          kern.tile(D, K + j0 * p.ldk, p.ldk, 1, int(kb), QT + i0 + pn, Lq16, kAttnNR, ST + pn, BQ,
+                    nullptr, false);
         const bool prep = p.mask_kind != AttnMask::none || (p.causal && j0 + kb - 1 > i0);
         if (prep) attn_prepare_tile(p, b, i0, qb, j0, kb, ST, BQ);
         kern.probs(kb, nq8, ST, BQ, prep ? T(1) : p.scale, lsea + i0);
-        for (int64_t jt = 0; jt < kb; jt += kAttnMR) {
-          const int m = int(std::min<int64_t>(kAttnMR, kb - jt));
-          for (int64_t d0 = 0; d0 < Dv; d0 += kAttnNR)  // dV += P^T dO
-            kern.tile(qb, ST + jt * BQ, BQ, 1, m, dO + i0 * Dv + d0, Dv,
-                      int(std::min<int64_t>(kAttnNR, Dv - d0)), gvb + jt * Dv + d0, Dv, nullptr, true);
-          for (int64_t pn = 0; pn < nq16; pn += kAttnNR)  // dP^T = V dO^T
-            kern.tile(Dv, V + (j0 + jt) * p.ldv, p.ldv, 1, m, dOT + i0 + pn, Lq16, kAttnNR,
-                      dPT + jt * BQ + pn, BQ, nullptr, false);
-        }
+        for (int64_t d0 = 0; d0 < Dv; d0 += kAttnNR)  // dV += P^T dO
+          kern.tile(qb, ST, BQ, 1, int(kb), dO + i0 * Dv + d0, Dv,
+                    int(std::min<int64_t>(kAttnNR, Dv - d0)), gvb + d0, Dv, nullptr, true);
+        for (int64_t pn = 0; pn < nq16; pn += kAttnNR)  // dP^T = V dO^T
+          kern.tile(Dv, V + j0 * p.ldv, p.ldv, 1, int(kb), dOT + i0 + pn, Lq16, kAttnNR, dPT + pn, BQ,
+                    nullptr, false);
         kern.dscores(kb, nq8, ST, BQ, dPT, BQ, dvec + i0, p.scale);
-        for (int64_t jt = 0; jt < kb; jt += kAttnMR)  // dK += dS^T Q
-          for (int64_t d0 = 0; d0 < D; d0 += kAttnNR)
-            kern.tile(qb, dPT + jt * BQ, BQ, 1, int(std::min<int64_t>(kAttnMR, kb - jt)),
-                      Q + i0 * p.ldq + d0, p.ldq, int(std::min<int64_t>(kAttnNR, D - d0)),
-                      gkb + jt * D + d0, D, nullptr, true);
-        for (int64_t it = 0; it < qb; it += kAttnMR)  // dQ += dS K
-          for (int64_t d0 = 0; d0 < D; d0 += kAttnNR)
-            kern.tile(kb, dPT + it, 1, BQ, int(std::min<int64_t>(kAttnMR, qb - it)),
-                      K + j0 * p.ldk + d0, p.ldk, int(std::min<int64_t>(kAttnNR, D - d0)),
-                      dQ + (i0 + it) * D + d0, D, nullptr, true);
+        for (int64_t d0 = 0; d0 < D; d0 += kAttnNR) {
+          const int n = int(std::min<int64_t>(kAttnNR, D - d0));
+          kern.tile(qb, dPT, BQ, 1, int(kb), Q + i0 * p.ldq + d0, p.ldq, n, gkb + d0, D, nullptr,
+                    true);                                                     // dK += dS^T Q
+          kern.tile(kb, dPT, 1, BQ, int(qb), K + j0 * p.ldk + d0, p.ldk, n, dQ + i0 * D + d0, D,
+                    nullptr, true);                                            // dQ += dS K
+        }
       }
     }
     if (cur >= 0) flush(cur);

@@ -57,17 +57,13 @@ void forward_block(const AttnProblem<T>& p, const AttnKernels<T>& kern, int64_t 
   for (int64_t j0 = 0; j0 < kend; j0 += BK) {
     const int64_t kb = std::min(BK, kend - j0);
     for (int64_t pn = 0; pn < nq16; pn += kAttnNR)
-      for (int64_t jt = 0; jt < kb; jt += kAttnMR)
-        kern.tile(D, K + (j0 + jt) * p.ldk, p.ldk, 1, int(std::min<int64_t>(kAttnMR, kb - jt)),
-                  QT + pn, BQ, kAttnNR, ST + jt * BQ + pn, BQ, nullptr, false);
+      kern.tile(D, K + j0 * p.ldk, p.ldk, 1, int(kb), QT + pn, BQ, kAttnNR, ST + pn, BQ, nullptr, false);
     const bool prep = p.mask_kind != AttnMask::none || (p.causal && j0 + kb - 1 > q0);
     if (prep) attn_prepare_tile(p, b, q0, qb, j0, kb, ST, BQ);
     kern.softmax_update(kb, nq8, ST, BQ, prep ? T(1) : p.scale, mrow, lrow, alpha);
-    for (int64_t it = 0; it < qb; it += kAttnMR)
-      for (int64_t d0 = 0; d0 < Dv; d0 += kAttnNR)
-        kern.tile(kb, ST + it, 1, BQ, int(std::min<int64_t>(kAttnMR, qb - it)), V + j0 * p.ldv + d0,
-                  p.ldv, int(std::min<int64_t>(kAttnNR, Dv - d0)), O + it * Dvp + d0, Dvp,
-                  alpha + it, true);
+    for (int64_t d0 = 0; d0 < Dv; d0 += kAttnNR)
+      kern.tile(kb, ST, 1, BQ, int(qb), V + j0 * p.ldv + d0, p.ldv,
+                int(std::min<int64_t>(kAttnNR, Dv - d0)), O + d0, Dvp, alpha, true);
   }
 
   for (int64_t i = 0; i < qb; ++i) {

@@ -14,9 +14,9 @@ constexpr int kAttnMR = 6;
 constexpr int kAttnNR = 16;
 
 // C[r, 0:n] := (acc ? C[r, 0:n] · (cscale ? cscale[r] : 1) : 0) + sum_{k<K} A(r, k) · B[k, 0:n]
-// for r < m <= MR, n <= NR, with A(r, k) = a[r*rsa + k*csa] (any strides: A is read by
-// broadcasting single elements), B[k, c] = b[k*ldb + c], C[r, c] = c[r*ldc + c].
-// Rows r >= m are neither read from A nor written to C.
+// for r < m (any m: the kernel walks MR-row tiles) and n <= NR, with A(r, k) =
+// a[r*rsa + k*csa] (any strides: A is read by broadcasting single elements),
+// B[k, c] = b[k*ldb + c], C[r, c] = c[r*ldc + c]. Rows r >= m are not touched.
 void attn_tile_avx2(int64_t K, const float* a, int64_t rsa, int64_t csa, int m, const float* b,
                     int64_t ldb, int n, float* c, int64_t ldc, const float* cscale, bool acc);
 

@@ -124,11 +124,15 @@ inline void tile_6x16(int64_t K, const float* a, int64_t rsa, int64_t csa, int m
 
 void attn_tile_avx2(int64_t K, const float* a, int64_t rsa, int64_t csa, int m, const float* b,
                     int64_t ldb, int n, float* c, int64_t ldc, const float* cscale, bool acc) {
-  if (m <= 0 || n <= 0) return;
-  if (n == 16)
-    tile_6x16<true>(K, a, rsa, csa, m, b, ldb, n, c, ldc, cscale, acc);
-  else
-    tile_6x16<false>(K, a, rsa, csa, m, b, ldb, n, c, ldc, cscale, acc);
+  if (n <= 0) return;
+  for (int r = 0; r < m; r += 6) {
+    const int mr = m - r < 6 ? m - r : 6;
+    const float* cs = cscale ? cscale + r : nullptr;
+    if (n == 16)
+      tile_6x16<true>(K, a + r * rsa, rsa, csa, mr, b, ldb, n, c + r * ldc, ldc, cs, acc);
+    else
+      tile_6x16<false>(K, a + r * rsa, rsa, csa, mr, b, ldb, n, c + r * ldc, ldc, cs, acc);
+  }
 }
 
 void attn_softmax_update_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, float scale,

@@ -10,8 +10,9 @@
 
 namespace nk {
 
+namespace {
 template <typename T>
-void attn_tile_generic(int64_t K, const T* a, int64_t rsa, int64_t csa, int m, const T* b,
+void tile_generic_6x16(int64_t K, const T* a, int64_t rsa, int64_t csa, int m, const T* b,
                        int64_t ldb, int n, T* c, int64_t ldc, const T* cscale, bool acc) {
   T t[kAttnMR][kAttnNR] = {};
   for (int64_t k = 0; k < K; ++k) {
@@ -26,6 +27,15 @@ void attn_tile_generic(int64_t K, const T* a, int64_t rsa, int64_t csa, int m, c
     const T s = cscale ? cscale[r] : T(1);
     for (int j = 0; j < n; ++j) cr[j] = acc ? cr[j] * s + t[r][j] : t[r][j];
   }
+}
+}  // namespace
+
+template <typename T>
+void attn_tile_generic(int64_t K, const T* a, int64_t rsa, int64_t csa, int m, const T* b,
+                       int64_t ldb, int n, T* c, int64_t ldc, const T* cscale, bool acc) {
+  for (int r = 0; r < m; r += kAttnMR)
+    tile_generic_6x16(K, a + r * rsa, rsa, csa, std::min(kAttnMR, m - r), b, ldb, n, c + r * ldc,
+                      ldc, cscale ? cscale + r : nullptr, acc);
 }
 
 template <typename T>
