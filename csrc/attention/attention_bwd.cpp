@@ -15,6 +15,9 @@
 // gq under a lock when the thread moves to another item (at most once per chunk).
 // Per-thread scratch: Q^T, dO^T, dQ of one item (O(Lq·(D + Dv))) and two BK × BQ tiles.
 // Causal: a kv-block starting at key j0 only meets queries i >= j0.
+//
+// Measured forward + backward vs torch SDPA + autograd (float32, 2 threads, loaded dev box,
+// `python -m nnkernels --only attention`): B8 H8 L256 D64 1.77×, B4 H8 L1024 D64 1.20×.
 #include <omp.h>
 
 #include <algorithm>
