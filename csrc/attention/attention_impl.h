@@ -2,6 +2,7 @@
 // *_avx2.cpp file): the block sizes, the kernel table chosen at run time, mask helpers.
 #pragma once
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -39,20 +40,20 @@ void attn_prepare_tile(const AttnProblem<T>& p, int64_t b, int64_t q0, int64_t q
                        int64_t kb, T* s, int64_t lds) {
   const T ninf = -std::numeric_limits<T>::infinity();
   const T sc = p.scale;
-  for (int64_t i = 0; i < qb; ++i) {
-    const int64_t qi = q0 + i;
-    T* col = s + i;
+  for (int64_t j = 0; j < kb; ++j) {  // one key per row of S^T; queries contiguous
+    T* row = s + j * lds;
+    const int64_t kj = j0 + j;
     if (p.mask_kind == AttnMask::boolean) {
-      const uint8_t* mrow = static_cast<const uint8_t*>(p.mask) + p.mask_off[b] + qi * p.msi + j0 * p.msj;
-      for (int64_t j = 0; j < kb; ++j) col[j * lds] = mrow[j * p.msj] ? col[j * lds] * sc : ninf;
+      const uint8_t* m = static_cast<const uint8_t*>(p.mask) + p.mask_off[b] + q0 * p.msi + kj * p.msj;
+      for (int64_t i = 0; i < qb; ++i) row[i] = m[i * p.msi] ? row[i] * sc : ninf;
     } else if (p.mask_kind == AttnMask::additive) {
-      const T* mrow = static_cast<const T*>(p.mask) + p.mask_off[b] + qi * p.msi + j0 * p.msj;
-      for (int64_t j = 0; j < kb; ++j) col[j * lds] = col[j * lds] * sc + mrow[j * p.msj];
+      const T* m = static_cast<const T*>(p.mask) + p.mask_off[b] + q0 * p.msi + kj * p.msj;
+      for (int64_t i = 0; i < qb; ++i) row[i] = row[i] * sc + m[i * p.msi];
     } else {
-      for (int64_t j = 0; j < kb; ++j) col[j * lds] *= sc;
+      for (int64_t i = 0; i < qb; ++i) row[i] *= sc;
     }
-    if (p.causal)
-      for (int64_t j = qi + 1 - j0 < 0 ? 0 : qi + 1 - j0; j < kb; ++j) col[j * lds] = ninf;
+    if (p.causal)  // query q0 + i sees key kj iff kj <= q0 + i
+      for (int64_t i = 0; i < std::min(qb, kj - q0); ++i) row[i] = ninf;
   }
 }
 
