@@ -333,3 +333,26 @@ def test_bad_arguments(rng):
         bwd(out, q, k, v, out, lse[:, :3])
     with pytest.raises(ValueError, match="out has shape"):
         bwd(out, q, k, v, out[0], lse)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_configurations(cpu_path, seed):
+    # Random sizes (block edges included), mask kinds, causal and scale, forward and backward.
+    rng = np.random.default_rng(100 + seed)
+    dtype = (np.float32, np.float64)[seed % 2]
+    B, Lq, Lk = int(rng.integers(1, 3)), int(rng.integers(1, 200)), int(rng.integers(1, 200))
+    D, Dv = int(rng.integers(1, 100)), int(rng.integers(1, 100))
+    kind = ("none", "causal", "bool", "additive")[seed % 4]
+    q, k, v = rand(rng, (B, Lq, D), dtype), rand(rng, (B, Lk, D), dtype), rand(rng, (B, Lk, Dv), dtype)
+    mask = (rng.random((Lq, Lk)) < 0.8) if kind == "bool" else \
+        rand(rng, (B, Lq, Lk), dtype) if kind == "additive" else None
+    causal = kind == "causal"
+    scale = None if seed % 3 else float(rng.uniform(-1, 1))
+    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale,
+                                               return_lse=True)
+    assert gerr(out, ref_forward(q, k, v, mask, causal, scale)[0]) <= FTOL[dtype] * 4
+    go = rand(rng, out.shape, dtype)
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask, is_causal=causal,
+                                                   scale=scale)
+    for g, r in zip(got, ref_backward(go, q, k, v, mask, causal, scale)):
+        assert gerr(g, r) <= FTOL[dtype] * 8
