@@ -18,8 +18,8 @@
 // Measured (float32, 2 threads, torch 2.13 SDPA with the same threads, interleaved in one
 // run; `python -m nnkernels --only attention`) on the 2-core Zen3 dev box while ~5 other
 // jobs loaded it (absolute GFLOP/s are a third of a quiet machine's; ratios are the point):
-//   B8 H8 L256 D64 1.07–1.26×, B4 H8 L1024 D64 1.15–1.35× (causal 1.39–1.46×),
-//   B1 H8 L4096 D64 1.13–1.16× (two runs).
+//   B8 H8 L256 D64 1.07–1.26×, B4 H8 L1024 D64 1.12–1.35× (causal 1.39–1.60×),
+//   B1 H8 L4096 D64 1.13–1.19× (three runs).
 // Single-thread CPU time (time.thread_time, less sensitive to the load): 1.08×, 1.14×.
 // Peak extra memory at B1 H8 L4096 D64 (`python -m nnkernels.bench.attention --memory`):
 // 0.21 MiB beyond the 8 MiB output = 0.003 of one L×L fp32 matrix (torch: 1.7–1.8 MiB);
