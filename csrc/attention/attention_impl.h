@@ -1,0 +1,60 @@
+// Internals shared by the attention drivers (generic code only; never included by an
+// *_avx2.cpp file): the block sizes, the kernel table chosen at run time, mask helpers.
+#pragma once
+#include <cmath>
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "attention/attention.h"
+#include "attention/attention_kernels.h"
+#include "common.h"
+
+namespace nk {
+
+// All attention block sizes. BQ is a multiple of both MR (6) and NR (16); BK of MR.
+// Forward q-block × kv-block; the backward uses the same two sizes (kv-block outer).
+constexpr int64_t kAttnBQ = 96;
+constexpr int64_t kAttnBK = 96;
+
+template <typename T>
+struct AttnKernels {
+  const char* name;
+  void (*tile)(int64_t, const T*, int64_t, int64_t, int, const T*, int64_t, int, T*, int64_t,
+               const T*, bool);
+  void (*softmax_update)(int64_t, int64_t, T*, int64_t, T, T*, T*, T*);
+  void (*probs)(int64_t, int64_t, T*, int64_t, T, const T*);
+  void (*dscores)(int64_t, int64_t, const T*, int64_t, T*, int64_t, const T*, T);
+  void (*transpose)(int64_t, int64_t, const T*, int64_t, T*, int64_t);
+};
+
+// The kernels of the current ISA (float: AVX2 or generic; double: generic).
+template <typename T>
+AttnKernels<T> attn_kernels();
+
+// Turn a raw S^T tile (kb keys from j0 × qb queries from q0, row stride lds) of batch
+// item b into scaled, masked logits: s := scale·s + mask, or −inf where the mask (or
+// causality) hides the key. Only columns < qb are touched.
+template <typename T>
+void attn_prepare_tile(const AttnProblem<T>& p, int64_t b, int64_t q0, int64_t qb, int64_t j0,
+                       int64_t kb, T* s, int64_t lds) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  const T sc = p.scale;
+  for (int64_t j = 0; j < kb; ++j) {  // one key per row of S^T; queries contiguous
+    T* row = s + j * lds;
+    const int64_t kj = j0 + j;
+    if (p.mask_kind == AttnMask::boolean) {
+      const uint8_t* m = static_cast<const uint8_t*>(p.mask) + p.mask_off[b] + q0 * p.msi + kj * p.msj;
+      for (int64_t i = 0; i < qb; ++i) row[i] = m[i * p.msi] ? row[i] * sc : ninf;
+    } else if (p.mask_kind == AttnMask::additive) {
+      const T* m = static_cast<const T*>(p.mask) + p.mask_off[b] + q0 * p.msi + kj * p.msj;
+      for (int64_t i = 0; i < qb; ++i) row[i] = row[i] * sc + m[i * p.msi];
+    } else {
+      for (int64_t i = 0; i < qb; ++i) row[i] *= sc;
+    }
+    if (p.causal)  // query q0 + i sees key kj iff kj <= q0 + i
+      for (int64_t i = 0; i < std::min(qb, kj - q0); ++i) row[i] = ninf;
+  }
+}
+
+}  // namespace nk

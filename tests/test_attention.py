@@ -1,0 +1,358 @@
+"""scaled_dot_product_attention and its backward against float64 NumPy references and
+torch.nn.functional.scaled_dot_product_attention (+ autograd) when torch is importable."""
+import threading
+
+import numpy as np
+import pytest
+
+import nnkernels as nk
+from conftest import rel_err
+
+FTOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+# ---- float64 NumPy references (the whole score matrix; small sizes only) ----------------
+def _logits(q, k, mask, causal, scale):
+    q, k = q.astype(np.float64), k.astype(np.float64)
+    D = q.shape[-1]
+    scale = 1.0 / np.sqrt(D) if scale is None else scale
+    s = scale * (q @ np.swapaxes(k, -1, -2))
+    Lq, Lk = s.shape[-2:]
+    if causal:
+        s = np.where(np.tril(np.ones((Lq, Lk), bool)), s, -np.inf)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask.astype(np.float64)
+    return s
+
+
+def ref_forward(q, k, v, mask=None, causal=False, scale=None):
+    s = _logits(q, k, mask, causal, scale)
+    m = s.max(-1, keepdims=True)
+    seen = np.isfinite(m)
+    e = np.exp(s - np.where(seen, m, 0.0))
+    l = e.sum(-1, keepdims=True)
+    p = np.where(seen, e / np.where(seen, l, 1.0), 0.0)
+    lse = np.where(seen, m + np.log(np.where(seen, l, 1.0)), -np.inf)[..., 0]
+    return p @ v.astype(np.float64), lse, p
+
+
+def unbroadcast(g, shape):
+    while g.ndim > len(shape):
+        g = g.sum(0)
+    for i, n in enumerate(shape):
+        if n == 1 and g.shape[i] != 1:
+            g = g.sum(i, keepdims=True)
+    return g
+
+
+def ref_backward(go, q, k, v, mask=None, causal=False, scale=None):
+    D = q.shape[-1]
+    scale = 1.0 / np.sqrt(D) if scale is None else scale
+    _, _, p = ref_forward(q, k, v, mask, causal, scale)
+    go = go.astype(np.float64)
+    gv = np.swapaxes(p, -1, -2) @ go
+    dp = go @ np.swapaxes(v.astype(np.float64), -1, -2)
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True))
+    gq = scale * ds @ k.astype(np.float64)
+    gk = scale * np.swapaxes(ds, -1, -2) @ q.astype(np.float64)
+    return unbroadcast(gq, q.shape), unbroadcast(gk, k.shape), unbroadcast(gv, v.shape)
+
+
+def gerr(g, r):
+    """Gradient error relative to max(|r|, 1) (some gradients are exactly 0, e.g. Lq = 1 causal)."""
+    g, r = np.asarray(g, np.float64), np.asarray(r, np.float64)
+    return 0.0 if r.size == 0 else float(np.max(np.abs(g - r)) / max(np.max(np.abs(r)), 1.0))
+
+
+def rand(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# (batch dims, Lq, Lk, D, Dv): 1, primes, Lq != Lk, D not a multiple of 8, block edges (96).
+SHAPES = [
+    ((), 1, 1, 1, 1), ((2,), 5, 7, 3, 4), ((2, 3), 13, 11, 8, 8), ((1,), 1, 97, 17, 5),
+    ((3,), 97, 1, 5, 9), ((2,), 96, 96, 64, 64), ((1, 2), 97, 193, 33, 31), ((2,), 200, 150, 40, 70),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("batch,Lq,Lk,D,Dv", SHAPES)
+def test_forward_shapes(cpu_path, rng, dtype, causal, batch, Lq, Lk, D, Dv):
+    q, k, v = rand(rng, batch + (Lq, D), dtype), rand(rng, batch + (Lk, D), dtype), rand(rng, batch + (Lk, Dv), dtype)
+    out, lse = nk.scaled_dot_product_attention(q, k, v, is_causal=causal, return_lse=True)
+    ref, ref_lse, _ = ref_forward(q, k, v, causal=causal)
+    assert out.shape == batch + (Lq, Dv) and out.dtype == dtype and lse.shape == batch + (Lq,)
+    assert rel_err(out, ref) <= FTOL[dtype] * 4
+    assert np.allclose(lse, ref_lse, rtol=FTOL[dtype] * 4, atol=FTOL[dtype] * 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("batch,Lq,Lk,D,Dv", SHAPES[1:6])
+def test_backward_shapes(cpu_path, rng, dtype, causal, batch, Lq, Lk, D, Dv):
+    q, k, v = rand(rng, batch + (Lq, D), dtype), rand(rng, batch + (Lk, D), dtype), rand(rng, batch + (Lk, Dv), dtype)
+    out, lse = nk.scaled_dot_product_attention(q, k, v, is_causal=causal, return_lse=True)
+    go = rand(rng, out.shape, dtype)
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, is_causal=causal)
+    for g, r, a in zip(got, ref_backward(go, q, k, v, causal=causal), (q, k, v)):
+        assert g.shape == a.shape and g.dtype == dtype
+        assert gerr(g, r) <= FTOL[dtype] * 8
+
+
+MASK_SHAPES = [(7,), (5, 7), (1, 5, 7), (2, 1, 5, 7), (2, 3, 5, 7), (3, 5, 1)]
+
+
+@pytest.mark.parametrize("kind", ["bool", "additive"])
+@pytest.mark.parametrize("mshape", MASK_SHAPES)
+def test_masks_broadcast(cpu_path, rng, kind, mshape):
+    q, k, v = rand(rng, (2, 3, 5, 6), np.float64), rand(rng, (2, 3, 7, 6), np.float64), rand(rng, (2, 3, 7, 4), np.float64)
+    if kind == "bool":
+        mask = rng.random(mshape) < 0.6
+    else:
+        mask = rng.standard_normal(mshape)
+        mask[rng.random(mshape) < 0.3] = -np.inf
+    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True)
+    ref, ref_lse, _ = ref_forward(q, k, v, mask)
+    assert rel_err(out, ref) <= 1e-12
+    assert np.array_equal(np.isinf(lse), np.isinf(ref_lse))
+    fin = np.isfinite(ref_lse)
+    assert np.allclose(lse[fin], ref_lse[fin], rtol=1e-12, atol=1e-12)
+    go = rand(rng, out.shape, np.float64)
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask)
+    for g, r in zip(got, ref_backward(go, q, k, v, mask)):
+        assert gerr(g, r) <= 1e-12
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_masked_blocks(cpu_path, rng, dtype):
+    # Several q- and kv-blocks, a mask that hides whole tiles and whole rows.
+    q, k, v = rand(rng, (2, 150, 24), dtype), rand(rng, (2, 230, 24), dtype), rand(rng, (2, 230, 20), dtype)
+    mask = rng.random((150, 230)) < 0.5
+    mask[:, :120] = False
+    mask[7] = False
+    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True)
+    ref, ref_lse, _ = ref_forward(q, k, v, mask)
+    assert rel_err(out, ref) <= FTOL[dtype] * 4
+    assert np.all(out[:, 7] == 0) and np.all(lse[:, 7] == -np.inf)
+    go = rand(rng, out.shape, dtype)
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask)
+    for g, r in zip(got, ref_backward(go, q, k, v, mask)):
+        assert np.isfinite(g).all() and gerr(g, r) <= FTOL[dtype] * 8
+
+
+def test_fully_masked_rows_are_zero_like_torch(rng):
+    q, k, v = rand(rng, (3, 4), np.float32), rand(rng, (5, 4), np.float32), rand(rng, (5, 2), np.float32)
+    mask = np.ones((3, 5), bool)
+    mask[1] = False
+    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True)
+    assert np.all(out[1] == 0) and lse[1] == -np.inf and np.isfinite(out).all()
+    gq, gk, gv = nk.scaled_dot_product_attention_backward(np.ones_like(out), q, k, v, out, lse, attn_mask=mask)
+    assert np.all(gq[1] == 0) and np.isfinite(gk).all() and np.isfinite(gv).all()
+    # No keys at all: zeros, as torch.
+    out0 = nk.scaled_dot_product_attention(q, k[:0], v[:0])
+    assert out0.shape == (3, 2) and np.all(out0 == 0)
+
+
+@pytest.mark.parametrize("scale", [0.3, 2.0, -0.7])
+def test_scale(cpu_path, rng, scale):
+    q, k, v = rand(rng, (2, 9, 5), np.float64), rand(rng, (2, 11, 5), np.float64), rand(rng, (2, 11, 3), np.float64)
+    out, lse = nk.scaled_dot_product_attention(q, k, v, scale=scale, return_lse=True)
+    assert rel_err(out, ref_forward(q, k, v, scale=scale)[0]) <= 1e-12
+    go = rand(rng, out.shape, np.float64)
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, scale=scale)
+    for g, r in zip(got, ref_backward(go, q, k, v, scale=scale)):
+        assert gerr(g, r) <= 1e-12
+
+
+def test_broadcast_leading_dims_and_grads(rng):
+    q = rand(rng, (2, 3, 6, 8), np.float64)
+    k = rand(rng, (1, 3, 9, 8), np.float64)       # shared over the batch
+    v = rand(rng, (9, 5), np.float64)             # shared over batch and heads
+    out, lse = nk.scaled_dot_product_attention(q, k, v, return_lse=True)
+    assert rel_err(out, ref_forward(q, k, v)[0]) <= 1e-12
+    go = rand(rng, out.shape, np.float64)
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse)
+    for g, r, a in zip(got, ref_backward(go, q, k, v), (q, k, v)):
+        assert g.shape == a.shape and gerr(g, r) <= 1e-12
+
+
+def test_noncontiguous_inputs(cpu_path, rng):
+    base = rand(rng, (2, 40, 3, 30), np.float32)
+    q = base[:, ::2, 0, :12]                         # strided rows
+    k = np.swapaxes(rand(rng, (2, 12, 25), np.float32), 1, 2)   # transposed: last axis not unit-stride
+    v = rand(rng, (2, 25, 18), np.float32)[:, ::-1, ::-2]         # negative strides
+    mask = (rng.random((25, 20)) < 0.7).T             # transposed mask
+    out = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert rel_err(out, ref_forward(q, k, v, mask)[0]) <= 1e-5
+
+
+def test_reference_kernel_matches(rng):
+    q, k, v = rand(rng, (2, 37, 20), np.float64), rand(rng, (2, 41, 20), np.float64), rand(rng, (2, 41, 9), np.float64)
+    mask = rng.standard_normal((37, 41))
+    fast, l1 = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True)
+    naive, l2 = nk.ops.attention.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True,
+                                                              _reference=True)
+    assert rel_err(fast, naive) <= 1e-13 and rel_err(l1, l2) <= 1e-13
+
+
+def test_empty(rng):
+    q, k, v = rand(rng, (2, 0, 4), np.float32), rand(rng, (2, 3, 4), np.float32), rand(rng, (2, 3, 5), np.float32)
+    out, lse = nk.scaled_dot_product_attention(q, k, v, return_lse=True)
+    assert out.shape == (2, 0, 5) and lse.shape == (2, 0)
+    gq, gk, gv = nk.scaled_dot_product_attention_backward(out, q, k, v, out, lse)
+    assert gq.shape == q.shape and np.all(gk == 0) and np.all(gv == 0)
+    out = nk.scaled_dot_product_attention(rand(rng, (0, 3, 4), np.float32), k[:1], v[:1])
+    assert out.shape == (0, 3, 5)
+
+
+def test_threads_agree_and_concurrent_calls(rng):
+    q, k, v = rand(rng, (3, 2, 130, 32), np.float32), rand(rng, (3, 2, 170, 32), np.float32), rand(rng, (3, 2, 170, 32), np.float32)
+    ref = nk.scaled_dot_product_attention(q, k, v, is_causal=True)
+    before = nk.get_num_threads()
+    try:
+        nk.set_num_threads(1)
+        assert rel_err(nk.scaled_dot_product_attention(q, k, v, is_causal=True), ref) <= 1e-6
+    finally:
+        nk.set_num_threads(before)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = nk.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        assert rel_err(r, ref) <= 1e-6
+
+
+def test_finite_difference_gradients(rng):
+    q, k, v = rand(rng, (2, 4, 3), np.float64), rand(rng, (2, 5, 3), np.float64), rand(rng, (2, 5, 2), np.float64)
+    mask = rng.standard_normal((4, 5))
+    go = rand(rng, (2, 4, 2), np.float64)
+    for kw in ({"attn_mask": mask}, {"is_causal": True}):
+        def f():
+            return float((nk.scaled_dot_product_attention(q, k, v, **kw) * go).sum())
+        out, lse = nk.scaled_dot_product_attention(q, k, v, return_lse=True, **kw)
+        grads = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, **kw)
+        eps = 1e-6
+        for a, g in zip((q, k, v), grads):
+            num = np.zeros_like(a)
+            for idx in np.ndindex(a.shape):
+                old = a[idx]
+                a[idx] = old + eps
+                fp = f()
+                a[idx] = old - eps
+                fm = f()
+                a[idx] = old
+                num[idx] = (fp - fm) / (2 * eps)
+            assert np.allclose(g, num, atol=1e-8, rtol=1e-6)
+
+
+# ---- against torch --------------------------------------------------------------------
+TORCH_CASES = [
+    # (q shape, Lk, Dv, mask kind, mask shape, causal, scale)
+    ((2, 3, 17, 8), 23, 8, None, None, False, None),
+    ((2, 3, 29, 12), 11, 5, None, None, True, None),     # causal, Lq > Lk
+    ((1, 2, 11, 12), 130, 7, None, None, True, 0.5),     # causal, Lq < Lk
+    ((2, 3, 19, 10), 31, 10, "bool", (19, 31), False, None),
+    ((2, 3, 19, 10), 31, 10, "bool", (2, 1, 19, 31), False, 0.2),
+    ((2, 3, 19, 10), 31, 6, "additive", (3, 19, 31), False, None),
+    ((5, 101, 24), 97, 24, "additive", (101, 97), False, None),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", TORCH_CASES)
+def test_against_torch(cpu_path, rng, dtype, case):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    qshape, Lk, Dv, kind, mshape, causal, scale = case
+    q = rand(rng, qshape, dtype)
+    k = rand(rng, qshape[:-2] + (Lk, qshape[-1]), dtype)
+    v = rand(rng, qshape[:-2] + (Lk, Dv), dtype)
+    mask = None
+    if kind == "bool":
+        mask = rng.random(mshape) < 0.7
+    elif kind == "additive":
+        mask = rng.standard_normal(mshape).astype(dtype)
+    tq, tk, tv = (torch.from_numpy(x.astype(np.float64)).requires_grad_() for x in (q, k, v))
+    tmask = None if mask is None else torch.from_numpy(mask.astype(np.float64) if kind == "additive" else mask)
+    tout = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=tmask, is_causal=causal, scale=scale)
+    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale,
+                                               return_lse=True)
+    assert rel_err(out, tout.detach().numpy()) <= FTOL[dtype] * 4
+    go = rand(rng, out.shape, dtype)
+    tout.backward(torch.from_numpy(go.astype(np.float64)))
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask, is_causal=causal,
+                                                   scale=scale)
+    for g, t in zip(got, (tq.grad, tk.grad, tv.grad)):
+        assert gerr(g, t.numpy()) <= FTOL[dtype] * 8
+
+
+def test_fully_masked_rows_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    q, k, v = rand(rng, (2, 6, 4), np.float32), rand(rng, (2, 5, 4), np.float32), rand(rng, (2, 5, 3), np.float32)
+    mask = rng.random((6, 5)) < 0.5
+    mask[2] = False
+    ref = torch.nn.functional.scaled_dot_product_attention(*(torch.from_numpy(x) for x in (q, k, v)),
+                                                           attn_mask=torch.from_numpy(mask))
+    assert rel_err(nk.scaled_dot_product_attention(q, k, v, attn_mask=mask), ref.numpy()) <= 1e-6
+
+
+# ---- bad arguments ----------------------------------------------------------------------
+def test_bad_arguments(rng):
+    q, k, v = rand(rng, (2, 5, 4), np.float32), rand(rng, (2, 7, 4), np.float32), rand(rng, (2, 7, 3), np.float32)
+    sdpa = nk.scaled_dot_product_attention
+    with pytest.raises(ValueError, match="k has shape"):
+        sdpa(q, rand(rng, (2, 7, 5), np.float32), v)
+    with pytest.raises(ValueError, match="v has shape"):
+        sdpa(q, k, rand(rng, (2, 6, 3), np.float32))
+    with pytest.raises(ValueError, match="q must have"):
+        sdpa(np.ones(4, np.float32), k, v)
+    with pytest.raises(ValueError, match="leading dimensions"):
+        sdpa(rand(rng, (3, 5, 4), np.float32), k, v)
+    with pytest.raises(ValueError, match="attn_mask has shape"):
+        sdpa(q, k, v, attn_mask=np.ones((5, 6), bool))
+    with pytest.raises(ValueError, match="attn_mask has shape"):
+        sdpa(q, k, v, attn_mask=np.ones((3, 5, 7), bool))
+    with pytest.raises(ValueError, match="attn_mask must be None"):
+        sdpa(q, k, v, attn_mask=np.ones((5, 7), bool), is_causal=True)
+    with pytest.raises(TypeError, match="attn_mask"):
+        sdpa(q, k, v, attn_mask=np.ones((5, 7), np.int32))
+    with pytest.raises(TypeError, match="q has unsupported dtype"):
+        sdpa(q.astype(np.int64), k, v)
+    out, lse = sdpa(q, k, v, return_lse=True)
+    bwd = nk.scaled_dot_product_attention_backward
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        bwd(out[:, :4], q, k, v, out, lse)
+    with pytest.raises(ValueError, match="lse has shape"):
+        bwd(out, q, k, v, out, lse[:, :3])
+    with pytest.raises(ValueError, match="out has shape"):
+        bwd(out, q, k, v, out[0], lse)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_configurations(cpu_path, seed):
+    # Random sizes (block edges included), mask kinds, causal and scale, forward and backward.
+    rng = np.random.default_rng(100 + seed)
+    dtype = (np.float32, np.float64)[seed % 2]
+    B, Lq, Lk = int(rng.integers(1, 3)), int(rng.integers(1, 200)), int(rng.integers(1, 200))
+    D, Dv = int(rng.integers(1, 100)), int(rng.integers(1, 100))
+    kind = ("none", "causal", "bool", "additive")[seed % 4]
+    q, k, v = rand(rng, (B, Lq, D), dtype), rand(rng, (B, Lk, D), dtype), rand(rng, (B, Lk, Dv), dtype)
+    mask = (rng.random((Lq, Lk)) < 0.8) if kind == "bool" else \
+        rand(rng, (B, Lq, Lk), dtype) if kind == "additive" else None
+    causal = kind == "causal"
+    scale = None if seed % 3 else float(rng.uniform(-1, 1))
+    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale,
+                                               return_lse=True)
+    assert gerr(out, ref_forward(q, k, v, mask, causal, scale)[0]) <= FTOL[dtype] * 4
+    go = rand(rng, out.shape, dtype)
+    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask, is_causal=causal,
+                                                   scale=scale)
+    for g, r in zip(got, ref_backward(go, q, k, v, mask, causal, scale)):
+        assert gerr(g, r) <= FTOL[dtype] * 8
