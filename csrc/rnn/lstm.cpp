@@ -20,7 +20,8 @@
 //             region with one barrier per step (rnn_engine.h).
 //   backward: per step dh = gy[t] + dA[t+1] @ w_hh (B × 4H by 4H × H, pre-packed) and the
 //             fused gate-gradient pass, same region/barrier scheme; all dA kept, then
-//             gx, gw_ih, gw_hh as three large GEMMs after the loop and gb as column sums.
+//             gx = dA·w_ih and [gw_ih | gw_hh] = dA^T·[x | h_prev] as two large GEMMs after
+//             the loop (the second reads x and y in place), gb as column sums.
 // Speed (2 cores, loaded machine): see python/nnkernels/bench/rnn.py,
 //   `python -m nnkernels --only rnn` — figures in benchmarks/RESULTS.md.
 #include <omp.h>
@@ -132,11 +133,20 @@ void lstm_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, cons
     if (tile.active) rnn::tile_gemm<T>(cfg, W, da, G, tile, T(0), dh, H, ab);
   }
 
-  // The weight and input gradients as three large GEMMs over all steps.
+  // The input and weight gradients as two large GEMMs over all steps.
   gemm<T>(T_ * B, I, G, T(1), da, G, 1, w_ih, I, 1, T(0), gx, I);            // gx = dA · w_ih
-  gemm<T>(G, I, T_ * B, T(1), da, 1, G, x, I, 1, T(0), gw_ih, I);            // gw_ih = dA^T · x
-  gemm<T>(G, H, B, T(1), da, 1, G, h0, H, 1, T(0), gw_hh, H);                // gw_hh = dA[0]^T h0
-  if (T_ > 1) gemm<T>(G, H, (T_ - 1) * B, T(1), da + B * G, 1, G, y, H, 1, T(1), gw_hh, H);  // + dA[1:]^T y[:-1]
+  // gw = [gw_ih | gw_hh] (4H × (I+H)) = dA^T · [x | h_prev], one GEMM over all steps.
+  {
+    auto gw = rnn::aligned_buffer<T>(size_t(G * (I + H)));
+    const StridedPacker<T> A(da, 1, G);
+    const rnn::InputsHprevPacker<T> Bp(x, h0, y, B, I, H);
+    gemm_packed<T>(G, I + H, T_ * B, T(1), A, Bp, T(0), gw.get(), I + H,
+                   rnn::threads_for_gemm(G * (I + H) * T_ * B));
+    for (int64_t r = 0; r < G; ++r) {
+      std::memcpy(gw_ih + r * I, gw.get() + r * (I + H), sizeof(T) * I);
+      std::memcpy(gw_hh + r * H, gw.get() + r * (I + H) + I, sizeof(T) * H);
+    }
+  }
   rnn::column_sums<T>(T_ * B, G, da, gb);
 }
 

@@ -119,6 +119,44 @@ void tile_gemm(const GemmConfig<T>& cfg, const PackedPanels<T>& W, const T* A, i
   }
 }
 
+// The matrix [x | h_prev] (T·B × (I+H)) of a sequence, read in place: row k holds x row k
+// and h_{k/B - 1} row k%B (h0 for the first B rows, then y). The weight gradients of
+// both w_ih and w_hh are then one GEMM: dA^T · [x | h_prev].
+template <typename T>
+struct InputsHprevPacker final : Packer<T> {
+  const T *x, *h0, *y;
+  int64_t B, I, H;
+  InputsHprevPacker(const T* x_, const T* h0_, const T* y_, int64_t B_, int64_t I_, int64_t H_)
+      : x(x_), h0(h0_), y(y_), B(B_), I(I_), H(H_) {}
+  T at(int64_t k, int64_t j) const {
+    if (j < I) return x[k * I + j];
+    return k < B ? h0[k * H + j - I] : y[(k - B) * H + j - I];
+  }
+  void pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const override {
+    for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR)
+      for (int64_t q = 0; q < kc; ++q)
+        for (int i = 0; i < MR; ++i) dst[q * MR + i] = r0 + i < mc ? at(i0 + r0 + i, k0 + q) : T(0);
+  }
+  void pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const override {
+    for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
+      const int64_t nr = std::min<int64_t>(NR, nc - s0);
+      for (int64_t q = 0; q < kc; ++q) {
+        const int64_t k = k0 + q;
+        const T* xr = x + k * I;
+        const T* hr = (k < B ? h0 + k * H : y + (k - B) * H) - I;
+        T* d = dst + q * NR;
+        int64_t jj = 0;
+        for (; jj < nr && j0 + s0 + jj < I; ++jj) d[jj] = xr[j0 + s0 + jj];
+        for (; jj < nr; ++jj) d[jj] = hr[j0 + s0 + jj];
+        for (; jj < NR; ++jj) d[jj] = T(0);
+      }
+    }
+  }
+};
+
+// Threads for a plain product of M·N·K multiply-adds (as nk::gemm chooses).
+inline int threads_for_gemm(int64_t macs) { return macs < 64 * 64 * 64 ? 1 : num_threads(); }
+
 // out[n] = sum over rows of a (rows × N, contiguous), in parallel over column blocks.
 template <typename T>
 void column_sums(int64_t rows, int64_t N, const T* a, T* out) {
