@@ -184,6 +184,28 @@ def test_thread_splits(rng, threads, B, H):
         nk.set_num_threads(before)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("T,B,I,H", [(2, 3, 5, 263), (3, 2, 0, 6)])
+def test_large_hidden_and_empty_input(cpu_path, rng, kind, T, B, I, H):
+    """H > KC: several k-blocks in the recurrent products; I = 0: no input projection."""
+    G = 4 if kind == "lstm" else 3
+    p = make(rng, G, T, B, I, H, np.float64)
+    gy = rng.standard_normal((T, B, H))
+    if kind == "lstm":
+        y, hT, cT, cache = nk.lstm(**p, return_cache=True)
+        ry, _, _, saved = lstm_ref(**p)
+        got = nk.lstm_backward(gy, None, None, cache)
+        ref = lstm_ref_backward(gy, None, None, p["x"], p["w_ih"], p["w_hh"], saved)
+    else:
+        del p["c0"]
+        y, hT, cache = nk.gru(**p, return_cache=True)
+        ry, _, saved = gru_ref(**p)
+        got = nk.gru_backward(gy, None, cache)
+        ref = gru_ref_backward(gy, None, p["x"], p["w_ih"], p["w_hh"], saved)
+    assert rel_err(y, ry) <= 1e-12
+    check_all(got, ref, 1e-11, ["grad"] * len(ref))
+
+
 def test_none_states_and_grads(rng):
     p = make(rng, 4, 3, 2, 4, 5, np.float64, bias=False)
     y, hT, cT, cache = nk.lstm(p["x"], None, None, p["w_ih"], p["w_hh"], return_cache=True)
