@@ -17,6 +17,8 @@
 // Fast version: as lstm.cpp (one input-projection GEMM, per step one recurrent GEMM on
 // pre-packed w_hh panels into a (B, 3H) buffer plus one fused gate pass, one parallel
 // region with a barrier per step; backward keeps dA and dU and finishes with large GEMMs).
+// Speed, 2 threads vs torch.nn.GRU, float32, `python -m nnkernels --only rnn` (quiet 2-core VM):
+//   T50 B64 I64 H64: fwd 2.63x torch, fwd+bwd 3.24x;  T100 B32 I128 H256: fwd 1.83x, fwd+bwd 1.68x
 #include <omp.h>
 
 #include <cstring>
