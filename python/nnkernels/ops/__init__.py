@@ -8,14 +8,16 @@ from . import pool as _pool
 from . import softmax as _softmax
 from . import activations as _activations
 from . import attention as _attention
+from . import rnn as _rnn
 from .gemm import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
 from .activations import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
 
 __all__: list = []
-for _m in (_gemm, _conv, _pool, _softmax, _activations, _attention, ):
+for _m in (_gemm, _conv, _pool, _softmax, _activations, _attention, _rnn, ):
     __all__ += [n for n in _m.__all__ if n not in __all__]
 del _m

@@ -1,0 +1,288 @@
+// AVX2/FMA fused gate passes of the LSTM/GRU cells (twins: rnn_gates_generic.cpp).
+//
+// One pass per time step over a row-block × hidden-slice: 8 floats (4 doubles) of one
+// hidden unit range at a time, all gates of those units together, masked loads and
+// stores for the tail. sigmoid and tanh share one exp core: y = n·ln2 + r with
+// |r| <= ln2/2 (Cody–Waite split of ln2), expm1(r) by its Taylor polynomial (degree 7
+// for float, 13 for double: truncation below half an ulp), e^y = 2^n·(1 + p).
+//   sigmoid(x) = 1/(1 + e^-|x|) or e^-|x|/(1 + e^-|x|)   (no cancellation either side)
+//   tanh(x)    = sign(x) · -u/(u + 2), u = expm1(-2|x|)     (accurate near 0 too)
+// Max error against float64 std::tanh / exp: ~2 ulp (see tests/test_rnn.py).
+// Speed: part of lstm/gru sequence timings, `python -m nnkernels --only rnn`.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "rnn/rnn_gates.h"
+
+namespace nk {
+namespace {
+
+// ---- a thin vector type per precision ----------------------------------------
+template <typename T> struct V;
+
+template <> struct V<float> {
+  using R = __m256;
+  static constexpr int W = 8;
+  static R set1(float a) { return _mm256_set1_ps(a); }
+  static R load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
+  static __m256i mask(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static R loadm(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
+  static void storem(float* p, __m256i m, R v) { _mm256_maskstore_ps(p, m, v); }
+  static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
+  static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static R div(R a, R b) { return _mm256_div_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static R fnma(R a, R b, R c) { return _mm256_fnmadd_ps(a, b, c); }
+  static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static R signbit(R a) { return _mm256_and_ps(_mm256_set1_ps(-0.0f), a); }
+  static R xor_(R a, R b) { return _mm256_xor_ps(a, b); }
+  static R blend_neg(R pos, R neg, R x) { return _mm256_blendv_ps(pos, neg, x); }  // by sign of x
+  // e^y = scale · (1 + p) for y in [exp_lo, 0]
+  static constexpr float exp_lo = -87.0f, tanh_lo = -40.0f;
+  static void exp_parts(R y, R& scale, R& p) {
+    const R n = _mm256_round_ps(_mm256_mul_ps(y, set1(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    R r = _mm256_fnmadd_ps(n, set1(0.693359375f), y);
+    r = _mm256_fnmadd_ps(n, set1(-2.12194440e-4f), r);
+    R q = set1(1.0f / 5040);
+    q = fma(q, r, set1(1.0f / 720));
+    q = fma(q, r, set1(1.0f / 120));
+    q = fma(q, r, set1(1.0f / 24));
+    q = fma(q, r, set1(1.0f / 6));
+    q = fma(q, r, set1(0.5f));
+    p = fma(mul(q, r), r, r);
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    scale = _mm256_castsi256_ps(e);
+  }
+};
+
+template <> struct V<double> {
+  using R = __m256d;
+  static constexpr int W = 4;
+  static R set1(double a) { return _mm256_set1_pd(a); }
+  static R load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, R v) { _mm256_storeu_pd(p, v); }
+  static __m256i mask(int64_t n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static R loadm(const double* p, __m256i m) { return _mm256_maskload_pd(p, m); }
+  static void storem(double* p, __m256i m, R v) { _mm256_maskstore_pd(p, m, v); }
+  static R add(R a, R b) { return _mm256_add_pd(a, b); }
+  static R sub(R a, R b) { return _mm256_sub_pd(a, b); }
+  static R mul(R a, R b) { return _mm256_mul_pd(a, b); }
+  static R div(R a, R b) { return _mm256_div_pd(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
+  static R fnma(R a, R b, R c) { return _mm256_fnmadd_pd(a, b, c); }
+  static R max(R a, R b) { return _mm256_max_pd(a, b); }
+  static R abs(R a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
+  static R signbit(R a) { return _mm256_and_pd(_mm256_set1_pd(-0.0), a); }
+  static R xor_(R a, R b) { return _mm256_xor_pd(a, b); }
+  static R blend_neg(R pos, R neg, R x) { return _mm256_blendv_pd(pos, neg, x); }
+  static constexpr double exp_lo = -708.0, tanh_lo = -40.0;
+  static void exp_parts(R y, R& scale, R& p) {
+    const R n = _mm256_round_pd(_mm256_mul_pd(y, set1(1.4426950408889634074)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    R r = _mm256_fnmadd_pd(n, set1(6.93147180369123816490e-01), y);
+    r = _mm256_fnmadd_pd(n, set1(1.90821492927058770002e-10), r);
+    // expm1(r) = r + r^2 (1/2! + r/3! + ... + r^11/13!)
+    R q = set1(1.0 / 6227020800.0);
+    q = fma(q, r, set1(1.0 / 479001600.0));
+    q = fma(q, r, set1(1.0 / 39916800.0));
+    q = fma(q, r, set1(1.0 / 3628800.0));
+    q = fma(q, r, set1(1.0 / 362880.0));
+    q = fma(q, r, set1(1.0 / 40320.0));
+    q = fma(q, r, set1(1.0 / 5040.0));
+    q = fma(q, r, set1(1.0 / 720.0));
+    q = fma(q, r, set1(1.0 / 120.0));
+    q = fma(q, r, set1(1.0 / 24.0));
+    q = fma(q, r, set1(1.0 / 6.0));
+    q = fma(q, r, set1(0.5));
+    p = fma(mul(q, r), r, r);
+    const __m128i n32 = _mm256_cvtpd_epi32(n);
+    const __m256i e = _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n32), _mm256_set1_epi64x(1023)), 52);
+    scale = _mm256_castsi256_pd(e);
+  }
+};
+
+template <typename T>
+inline typename V<T>::R vsigmoid(typename V<T>::R x) {
+  using v = V<T>;
+  typename v::R scale, p;
+  v::exp_parts(v::max(v::set1(v::exp_lo), v::sub(v::set1(T(0)), v::abs(x))), scale, p);
+  const auto e = v::fma(scale, p, scale);                    // e^-|x| in (0, 1]
+  const auto d = v::div(v::set1(T(1)), v::add(v::set1(T(1)), e));  // sigmoid(|x|)
+  return v::blend_neg(d, v::mul(e, d), x);
+}
+
+template <typename T>
+inline typename V<T>::R vtanh(typename V<T>::R x) {
+  using v = V<T>;
+  typename v::R scale, p;
+  const auto y = v::max(v::set1(v::tanh_lo), v::mul(v::set1(T(-2)), v::abs(x)));
+  v::exp_parts(y, scale, p);
+  const auto u = v::fma(scale, p, v::sub(scale, v::set1(T(1))));  // expm1(-2|x|) in (-1, 0]
+  const auto t = v::div(v::sub(v::set1(T(0)), u), v::add(u, v::set1(T(2))));
+  return v::xor_(t, v::signbit(x));
+}
+
+// Calls body(j, mask, full) for the vectors covering [j0, j1).
+template <typename T, typename F>
+inline void for_vectors(int64_t j0, int64_t j1, F&& body) {
+  using v = V<T>;
+  int64_t j = j0;
+  const __m256i all = _mm256_set1_epi32(-1);
+  for (; j + v::W <= j1; j += v::W) body(j, all, true);
+  if (j < j1) body(j, v::mask(j1 - j), false);
+}
+
+template <typename T>
+inline typename V<T>::R ld(const T* p, __m256i m, bool full) {
+  return full ? V<T>::load(p) : V<T>::loadm(p, m);
+}
+template <typename T>
+inline void st(T* p, __m256i m, bool full, typename V<T>::R x) {
+  if (full) V<T>::store(p, x); else V<T>::storem(p, m, x);
+}
+
+template <typename T>
+void lstm_fwd(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* g, const T* bias,
+              const T* c_prev, T* c, T* h) {
+  using v = V<T>;
+  for (int64_t b = 0; b < rows; ++b) {
+    T* gr = g + b * 4 * H;
+    const T* cp = c_prev + b * H;
+    T* cr = c + b * H;
+    T* hr = h + b * H;
+    for_vectors<T>(j0, j1, [&](int64_t j, __m256i m, bool full) {
+      const auto i = vsigmoid<T>(v::add(ld(gr + j, m, full), ld(bias + j, m, full)));
+      const auto f = vsigmoid<T>(v::add(ld(gr + H + j, m, full), ld(bias + H + j, m, full)));
+      const auto gg = vtanh<T>(v::add(ld(gr + 2 * H + j, m, full), ld(bias + 2 * H + j, m, full)));
+      const auto o = vsigmoid<T>(v::add(ld(gr + 3 * H + j, m, full), ld(bias + 3 * H + j, m, full)));
+      const auto ct = v::fma(f, ld(cp + j, m, full), v::mul(i, gg));
+      st(gr + j, m, full, i);
+      st(gr + H + j, m, full, f);
+      st(gr + 2 * H + j, m, full, gg);
+      st(gr + 3 * H + j, m, full, o);
+      st(cr + j, m, full, ct);
+      st(hr + j, m, full, v::mul(o, vtanh<T>(ct)));
+    });
+  }
+}
+
+template <typename T>
+void lstm_bwd(int64_t rows, int64_t j0, int64_t j1, int64_t H, const T* g, const T* c,
+              const T* c_prev, const T* dh, T* dc, T* dg) {
+  using v = V<T>;
+  const auto one = v::set1(T(1));
+  for (int64_t b = 0; b < rows; ++b) {
+    const T* gr = g + b * 4 * H;
+    T* dgr = dg + b * 4 * H;
+    for_vectors<T>(j0, j1, [&](int64_t j, __m256i m, bool full) {
+      const auto i = ld(gr + j, m, full), f = ld(gr + H + j, m, full);
+      const auto gg = ld(gr + 2 * H + j, m, full), o = ld(gr + 3 * H + j, m, full);
+      const auto tc = vtanh<T>(ld(c + b * H + j, m, full));
+      const auto d = ld(dh + b * H + j, m, full);
+      const auto dct = v::fma(v::mul(d, o), v::fnma(tc, tc, one), ld(dc + b * H + j, m, full));
+      st(dgr + j, m, full, v::mul(v::mul(dct, gg), v::mul(i, v::sub(one, i))));
+      st(dgr + H + j, m, full,
+         v::mul(v::mul(dct, ld(c_prev + b * H + j, m, full)), v::mul(f, v::sub(one, f))));
+      st(dgr + 2 * H + j, m, full, v::mul(v::mul(dct, i), v::fnma(gg, gg, one)));
+      st(dgr + 3 * H + j, m, full, v::mul(v::mul(d, tc), v::mul(o, v::sub(one, o))));
+      st(dc + b * H + j, m, full, v::mul(dct, f));
+    });
+  }
+}
+
+template <typename T>
+void gru_fwd(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* gx, const T* gh,
+             const T* b_ih, const T* b_hh, const T* h_prev, T* hn, T* h) {
+  using v = V<T>;
+  for (int64_t b = 0; b < rows; ++b) {
+    T* x = gx + b * 3 * H;
+    const T* y = gh + b * 3 * H;
+    for_vectors<T>(j0, j1, [&](int64_t j, __m256i m, bool full) {
+      const auto r = vsigmoid<T>(v::add(v::add(ld(x + j, m, full), ld(b_ih + j, m, full)),
+                                        v::add(ld(y + j, m, full), ld(b_hh + j, m, full))));
+      const auto z = vsigmoid<T>(v::add(v::add(ld(x + H + j, m, full), ld(b_ih + H + j, m, full)),
+                                        v::add(ld(y + H + j, m, full), ld(b_hh + H + j, m, full))));
+      const auto hnj = v::add(ld(y + 2 * H + j, m, full), ld(b_hh + 2 * H + j, m, full));
+      const auto n = vtanh<T>(
+          v::fma(r, hnj, v::add(ld(x + 2 * H + j, m, full), ld(b_ih + 2 * H + j, m, full))));
+      const auto hp = ld(h_prev + b * H + j, m, full);
+      st(x + j, m, full, r);
+      st(x + H + j, m, full, z);
+      st(x + 2 * H + j, m, full, n);
+      st(hn + b * H + j, m, full, hnj);
+      st(h + b * H + j, m, full, v::fma(z, v::sub(hp, n), n));
+    });
+  }
+}
+
+template <typename T>
+void gru_bwd(int64_t rows, int64_t j0, int64_t j1, int64_t H, const T* g, const T* hn,
+             const T* h_prev, T* dh, T* dgx, T* dgh) {
+  using v = V<T>;
+  const auto one = v::set1(T(1));
+  for (int64_t b = 0; b < rows; ++b) {
+    const T* gr = g + b * 3 * H;
+    T* dx = dgx + b * 3 * H;
+    T* dy = dgh + b * 3 * H;
+    for_vectors<T>(j0, j1, [&](int64_t j, __m256i m, bool full) {
+      const auto r = ld(gr + j, m, full), z = ld(gr + H + j, m, full), n = ld(gr + 2 * H + j, m, full);
+      const auto d = ld(dh + b * H + j, m, full);
+      const auto dpn = v::mul(v::mul(d, v::sub(one, z)), v::fnma(n, n, one));
+      const auto dpz = v::mul(v::mul(d, v::sub(ld(h_prev + b * H + j, m, full), n)),
+                              v::mul(z, v::sub(one, z)));
+      const auto dpr = v::mul(v::mul(dpn, ld(hn + b * H + j, m, full)), v::mul(r, v::sub(one, r)));
+      st(dx + j, m, full, dpr);
+      st(dx + H + j, m, full, dpz);
+      st(dx + 2 * H + j, m, full, dpn);
+      st(dy + j, m, full, dpr);
+      st(dy + H + j, m, full, dpz);
+      st(dy + 2 * H + j, m, full, v::mul(dpn, r));
+      st(dh + b * H + j, m, full, v::mul(d, z));
+    });
+  }
+}
+
+template <typename T>
+void map_sigmoid(int64_t n, const T* x, T* y) {
+  for_vectors<T>(0, n, [&](int64_t j, __m256i m, bool full) { st(y + j, m, full, vsigmoid<T>(ld(x + j, m, full))); });
+}
+template <typename T>
+void map_tanh(int64_t n, const T* x, T* y) {
+  for_vectors<T>(0, n, [&](int64_t j, __m256i m, bool full) { st(y + j, m, full, vtanh<T>(ld(x + j, m, full))); });
+}
+
+}  // namespace
+
+#define NK_GATES(T)                                                                              \
+  void lstm_fwd_gates_avx2(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* g,              \
+                           const T* bias, const T* c_prev, T* c, T* h) {                       \
+    lstm_fwd<T>(rows, j0, j1, H, g, bias, c_prev, c, h);                                        \
+  }                                                                                              \
+  void lstm_bwd_gates_avx2(int64_t rows, int64_t j0, int64_t j1, int64_t H, const T* g,        \
+                           const T* c, const T* c_prev, const T* dh, T* dc, T* dg) {           \
+    lstm_bwd<T>(rows, j0, j1, H, g, c, c_prev, dh, dc, dg);                                     \
+  }                                                                                              \
+  void gru_fwd_gates_avx2(int64_t rows, int64_t j0, int64_t j1, int64_t H, T* gx, const T* gh, \
+                          const T* b_ih, const T* b_hh, const T* h_prev, T* hn, T* h) {        \
+    gru_fwd<T>(rows, j0, j1, H, gx, gh, b_ih, b_hh, h_prev, hn, h);                             \
+  }                                                                                              \
+  void gru_bwd_gates_avx2(int64_t rows, int64_t j0, int64_t j1, int64_t H, const T* g,         \
+                          const T* hn, const T* h_prev, T* dh, T* dgx, T* dgh) {               \
+    gru_bwd<T>(rows, j0, j1, H, g, hn, h_prev, dh, dgx, dgh);                                   \
+  }                                                                                              \
+  void sigmoid_avx2(int64_t n, const T* x, T* y) { map_sigmoid<T>(n, x, y); }                   \
+  void tanh_avx2(int64_t n, const T* x, T* y) { map_tanh<T>(n, x, y); }
+NK_GATES(float)
+NK_GATES(double)
+#undef NK_GATES
+
+}  // namespace nk

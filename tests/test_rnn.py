@@ -1,0 +1,461 @@
+"""LSTM/GRU cells and sequences against float64 NumPy references, finite differences
+and (when importable) torch.nn.LSTM/GRU/LSTMCell/GRUCell with autograd."""
+import numpy as np
+import pytest
+
+import nnkernels as nk
+from conftest import rel_err
+
+# (T, B, I, H): ones, primes, H below/above/not a multiple of the 8/16-wide tiles.
+SHAPES = [(1, 1, 1, 1), (1, 3, 5, 7), (4, 1, 3, 9), (7, 5, 13, 17), (3, 13, 8, 33), (2, 7, 3, 64),
+          (5, 2, 11, 8), (3, 6, 1, 23)]
+FTOL = {np.float32: 5e-5, np.float64: 1e-12}
+
+
+def sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ---- float64 NumPy references ----------------------------------------------------
+
+def lstm_ref(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """Forward; returns y, hT, cT and the per-step values the backward needs."""
+    x, h, c, w_ih, w_hh = (np.asarray(a, np.float64) for a in (x, h0, c0, w_ih, w_hh))
+    H = h.shape[1]
+    b = (0 if b_ih is None else np.asarray(b_ih, np.float64)) + (0 if b_hh is None else np.asarray(b_hh, np.float64))
+    ys, saved = [], []
+    for t in range(x.shape[0]):
+        a = x[t] @ w_ih.T + h @ w_hh.T + b
+        i, f, g, o = sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sig(a[:, 3 * H:])
+        saved.append((h, c, i, f, g, o))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        saved[-1] += (c,)
+        ys.append(h)
+    y = np.stack(ys) if ys else np.zeros((0,) + h.shape)
+    return y, h, c, saved
+
+
+def lstm_ref_backward(gy, ghT, gcT, x, w_ih, w_hh, saved):
+    x, w_ih, w_hh = (np.asarray(a, np.float64) for a in (x, w_ih, w_hh))
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    dh = np.zeros((B, H)) if ghT is None else np.array(ghT, np.float64)
+    dc = np.zeros((B, H)) if gcT is None else np.array(gcT, np.float64)
+    gw_ih, gw_hh, gb = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros(4 * H)
+    gx = np.zeros(x.shape)
+    for t in reversed(range(T)):
+        hp, cp, i, f, g, o, c = saved[t]
+        if gy is not None:
+            dh = dh + gy[t]
+        tc = np.tanh(c)
+        dc = dc + dh * o * (1 - tc ** 2)
+        da = np.concatenate([dc * g * i * (1 - i), dc * cp * f * (1 - f), dc * i * (1 - g ** 2),
+                             dh * tc * o * (1 - o)], axis=1)
+        gx[t] = da @ w_ih
+        gw_ih += da.T @ x[t]
+        gw_hh += da.T @ hp
+        gb += da.sum(0)
+        dh = da @ w_hh
+        dc = dc * f
+    return gx, dh, dc, gw_ih, gw_hh, gb, gb
+
+
+def gru_ref(x, h0, w_ih, w_hh, b_ih, b_hh):
+    x, h, w_ih, w_hh = (np.asarray(a, np.float64) for a in (x, h0, w_ih, w_hh))
+    H = h.shape[1]
+    bi = 0 if b_ih is None else np.asarray(b_ih, np.float64)
+    bh = 0 if b_hh is None else np.asarray(b_hh, np.float64)
+    ys, saved = [], []
+    for t in range(x.shape[0]):
+        a = x[t] @ w_ih.T + bi
+        u = h @ w_hh.T + bh
+        r = sig(a[:, :H] + u[:, :H])
+        z = sig(a[:, H:2 * H] + u[:, H:2 * H])
+        n = np.tanh(a[:, 2 * H:] + r * u[:, 2 * H:])
+        saved.append((h, r, z, n, u[:, 2 * H:]))
+        h = (1 - z) * n + z * h
+        ys.append(h)
+    y = np.stack(ys) if ys else np.zeros((0,) + h.shape)
+    return y, h, saved
+
+
+def gru_ref_backward(gy, ghT, x, w_ih, w_hh, saved):
+    x, w_ih, w_hh = (np.asarray(a, np.float64) for a in (x, w_ih, w_hh))
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    dh = np.zeros((B, H)) if ghT is None else np.array(ghT, np.float64)
+    gw_ih, gw_hh, gbi, gbh = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros(3 * H), np.zeros(3 * H)
+    gx = np.zeros(x.shape)
+    for t in reversed(range(T)):
+        hp, r, z, n, un = saved[t]
+        if gy is not None:
+            dh = dh + gy[t]
+        dn = dh * (1 - z) * (1 - n ** 2)
+        dz = dh * (hp - n) * z * (1 - z)
+        dr = dn * un * r * (1 - r)
+        da = np.concatenate([dr, dz, dn], axis=1)
+        du = np.concatenate([dr, dz, dn * r], axis=1)
+        gx[t] = da @ w_ih
+        gw_ih += da.T @ x[t]
+        gw_hh += du.T @ hp
+        gbi += da.sum(0)
+        gbh += du.sum(0)
+        dh = dh * z + du @ w_hh
+    return gx, dh, gw_ih, gw_hh, gbi, gbh
+
+
+def make(rng, G, T, B, I, H, dtype, bias=True):
+    s = 1 / np.sqrt(max(H, 1))
+    p = dict(x=rng.standard_normal((T, B, I)).astype(dtype),
+             h0=rng.standard_normal((B, H)).astype(dtype) * 0.5,
+             c0=rng.standard_normal((B, H)).astype(dtype) * 0.5,
+             w_ih=rng.uniform(-s, s, (G * H, I)).astype(dtype) * 2,
+             w_hh=rng.uniform(-s, s, (G * H, H)).astype(dtype) * 2,
+             b_ih=rng.uniform(-s, s, (G * H,)).astype(dtype) if bias else None,
+             b_hh=rng.uniform(-s, s, (G * H,)).astype(dtype) if bias else None)
+    return p
+
+
+def check_all(got, ref, tol, names):
+    for g, r, name in zip(got, ref, names):
+        assert g.shape == np.shape(r), (name, g.shape, np.shape(r))
+        assert rel_err(g, r) <= tol, (name, rel_err(g, r))
+
+
+# ---- forward and backward against the references ----------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T,B,I,H", SHAPES)
+def test_lstm_sequence(cpu_path, rng, dtype, T, B, I, H):
+    p = make(rng, 4, T, B, I, H, dtype, bias=(H % 2 == 1))
+    y, hT, cT, cache = nk.lstm(**p, return_cache=True)
+    ry, rh, rc, saved = lstm_ref(**p)
+    assert y.dtype == hT.dtype == cT.dtype == dtype
+    check_all((y, hT, cT), (ry, rh, rc), FTOL[dtype], "y hT cT".split())
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    ghT = rng.standard_normal(hT.shape).astype(dtype)
+    gcT = rng.standard_normal(cT.shape).astype(dtype)
+    got = nk.lstm_backward(gy, ghT, gcT, cache)
+    ref = lstm_ref_backward(gy, ghT, gcT, p["x"], p["w_ih"], p["w_hh"], saved)
+    assert all(g.dtype == dtype for g in got)
+    check_all(got, ref, FTOL[dtype] * 4, "gx gh0 gc0 gw_ih gw_hh gb_ih gb_hh".split())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T,B,I,H", SHAPES)
+def test_gru_sequence(cpu_path, rng, dtype, T, B, I, H):
+    p = make(rng, 3, T, B, I, H, dtype, bias=(H % 2 == 1))
+    del p["c0"]
+    y, hT, cache = nk.gru(**p, return_cache=True)
+    ry, rh, saved = gru_ref(**p)
+    check_all((y, hT), (ry, rh), FTOL[dtype], ["y", "hT"])
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    ghT = rng.standard_normal(hT.shape).astype(dtype)
+    got = nk.gru_backward(gy, ghT, cache)
+    ref = gru_ref_backward(gy, ghT, p["x"], p["w_ih"], p["w_hh"], saved)
+    check_all(got, ref, FTOL[dtype] * 4, "gx gh0 gw_ih gw_hh gb_ih gb_hh".split())
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("B,H", [(300, 12), (61, 40), (7, 100)])
+def test_thread_splits(rng, threads, B, H):
+    """Tiles split over hidden strips, over rows (small H, large B), or both."""
+    before = nk.get_num_threads()
+    nk.set_num_threads(threads)
+    try:
+        p = make(rng, 4, 3, B, 5, H, np.float64)
+        y, hT, cT, cache = nk.lstm(**p, return_cache=True)
+        ry, _, _, saved = lstm_ref(**p)
+        assert rel_err(y, ry) <= 1e-12
+        gy = rng.standard_normal(y.shape)
+        got = nk.lstm_backward(gy, None, None, cache)
+        ref = lstm_ref_backward(gy, None, None, p["x"], p["w_ih"], p["w_hh"], saved)
+        check_all(got, ref, 1e-11, "gx gh0 gc0 gw_ih gw_hh gb_ih gb_hh".split())
+        p = make(rng, 3, 3, B, 5, H, np.float64)
+        del p["c0"]
+        y, hT, cache = nk.gru(**p, return_cache=True)
+        ry, _, saved = gru_ref(**p)
+        assert rel_err(y, ry) <= 1e-12
+        got = nk.gru_backward(gy, None, cache)
+        ref = gru_ref_backward(gy, None, p["x"], p["w_ih"], p["w_hh"], saved)
+        check_all(got, ref, 1e-11, "gx gh0 gw_ih gw_hh gb_ih gb_hh".split())
+    finally:
+        nk.set_num_threads(before)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("T,B,I,H", [(2, 3, 5, 263), (3, 2, 0, 6)])
+def test_large_hidden_and_empty_input(cpu_path, rng, kind, T, B, I, H):
+    """H > KC: several k-blocks in the recurrent products; I = 0: no input projection."""
+    G = 4 if kind == "lstm" else 3
+    p = make(rng, G, T, B, I, H, np.float64)
+    gy = rng.standard_normal((T, B, H))
+    if kind == "lstm":
+        y, hT, cT, cache = nk.lstm(**p, return_cache=True)
+        ry, _, _, saved = lstm_ref(**p)
+        got = nk.lstm_backward(gy, None, None, cache)
+        ref = lstm_ref_backward(gy, None, None, p["x"], p["w_ih"], p["w_hh"], saved)
+    else:
+        del p["c0"]
+        y, hT, cache = nk.gru(**p, return_cache=True)
+        ry, _, saved = gru_ref(**p)
+        got = nk.gru_backward(gy, None, cache)
+        ref = gru_ref_backward(gy, None, p["x"], p["w_ih"], p["w_hh"], saved)
+    assert rel_err(y, ry) <= 1e-12
+    check_all(got, ref, 1e-11, ["grad"] * len(ref))
+
+
+def test_none_states_and_grads(rng):
+    p = make(rng, 4, 3, 2, 4, 5, np.float64, bias=False)
+    y, hT, cT, cache = nk.lstm(p["x"], None, None, p["w_ih"], p["w_hh"], return_cache=True)
+    z = np.zeros((2, 5))
+    ry, rh, rc, saved = lstm_ref(p["x"], z, z, p["w_ih"], p["w_hh"], None, None)
+    assert rel_err(y, ry) <= 1e-12
+    got = nk.lstm_backward(None, None, rng.standard_normal((2, 5)), cache)
+    assert got[0].shape == p["x"].shape
+    got = nk.lstm_backward(None, None, None, cache)
+    assert all(np.all(g == 0) for g in got)
+    y, hT, cache = nk.gru(p["x"], None, p["w_ih"][:15], p["w_hh"][:15], return_cache=True)
+    assert rel_err(y, gru_ref(p["x"], z, p["w_ih"][:15], p["w_hh"][:15], None, None)[0]) <= 1e-12
+    assert all(np.all(g == 0) for g in nk.gru_backward(None, None, cache))
+
+
+@pytest.mark.parametrize("T,B", [(0, 3), (4, 0)])
+def test_empty(rng, T, B):
+    p = make(rng, 4, T, B, 3, 5, np.float32)
+    y, hT, cT, cache = nk.lstm(**p, return_cache=True)
+    assert y.shape == (T, B, 5) and hT.shape == (B, 5)
+    np.testing.assert_array_equal(hT, p["h0"])
+    ghT = np.ones((B, 5), np.float32)
+    gx, gh0, gc0, gw_ih, gw_hh, gb_ih, gb_hh = nk.lstm_backward(None, ghT, None, cache)
+    assert gx.shape == (T, B, 3) and gw_ih.shape == (20, 3) and not gw_ih.any()
+    np.testing.assert_array_equal(gh0, ghT)
+    del p["c0"]
+    p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"] = p["w_ih"][:15], p["w_hh"][:15], None, None
+    y, hT, cache = nk.gru(**p, return_cache=True)
+    assert y.shape == (T, B, 5)
+    gx, gh0, *_ = nk.gru_backward(None, ghT, cache)
+    np.testing.assert_array_equal(gh0, ghT)
+
+
+def test_noncontiguous_and_mixed_dtypes(rng):
+    p = make(rng, 4, 4, 3, 6, 7, np.float64)
+    xs = np.asfortranarray(p["x"])[:, ::-1][:, ::-1]  # non-C-contiguous but equal values
+    w_ih = np.ascontiguousarray(p["w_ih"].T).T           # transposed view
+    y, hT, cT = nk.lstm(xs, p["h0"], p["c0"], w_ih, p["w_hh"], p["b_ih"], p["b_hh"])
+    assert rel_err(y, lstm_ref(**p)[0]) <= 1e-12
+    y32 = nk.lstm(p["x"].astype(np.float32), p["h0"], p["c0"], p["w_ih"], p["w_hh"])[0]
+    assert y32.dtype == np.float64  # mixed inputs promote
+
+
+# ---- finite differences (float64, tiny shapes) -------------------------------------
+
+def numgrad(f, a, eps=1e-6):
+    g = np.zeros_like(a)
+    it = np.nditer(a, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = a[i]
+        a[i] = old + eps
+        fp = f()
+        a[i] = old - eps
+        fm = f()
+        a[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_finite_differences(cpu_path, rng, kind):
+    T, B, I, H = 3, 2, 3, 4
+    G = 4 if kind == "lstm" else 3
+    p = make(rng, G, T, B, I, H, np.float64)
+    wy = rng.standard_normal((T, B, H))
+    wh = rng.standard_normal((B, H))
+    wc = rng.standard_normal((B, H))
+    if kind == "gru":
+        del p["c0"]
+
+    def loss():
+        out = nk.lstm(**p) if kind == "lstm" else nk.gru(**p)
+        L = np.sum(out[0] * wy) + np.sum(out[1] * wh)
+        return L + (np.sum(out[2] * wc) if kind == "lstm" else 0.0)
+
+    if kind == "lstm":
+        *_, cache = nk.lstm(**p, return_cache=True)
+        got = nk.lstm_backward(wy, wh, wc, cache)
+        names = ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"]
+    else:
+        *_, cache = nk.gru(**p, return_cache=True)
+        got = nk.gru_backward(wy, wh, cache)
+        names = ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"]
+    for g, name in zip(got, names):
+        num = numgrad(loss, p[name])
+        assert rel_err(g, num) <= 1e-7, (name, rel_err(g, num))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_cell_finite_differences(rng, kind):
+    B, I, H = 2, 3, 5
+    G = 4 if kind == "lstm" else 3
+    p = make(rng, G, 1, B, I, H, np.float64)
+    p["x"] = p["x"][0]
+    wh, wc = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    if kind == "lstm":
+        p["h"], p["c"] = p.pop("h0"), p.pop("c0")
+
+        def loss():
+            h1, c1 = nk.lstm_cell(**p)
+            return np.sum(h1 * wh) + np.sum(c1 * wc)
+
+        got = nk.lstm_cell_backward(wh, wc, **p)
+        names = ["x", "h", "c", "w_ih", "w_hh", "b_ih", "b_hh"]
+    else:
+        p["h"] = p.pop("h0")
+        del p["c0"]
+
+        def loss():
+            return np.sum(nk.gru_cell(**p) * wh)
+
+        got = nk.gru_cell_backward(wh, **p)
+        names = ["x", "h", "w_ih", "w_hh", "b_ih", "b_hh"]
+    for g, name in zip(got, names):
+        num = numgrad(loss, p[name])
+        assert rel_err(g, num) <= 1e-7, (name, rel_err(g, num))
+
+
+# ---- torch -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("T,B,I,H,bias", [(5, 3, 7, 11, True), (2, 1, 4, 16, False), (6, 9, 10, 29, True)])
+def test_against_torch_sequence(cpu_path, rng, dtype, kind, T, B, I, H, bias):
+    torch = pytest.importorskip("torch")
+    tdt = torch.float32 if dtype == np.float32 else torch.float64
+    torch.manual_seed(0)
+    m = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(I, H, bias=bias).to(tdt)
+    W = [p.detach().numpy().copy() for p in m.parameters()] + ([] if bias else [None, None])
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    h0 = rng.standard_normal((B, H)).astype(dtype)
+    c0 = rng.standard_normal((B, H)).astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    ht = torch.tensor(h0[None], requires_grad=True)
+    ct = torch.tensor(c0[None], requires_grad=True)
+    gy = rng.standard_normal((T, B, H)).astype(dtype)
+    gh = rng.standard_normal((B, H)).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    if kind == "lstm":
+        y, hT, cT, cache = nk.lstm(x, h0, c0, *W, return_cache=True)
+        yt, (hTt, cTt) = m(xt, (ht, ct))
+        check_all((y, hT, cT), (yt.detach(), hTt[0].detach(), cTt[0].detach()), tol, "y hT cT".split())
+        gc = rng.standard_normal((B, H)).astype(dtype)
+        torch.autograd.backward([yt, hTt[0], cTt[0]], [torch.tensor(gy), torch.tensor(gh), torch.tensor(gc)])
+        got = nk.lstm_backward(gy, gh, gc, cache)
+        ref = [xt.grad, ht.grad[0], ct.grad[0]]
+    else:
+        y, hT, cache = nk.gru(x, h0, *W, return_cache=True)
+        yt, hTt = m(xt, ht)
+        check_all((y, hT), (yt.detach(), hTt[0].detach()), tol, ["y", "hT"])
+        torch.autograd.backward([yt, hTt[0]], [torch.tensor(gy), torch.tensor(gh)])
+        got = nk.gru_backward(gy, gh, cache)
+        ref = [xt.grad, ht.grad[0]]
+    ref += [p.grad for p in m.parameters()]
+    check_all(got[:len(ref)], [r.numpy() for r in ref], tol * 5, ["grad"] * len(ref))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_against_torch_cell(rng, kind, unbatched):
+    torch = pytest.importorskip("torch")
+    B, I, H = 4, 6, 13
+    m = (torch.nn.LSTMCell if kind == "lstm" else torch.nn.GRUCell)(I, H).double()
+    W = [p.detach().numpy().copy() for p in m.parameters()]
+    shp = (lambda *s: s[1:]) if unbatched else (lambda *s: s)
+    x = rng.standard_normal(shp(B, I))
+    h = rng.standard_normal(shp(B, H))
+    c = rng.standard_normal(shp(B, H))
+    xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h, c))
+    gh = rng.standard_normal(shp(B, H))
+    if kind == "lstm":
+        h1, c1 = nk.lstm_cell(x, h, c, *W)
+        h1t, c1t = m(xt, (ht, ct))
+        check_all((h1, c1), (h1t.detach(), c1t.detach()), 1e-12, ["h1", "c1"])
+        gc = rng.standard_normal(shp(B, H))
+        torch.autograd.backward([h1t, c1t], [torch.tensor(gh), torch.tensor(gc)])
+        got = nk.lstm_cell_backward(gh, gc, x, h, c, *W)
+        ref = [xt.grad, ht.grad, ct.grad]
+    else:
+        h1 = nk.gru_cell(x, h, *W)
+        h1t = m(xt, ht)
+        check_all((h1,), (h1t.detach(),), 1e-12, ["h1"])
+        h1t.backward(torch.tensor(gh))
+        got = nk.gru_cell_backward(gh, x, h, *W)
+        ref = [xt.grad, ht.grad]
+    ref += [p.grad for p in m.parameters()]
+    check_all(got, [r.numpy() for r in ref], 1e-11, ["grad"] * len(ref))
+
+
+# ---- the AVX2 activations ----------------------------------------------------------
+
+@pytest.mark.skipif(not nk._C.cpu_has_avx2_fma(), reason="no AVX2/FMA on this CPU")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avx2_activations(dtype):
+    x = np.concatenate([np.linspace(-30, 30, 20001), np.geomspace(1e-12, 90, 3001),
+                        -np.geomspace(1e-12, 90, 3001), [0.0, -0.0, 1e4, -1e4, np.inf, -np.inf]]).astype(dtype)
+    x64 = x.astype(np.float64)
+    ulp = np.finfo(dtype).eps
+    out = np.empty_like(x)
+    nk._C.rnn_activation_avx2(x, out, "tanh")
+    ref = np.tanh(x64)
+    assert np.max(np.abs(out - ref) / np.maximum(np.abs(ref), np.finfo(dtype).tiny)) <= 4 * ulp
+    nk._C.rnn_activation_avx2(x, out, "sigmoid")
+    with np.errstate(over="ignore"):
+        ref = 1 / (1 + np.exp(-x64))
+    keep = x64 > -80  # below, float32 results are denormal
+    assert np.max(np.abs(out - ref)[keep] / ref[keep]) <= 4 * ulp
+    assert np.all((out >= 0) & (out <= 1))
+    nan = np.array([np.nan] * 9, dtype)
+    nk._C.rnn_activation_avx2(nan, out[:9], "tanh")
+    assert np.isnan(out[:9]).all()
+
+
+# ---- bad arguments -----------------------------------------------------------------
+
+def test_bad_arguments(rng):
+    p = make(rng, 4, 3, 2, 4, 5, np.float32)
+    with pytest.raises(ValueError, match="x"):
+        nk.lstm(p["x"][0], p["h0"], p["c0"], p["w_ih"], p["w_hh"])
+    with pytest.raises(ValueError, match="h0"):
+        nk.lstm(p["x"], p["h0"][:1], p["c0"], p["w_ih"], p["w_hh"])
+    with pytest.raises(ValueError, match="c0"):
+        nk.lstm(p["x"], p["h0"], p["c0"][:, :4], p["w_ih"], p["w_hh"])
+    with pytest.raises(ValueError, match="w_ih"):
+        nk.lstm(p["x"], p["h0"], p["c0"], p["w_ih"][:, :3], p["w_hh"])
+    with pytest.raises(ValueError, match="w_ih"):
+        nk.lstm(p["x"], p["h0"], p["c0"], p["w_ih"][:19], p["w_hh"])
+    with pytest.raises(ValueError, match="w_hh"):
+        nk.lstm(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"][:, :4])
+    with pytest.raises(ValueError, match="b_hh"):
+        nk.lstm(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"][:3])
+    with pytest.raises(ValueError, match="w_hh"):  # LSTM weights given to a GRU
+        nk.gru(p["x"], p["h0"], p["w_ih"][:15], p["w_hh"])
+    with pytest.raises(TypeError, match="x"):
+        nk.lstm(p["x"].astype(np.int32), p["h0"], p["c0"], p["w_ih"], p["w_hh"])
+    *_, cache = nk.lstm(**p, return_cache=True)
+    with pytest.raises(ValueError, match="grad_y"):
+        nk.lstm_backward(np.zeros((3, 2, 4), np.float32), None, None, cache)
+    with pytest.raises(ValueError, match="grad_cT"):
+        nk.lstm_backward(None, None, np.zeros((5,), np.float32), cache)
+    with pytest.raises(TypeError, match="cache"):
+        nk.gru_backward(None, None, cache)
+    with pytest.raises(TypeError, match="cache"):
+        nk.lstm_backward(None, None, None, {"x": 1})
+    with pytest.raises(ValueError, match="x"):
+        nk.lstm_cell(p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"])
+    with pytest.raises(ValueError, match="h"):
+        nk.lstm_cell(p["x"][0], p["h0"][:, :2], p["c0"], p["w_ih"], p["w_hh"])
+    with pytest.raises(ValueError, match="w_ih"):
+        nk.gru_cell(p["x"][0], p["h0"], p["w_ih"][:14], p["w_hh"][:15])
+    with pytest.raises(ValueError, match="grad_h1"):
+        nk.gru_cell_backward(np.zeros((2, 4)), p["x"][0], p["h0"], p["w_ih"][:15], p["w_hh"][:15])
