@@ -21,8 +21,19 @@ from . import cuda  # noqa: E402  never fails without a GPU
 from . import ops  # noqa: E402
 from .ops import *  # noqa: E402,F401,F403
 
+# Autograd (see autograd.py). Names shared with ops (relu, sigmoid, tanh, softmax,
+# log_softmax, matmul) are replaced by dispatchers: Tensor in -> recorded Tensor op,
+# NumPy in -> the NumPy op itself, so NumPy callers see no change.
+from . import autograd  # noqa: E402
+from .autograd import *  # noqa: E402,F401,F403
+from .autograd import relu, sigmoid, tanh, softmax, log_softmax, matmul  # noqa: E402,F401
+from .autograd import sum_ as sum, mean, max_ as max, reshape, permute  # noqa: E402,F401,A001
+from . import nn, optim  # noqa: E402,F401
+
 _apply_env()
 del _apply_env
 
 __all__ = ["__version__", "cuda", "ops", "cpu_path", "set_cpu_path", "get_num_threads",
-           "set_num_threads", "show_config"] + list(ops.__all__)
+           "set_num_threads", "show_config", "autograd", "nn", "optim"] + list(ops.__all__)
+__all__ += [n for n in autograd.__all__ + ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "matmul"]
+            if n not in __all__]
