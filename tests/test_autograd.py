@@ -129,6 +129,7 @@ NN_OPS = {
     "mse_loss": (lambda x, y: F.mse_loss(x, y), [rn(3, 2), rn(3, 2)]),
     "bce": (lambda x: F.binary_cross_entropy(x.sigmoid(), np.array([0., 1., 1.])), [rn(3)]),
     "bce_logits": (lambda x: F.binary_cross_entropy_with_logits(x, np.array([0., 1., 1.])), [rn(3)]),
+    "pad": (lambda x: F.pad(x, (1, 2, 0, 1)), [rn(2, 3, 4)]),
     "embedding": (lambda w: F.embedding(np.array([[1, 3], [1, 0]]), w), [rn(4, 3)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b), [rn(3, 4), rn(4), rn(4)]),
     "batch_norm_train": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),

@@ -16,7 +16,7 @@ __all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "
            "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
            "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "embedding", "layer_norm", "batch_norm",
-           "scaled_dot_product_attention", "lstm", "gru", "flatten", "one_hot"]
+           "scaled_dot_product_attention", "lstm", "gru", "flatten", "one_hot", "pad"]
 
 
 def _c(a):
@@ -117,6 +117,19 @@ def dropout(x, p=0.5, training=True):
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     mask = (ag.get_rng().random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
     return _make(x.data * mask, (x,), lambda g: (g * mask,))
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """Constant padding like F.pad: `pad` lists (before, after) pairs starting from the LAST axis."""
+    x = _t(x)
+    if mode != "constant" or len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: need mode='constant' and an even-length pad of at most {2 * x.ndim} values, "
+                         f"got mode={mode!r}, pad={tuple(pad)}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    sl = tuple(slice(a, a + n) for (a, _), n in zip(widths, x.shape))
+    return _make(np.pad(x.data, widths, constant_values=value), (x,), lambda g: (g[sl],))
 
 
 def flatten(x, start_dim=1, end_dim=-1):
