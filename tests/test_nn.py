@@ -327,3 +327,23 @@ def test_pytorch_style_program_runs():
     with torch.no_grad():
         pred = net(x).argmax(dim=1)
     assert pred.shape == (16,)
+
+
+def test_torch_idioms_max_dataloader_save(tmp_path):
+    import nnkernels as torch
+    from nnkernels.utils.data import DataLoader, TensorDataset
+    x = torch.tensor(np.array([[1.0, 3.0, 2.0], [4.0, 0.0, 5.0]]))
+    v, i = torch.max(x, 1)
+    np.testing.assert_array_equal(v.numpy(), [3.0, 5.0])
+    np.testing.assert_array_equal(i.numpy(), [1, 2])
+    assert x.max().item() == 5.0 and x.min(dim=0).indices.tolist() == [0, 1, 0]
+    assert (x.argmax(dim=1) == torch.tensor([1, 2])).sum().item() == 2
+    X, Y = np.arange(10.0).reshape(5, 2), np.arange(5)
+    batches = list(DataLoader(TensorDataset(X, Y), batch_size=2, shuffle=True))
+    assert len(batches) == 3 and sorted(np.concatenate([b[1].numpy() for b in batches]).tolist()) == list(range(5))
+    m = nn.Linear(2, 2)
+    torch.save(m.state_dict(), str(tmp_path / "m.npz"))
+    m2 = nn.Linear(2, 2)
+    m2.load_state_dict(torch.load(str(tmp_path / "m.npz")))
+    np.testing.assert_array_equal(m2.weight.numpy(), m.weight.numpy())
+    assert torch.device("auto") in ("cpu", "cuda")

@@ -27,13 +27,26 @@ from .ops import *  # noqa: E402,F401,F403
 from . import autograd  # noqa: E402
 from .autograd import *  # noqa: E402,F401,F403
 from .autograd import relu, sigmoid, tanh, softmax, log_softmax, matmul  # noqa: E402,F401
-from .autograd import sum_ as sum, mean, max_ as max, reshape, permute  # noqa: E402,F401,A001
-from . import nn, optim  # noqa: E402,F401
+from .autograd import sum_ as sum, mean, reshape, permute  # noqa: E402,F401,A001
+
+
+def max(input, dim=None, keepdim=False):  # noqa: A001
+    """torch.max: the maximum, or (values, indices) along an int `dim`."""
+    return autograd._t(input).max(dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):  # noqa: A001
+    """torch.min: the minimum, or (values, indices) along an int `dim`."""
+    return autograd._t(input).min(dim, keepdim)
+
+
+from . import nn, optim, utils  # noqa: E402,F401
+from .utils import data  # noqa: E402,F401
 
 _apply_env()
 del _apply_env
 
 __all__ = ["__version__", "cuda", "ops", "cpu_path", "set_cpu_path", "get_num_threads",
-           "set_num_threads", "show_config", "autograd", "nn", "optim"] + list(ops.__all__)
+           "set_num_threads", "show_config", "autograd", "nn", "optim", "utils", "data"] + list(ops.__all__)
 __all__ += [n for n in autograd.__all__ + ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "matmul"]
             if n not in __all__]

@@ -35,7 +35,8 @@ from .ops._common import is_cupy
 __all__ = ["Tensor", "tensor", "from_numpy", "no_grad", "enable_grad", "is_grad_enabled",
            "set_grad_enabled", "cat", "stack", "kernel", "zeros", "ones", "zeros_like", "ones_like",
            "randn", "rand", "arange", "full", "manual_seed", "float32", "float64", "int64", "long",
-           "exp", "log", "sqrt", "abs", "maximum", "where", "argmax", "flatten", "clamp"]
+           "exp", "log", "sqrt", "abs", "maximum", "where", "argmax", "flatten", "clamp", "device", "save",
+           "load"]
 
 float32 = np.float32
 float64 = np.float64
@@ -285,8 +286,16 @@ class Tensor:
     def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
         return mean(self, _ax(axis, dim), _kd(keepdims, keepdim))
 
-    def max(self, axis=None, keepdims=False, dim=None, keepdim=None):
-        return max_(self, _ax(axis, dim), _kd(keepdims, keepdim))
+    def max(self, dim=None, keepdim=False, axis=None, keepdims=False):
+        """torch semantics for an int `dim`: (values, indices); otherwise (axis=, tuples, None) the values."""
+        if isinstance(dim, (int, np.integer)):
+            return MaxResult(max_(self, dim, keepdim), Tensor(_argext(self.data, dim, keepdim, np.argmax)))
+        return max_(self, _ax(axis, dim), keepdim or keepdims)
+
+    def min(self, dim=None, keepdim=False, axis=None, keepdims=False):
+        if isinstance(dim, (int, np.integer)):
+            return MaxResult(-max_(-self, dim, keepdim), Tensor(_argext(self.data, dim, keepdim, np.argmin)))
+        return -max_(-self, _ax(axis, dim), keepdim or keepdims)
 
     def var(self, axis=None, keepdims=False, dim=None, keepdim=None, unbiased=False):
         a, k = _ax(axis, dim), _kd(keepdims, keepdim)
@@ -294,8 +303,8 @@ class Tensor:
         n = int(np.prod([self.shape[i] for i in _norm_axis(a, self.ndim)]))
         return (d * d).sum(a, keepdims=k) / (n - 1 if unbiased else n)
 
-    def argmax(self, axis=None, dim=None):
-        return argmax(self, _ax(axis, dim))
+    def argmax(self, axis=None, dim=None, keepdim=False):
+        return argmax(self, axis, dim, keepdim)
 
     def reshape(self, *shape):
         return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
@@ -355,6 +364,21 @@ class Tensor:
 
     def log_softmax(self, axis=-1, dim=None):
         return log_softmax(self, _ax(axis, dim))
+
+
+class MaxResult(tuple):
+    """(values, indices) like torch.return_types.max."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+def _argext(a, dim, keepdim, fn):
+    i = fn(a, axis=dim)
+    return np.expand_dims(i, dim) if keepdim else i
 
 
 def _ax(axis, dim):
@@ -546,8 +570,38 @@ def max_(a, axis=None, keepdims=False):
     return _make(m if keepdims else np.squeeze(m, axis=axes), (a,), backward)
 
 
-def argmax(a, axis=None):
-    return Tensor(np.argmax(_as_data(a), axis=axis))
+def argmax(a, axis=None, dim=None, keepdim=False):
+    axis = _ax(axis, dim)
+    i = np.argmax(_as_data(a), axis=axis)
+    return Tensor(np.expand_dims(i, axis) if keepdim and axis is not None else i)
+
+
+def min_(a, axis=None, keepdims=False):
+    return -max_(-_t(a), axis, keepdims)
+
+
+def device(name="cpu"):
+    """A device name ('cpu', 'cuda', 'auto' -> the GPU when usable, else 'cpu')."""
+    name = str(name)
+    if name == "auto":
+        from . import cuda
+        return "cuda" if cuda.is_available() else "cpu"
+    if name.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"device: unknown device {name!r} (expected 'cpu', 'cuda' or 'auto')")
+    return name
+
+
+def save(obj, path):
+    """Save a state dict (name -> array/Tensor) as .npz (no pickle)."""
+    arrays = {k: np.asarray(v.numpy() if isinstance(v, Tensor) else v) for k, v in obj.items()}
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load(path, map_location=None, weights_only=True):
+    """Load a state dict saved by nk.save."""
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 # ---------------------------------------------------------------- shape ops
