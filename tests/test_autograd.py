@@ -239,3 +239,14 @@ def test_against_torch():
 def test_kernel_resolution_prefers_ops():
     assert ag.kernel("matmul") is nk.ops.matmul
     assert callable(ag.kernel("conv2d"))
+
+
+def test_merged_ops_dispatch_on_type():
+    """Top-level names of ops with a differentiable twin keep Tensors attached to the graph."""
+    x, w = rn(1, 2, 5, 5), rn(3, 2, 3, 3)
+    if "conv2d" in nk.ops.__all__:
+        assert isinstance(nk.conv2d(x, w), np.ndarray)
+        y = nk.conv2d(nk.tensor(x, requires_grad=True), nk.tensor(w))
+        assert isinstance(y, nk.Tensor) and y.requires_grad
+    if "cross_entropy" in nk.ops.__all__:
+        assert isinstance(nk.cross_entropy(nk.tensor(rn(2, 3)), np.array([0, 1])), nk.Tensor)

@@ -43,6 +43,14 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
 from . import nn, optim, utils  # noqa: E402,F401
 from .utils import data  # noqa: E402,F401
 
+# Ops that also have a differentiable version in nn.functional: Tensors in go there (so a
+# Tensor is never silently detached by a NumPy op), NumPy in goes to the op unchanged.
+for _name in ("conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "leaky_relu",
+              "gelu", "cross_entropy", "scaled_dot_product_attention"):
+    if _name in ops.__all__:
+        globals()[_name] = autograd._dispatch(getattr(nn.functional, _name), _name)
+del _name
+
 _apply_env()
 del _apply_env
 
