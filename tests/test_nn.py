@@ -269,7 +269,7 @@ def test_bad_layer_arguments(make):
 
 
 def test_training_loss_falls():
-    """A small CNN on a real task (MNIST-1D when installed; otherwise two spirals) with Adam."""
+    """A small CNN on a real task (MNIST-1D when installed; otherwise Gaussian blobs) with Adam."""
     nk.manual_seed(0)
     try:
         from mnist1d.data import get_dataset_args, make_dataset
@@ -279,12 +279,11 @@ def test_training_loss_falls():
         x, y = d["x"].astype(np.float32)[:, None, :, None], d["y"]
         model = nn.Sequential(nn.Conv2d(1, 16, (5, 1), padding=(2, 0)), nn.ReLU(), nn.MaxPool2d((2, 1)),
                               nn.Flatten(), nn.Linear(16 * 20, 10))
-    except ImportError:
+    except ImportError:  # four Gaussian blobs in 8-D
         rng = np.random.default_rng(0)
-        t = rng.uniform(0, 3 * np.pi, 800)
-        y = rng.integers(0, 2, 800)
-        x = np.stack([t * np.cos(t + np.pi * y), t * np.sin(t + np.pi * y)], 1).astype(np.float32) / 10
-        model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 2))
+        y = rng.integers(0, 4, 800)
+        x = (rng.standard_normal((800, 8)) + 2.0 * np.eye(4, 8)[y]).astype(np.float32)
+        model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 4))
     opt = optim.Adam(model.parameters(), lr=3e-3)
     lossf = nn.CrossEntropyLoss()
     losses = []
