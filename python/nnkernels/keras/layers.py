@@ -55,6 +55,18 @@ ACTIVATIONS = {
 }
 
 
+_ELEMENTWISE = {None, "linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu", "silu", "swish", "softplus", "elu"}
+
+
+def _act_nchw(act, y):
+    """Apply a Keras activation to an NCHW result and return it channels-last. Elementwise
+    activations run before the permute, on the kernel's contiguous output, so the next
+    image layer gets back a contiguous NCHW array without a copy."""
+    if act in _ELEMENTWISE:
+        return _nhwc(ACTIVATIONS[act](y))
+    return get_activation(act)(_nhwc(y))
+
+
 def get_activation(act, layer="Activation"):
     if callable(act):
         return act
@@ -285,6 +297,7 @@ class Conv2D(Layer):
         if self.filters % self.groups:
             raise ValueError(f"{L}: filters ({filters}) must be divisible by groups ({groups})")
         self.activation = get_activation(activation, L)
+        self.act_name = activation
         self.use_bias = use_bias
 
     def build(self, input_shape):
@@ -305,10 +318,10 @@ class Conv2D(Layer):
             (t, b), (l, r) = (_same_pads(n, k, s, d) for n, k, s, d in
                               zip(x.shape[2:], self.kernel_size, self.strides, self.dilation_rate))
             if t == b and l == r:
-                return self.activation(_nhwc(F.conv2d(x, self.conv.weight, self.conv.bias, self.strides, (t, l),
-                                                      self.dilation_rate, self.groups)))
+                return _act_nchw(self.act_name, F.conv2d(x, self.conv.weight, self.conv.bias, self.strides, (t, l),
+                                                         self.dilation_rate, self.groups))
             x = F.pad(x, (l, r, t, b))
-        return self.activation(_nhwc(self.conv(x)))
+        return _act_nchw(self.act_name, self.conv(x))
 
 
 class Conv1D(Layer):
@@ -341,6 +354,7 @@ class Conv2DTranspose(Layer):
         self.padding = _padding(padding, L)
         self.dilation_rate = _pair(dilation_rate, "dilation_rate", L)
         self.activation = get_activation(activation, L)
+        self.act_name = activation
         self.use_bias = use_bias
         pads, ops = [], []
         for k, s, d in zip(self.kernel_size, self.strides, self.dilation_rate):
@@ -369,7 +383,7 @@ class Conv2DTranspose(Layer):
             init.zeros_(self.conv.bias)
 
     def call(self, x):
-        return self.activation(_nhwc(self.conv(_nchw(x))))
+        return _act_nchw(self.act_name, self.conv(_nchw(x)))
 
 
 # ---------------------------------------------------------------------- pooling
