@@ -3,6 +3,8 @@
 (NumPy glue: a handful of elementwise passes per parameter)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import lr_scheduler  # noqa: F401
@@ -108,18 +110,23 @@ class Adam(Optimizer):
             st["exp_avg_sq"] = np.zeros_like(p)
         st["step"] += 1
         m, v = st["exp_avg"], st["exp_avg_sq"]
+        tmp = np.multiply(grad, grad)                 # one scratch array, reused below
         m *= b1
         m += (1 - b1) * grad
         v *= b2
-        v += (1 - b2) * grad * grad
+        tmp *= 1 - b2
+        v += tmp
         if g["amsgrad"]:
             vmax = st.setdefault("max_exp_avg_sq", np.zeros_like(p))
             np.maximum(vmax, v, out=vmax)
             v = vmax
         t = st["step"]
-        step = lr / (1 - b1 ** t)
-        denom = np.sqrt(v / (1 - b2 ** t)) + g["eps"]
-        p -= (step * m / denom).astype(p.dtype, copy=False)
+        np.sqrt(v, out=tmp)                           # denom = sqrt(v / (1 - b2^t)) + eps
+        tmp *= 1.0 / math.sqrt(1 - b2 ** t)
+        tmp += g["eps"]
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1 - b1 ** t)
+        p -= tmp
 
 
 class AdamW(Adam):
