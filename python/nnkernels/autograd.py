@@ -1,0 +1,792 @@
+"""A small reverse-mode autograd over `nnkernels.ops`.
+
+    x = nk.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    y = (x @ x).relu().sum()
+    y.backward()            # x.grad now holds dy/dx
+
+A `Tensor` holds an array (NumPy today; the array module is taken from the data so a
+CuPy array can be held later) and, when it was computed from tensors that require
+gradients, the function that maps the gradient of its output to the gradients of its
+inputs. Every op below is written as a pair: the forward computes the array and returns
+`_make(out, parents, backward)`, where `backward(g)` sits right next to it. `backward()`
+sorts the graph topologically and walks it in reverse, summing gradients.
+
+Heavy kernels (matmul, activations, softmax, conv, pooling, attention, rnn) are reached
+through `kernel(name)`: `nnkernels.ops.<name>` when the op exists there, otherwise the
+temporary NumPy stand-in in `nnkernels._fallback`.
+
+Name policy: the functions exported at top level that share a name with an op
+(`nk.relu`, `nk.sigmoid`, `nk.tanh`, `nk.softmax`, `nk.log_softmax`, `nk.matmul`) dispatch
+on their argument: a Tensor in gives a Tensor out (recorded for backward); anything else
+goes to the NumPy op unchanged, so `nk.relu(np_array)` still returns a NumPy array.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+
+import numpy as np
+
+from . import ops
+from . import _fallback
+from .ops._common import is_cupy
+
+__all__ = ["Tensor", "tensor", "from_numpy", "no_grad", "enable_grad", "is_grad_enabled",
+           "set_grad_enabled", "cat", "stack", "kernel", "zeros", "ones", "zeros_like", "ones_like",
+           "randn", "rand", "arange", "full", "manual_seed", "float32", "float64", "int64", "long",
+           "exp", "log", "sqrt", "abs", "maximum", "where", "argmax", "flatten", "clamp", "device", "save",
+           "load"]
+
+float32 = np.float32
+float64 = np.float64
+int64 = long = np.int64
+
+
+def kernel(name):
+    """The op `name` from nnkernels.ops, or its temporary NumPy stand-in."""
+    f = getattr(ops, name, None)
+    return f if f is not None else getattr(_fallback, name)
+
+
+def array_module(a):
+    if is_cupy(a):
+        import cupy
+        return cupy
+    return np
+
+
+# ------------------------------------------------------------------ grad mode
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "enabled", True)
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = is_grad_enabled()
+        _state.enabled = self.mode
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """Context manager / decorator: ops inside record no graph (like torch.no_grad)."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    def __init__(self):
+        super().__init__(True)
+
+
+# --------------------------------------------------------------------- Tensor
+def _as_data(x, dtype=None):
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, np.ndarray) or is_cupy(x):
+        return x if dtype is None else x.astype(dtype, copy=False)
+    return np.asarray(x, dtype=dtype)
+
+
+class Tensor:
+    """An array plus the graph that produced it. See the module docstring."""
+
+    __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's reflected ops
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if not (isinstance(data, np.ndarray) or is_cupy(data)):
+            keep = isinstance(data, np.generic)
+            data = np.asarray(data, dtype=dtype)
+            if dtype is None and data.dtype == np.float64 and not keep:
+                data = data.astype(np.float32)  # Python floats default to float32, like torch
+        elif dtype is not None:
+            data = data.astype(dtype, copy=False)
+        self.data = data
+        self.requires_grad = bool(requires_grad)
+        self._grad = None
+        self._parents = ()
+        self._backward = None
+
+    # -- basic properties
+    shape = property(lambda self: tuple(self.data.shape))
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size_ = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._backward is None)
+    device = property(lambda self: "cuda" if is_cupy(self.data) else "cpu")
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def __len__(self):
+        return len(self.data)
+
+    @property
+    def grad(self):
+        return None if self._grad is None else Tensor(self._grad)
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = None if value is None else _as_data(value)
+
+    def numpy(self):
+        if is_cupy(self.data):
+            return self.data.get()
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self):
+        return Tensor(self.data)
+
+    def clone(self):
+        return _make(self.data.copy(), (self,), lambda g: (g,))
+
+    def requires_grad_(self, flag=True):
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    def to(self, device=None, dtype=None):
+        t = self
+        if isinstance(device, type) or isinstance(device, np.dtype):
+            device, dtype = None, device
+        if dtype is not None:
+            t = t.astype(dtype)
+        if device is not None and str(device).startswith("cuda"):
+            raise RuntimeError("Tensor.to('cuda'): CUDA tensors are not supported yet")
+        return t
+
+    def cpu(self):
+        return self
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def long(self):
+        return Tensor(self.data.astype(np.int64))
+
+    def astype(self, dtype):
+        if self.data.dtype == dtype:
+            return self
+        src = self.data.dtype
+        return _make(self.data.astype(dtype), (self,), lambda g: (g.astype(src),))
+
+    def __repr__(self):
+        g = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({np.array2string(np.asarray(self.numpy()), separator=', ')}{g})"
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    # -- backward
+    def backward(self, gradient=None):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: gradient must be given for a non-scalar output of shape {self.shape}")
+            gradient = np.ones_like(self.data)
+        grads = {id(self): _as_data(gradient, self.dtype)}
+        for node in reversed(_topo(self)):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None:
+                if node.requires_grad:
+                    node._grad = g.copy() if node._grad is None else node._grad + g
+                continue
+            for p, pg in zip(node._parents, node._backward(g)):
+                if pg is None or not p.requires_grad:
+                    continue
+                if pg.shape != p.data.shape:
+                    pg = _unbroadcast(pg, p.data.shape)
+                if pg.dtype != p.data.dtype:
+                    pg = pg.astype(p.data.dtype)
+                k = id(p)
+                grads[k] = pg if k not in grads else grads[k] + pg
+
+    # -- arithmetic (defined below as functions)
+    def __add__(self, o): return add(self, o)
+    def __radd__(self, o): return add(o, self)
+    def __sub__(self, o): return sub(self, o)
+    def __rsub__(self, o): return sub(o, self)
+    def __mul__(self, o): return mul(self, o)
+    def __rmul__(self, o): return mul(o, self)
+    def __truediv__(self, o): return div(self, o)
+    def __rtruediv__(self, o): return div(o, self)
+    def __pow__(self, o): return pow(self, o)
+    def __rpow__(self, o): return pow(o, self)
+    def __matmul__(self, o): return matmul(self, o)
+    def __rmatmul__(self, o): return matmul(o, self)
+    def __neg__(self): return neg(self)
+    def __pos__(self): return self
+    def __getitem__(self, idx): return getitem(self, idx)
+
+    def __iadd__(self, o):  # in-place on data only (no graph), like updating a buffer
+        if self.requires_grad and is_grad_enabled():
+            return add(self, o)
+        self.data += _as_data(o)
+        return self
+
+    # comparisons give boolean tensors without graph
+    def __lt__(self, o): return Tensor(self.data < _as_data(o))
+    def __le__(self, o): return Tensor(self.data <= _as_data(o))
+    def __gt__(self, o): return Tensor(self.data > _as_data(o))
+    def __ge__(self, o): return Tensor(self.data >= _as_data(o))
+    def __eq__(self, o): return Tensor(self.data == _as_data(o))
+    def __ne__(self, o): return Tensor(self.data != _as_data(o))
+
+    # -- methods that forward to the functions below
+    def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        return sum_(self, _ax(axis, dim), _kd(keepdims, keepdim))
+
+    def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        return mean(self, _ax(axis, dim), _kd(keepdims, keepdim))
+
+    def max(self, dim=None, keepdim=False, axis=None, keepdims=False):
+        """torch semantics for an int `dim`: (values, indices); otherwise (axis=, tuples, None) the values."""
+        if isinstance(dim, (int, np.integer)):
+            return MaxResult(max_(self, dim, keepdim), Tensor(_argext(self.data, dim, keepdim, np.argmax)))
+        return max_(self, _ax(axis, dim), keepdim or keepdims)
+
+    def min(self, dim=None, keepdim=False, axis=None, keepdims=False):
+        if isinstance(dim, (int, np.integer)):
+            return MaxResult(-max_(-self, dim, keepdim), Tensor(_argext(self.data, dim, keepdim, np.argmin)))
+        return -max_(-self, _ax(axis, dim), keepdim or keepdims)
+
+    def var(self, axis=None, keepdims=False, dim=None, keepdim=None, unbiased=False):
+        a, k = _ax(axis, dim), _kd(keepdims, keepdim)
+        d = self - self.mean(a, keepdims=True)
+        n = int(np.prod([self.shape[i] for i in _norm_axis(a, self.ndim)]))
+        return (d * d).sum(a, keepdims=k) / (n - 1 if unbiased else n)
+
+    def argmax(self, axis=None, dim=None, keepdim=False):
+        return argmax(self, axis, dim, keepdim)
+
+    def reshape(self, *shape):
+        return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim):
+        d = dim if dim >= 0 else self.ndim + 1 + dim
+        return reshape(self, self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return reshape(self, tuple(s for s in self.shape if s != 1))
+        d = dim % self.ndim
+        return self if self.shape[d] != 1 else reshape(self, self.shape[:d] + self.shape[d + 1:])
+
+    def transpose(self, *axes):
+        if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+            perm = list(range(self.ndim))
+            a, b = axes
+            perm[a], perm[b] = perm[b], perm[a]
+            return permute(self, perm)
+        if len(axes) == 0:
+            return permute(self, tuple(reversed(range(self.ndim))))
+        return permute(self, axes[0] if len(axes) == 1 else axes)
+
+    def permute(self, *dims):
+        return permute(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    @property
+    def T(self):
+        return permute(self, tuple(reversed(range(self.ndim))))
+
+    def contiguous(self):
+        return self
+
+    def expand(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = tuple(s if s != -1 else self.shape[i - len(shape) + self.ndim] for i, s in enumerate(shape))
+        return add(self, Tensor(np.zeros(shape, self.dtype)))
+
+    def relu(self): return relu(self)
+    def sigmoid(self): return sigmoid(self)
+    def tanh(self): return tanh(self)
+    def exp(self): return exp(self)
+    def log(self): return log(self)
+    def sqrt(self): return sqrt(self)
+    def abs(self): return abs(self)
+    def clamp(self, min=None, max=None): return clamp(self, min, max)
+    clip = clamp
+
+    def softmax(self, axis=-1, dim=None):
+        return softmax(self, _ax(axis, dim))
+
+    def log_softmax(self, axis=-1, dim=None):
+        return log_softmax(self, _ax(axis, dim))
+
+
+class MaxResult(tuple):
+    """(values, indices) like torch.return_types.max."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+def _argext(a, dim, keepdim, fn):
+    i = fn(a, axis=dim)
+    return np.expand_dims(i, dim) if keepdim else i
+
+
+def _ax(axis, dim):
+    return dim if dim is not None else axis
+
+
+def _kd(keepdims, keepdim):
+    return keepdim if keepdim is not None else keepdims
+
+
+def _topo(root):
+    """Nodes reachable from root, every node after all its parents (iterative post-order DFS)."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for p in node._parents:
+            if p.requires_grad and id(p) not in visited:
+                stack.append((p, False))
+    return order
+
+
+def _unbroadcast(g, shape):
+    """Sum g over the axes that broadcasting added or stretched to reach its shape."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _make(data, parents, backward):
+    """A new Tensor for `data`; records `backward` when grad mode is on and a parent needs it."""
+    out = Tensor(data)
+    if is_grad_enabled() and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out._parents = tuple(parents)
+        out._backward = backward
+    return out
+
+
+def _t(x, like=None):
+    """x as a Tensor; Python scalars take the dtype of `like` (no silent upcast)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, (int, float, bool, np.number)) and np.issubdtype(like.dtype, np.floating):
+        return Tensor(np.asarray(x, like.dtype))
+    return Tensor(x)
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """A new leaf Tensor (copies data). Python floats default to float32, like torch."""
+    d = data.data if isinstance(data, Tensor) else data
+    arr = d.copy() if isinstance(d, np.ndarray) else d
+    return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(a):
+    """A Tensor sharing memory with the NumPy array `a`."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(a).__name__}")
+    return Tensor(a)
+
+
+# --------------------------------------------------------------- elementwise
+def add(a, b):
+    a, b = _t(a, b if isinstance(b, Tensor) else None), _t(b, a if isinstance(a, Tensor) else None)
+    return _make(a.data + b.data, (a, b), lambda g: (g, g))
+
+
+def sub(a, b):
+    a, b = _t(a, b if isinstance(b, Tensor) else None), _t(b, a if isinstance(a, Tensor) else None)
+    return _make(a.data - b.data, (a, b), lambda g: (g, -g))
+
+
+def mul(a, b):
+    a, b = _t(a, b if isinstance(b, Tensor) else None), _t(b, a if isinstance(a, Tensor) else None)
+    return _make(a.data * b.data, (a, b), lambda g: (g * b.data, g * a.data))
+
+
+def div(a, b):
+    a, b = _t(a, b if isinstance(b, Tensor) else None), _t(b, a if isinstance(a, Tensor) else None)
+    out = a.data / b.data
+    return _make(out, (a, b), lambda g: (g / b.data, -g * out / b.data))
+
+
+def pow(a, b):
+    a, b = _t(a, b if isinstance(b, Tensor) else None), _t(b, a if isinstance(a, Tensor) else None)
+    out = a.data ** b.data
+
+    def backward(g):
+        ga = g * b.data * a.data ** (b.data - 1)
+        gb = g * out * np.log(np.where(a.data > 0, a.data, 1)) if b.requires_grad else None
+        return ga, gb
+    return _make(out, (a, b), backward)
+
+
+def neg(a):
+    return _make(-a.data, (a,), lambda g: (-g,))
+
+
+def exp(a):
+    a = _t(a)
+    out = np.exp(a.data)
+    return _make(out, (a,), lambda g: (g * out,))
+
+
+def log(a):
+    a = _t(a)
+    return _make(np.log(a.data), (a,), lambda g: (g / a.data,))
+
+
+def sqrt(a):
+    a = _t(a)
+    out = np.sqrt(a.data)
+    return _make(out, (a,), lambda g: (g / (2 * out),))
+
+
+def abs(a):
+    a = _t(a)
+    return _make(np.abs(a.data), (a,), lambda g: (g * np.sign(a.data),))
+
+
+def clamp(a, min=None, max=None):
+    a = _t(a)
+    out = np.clip(a.data, min, max)
+    return _make(out, (a,), lambda g: (g * (out == a.data),))
+
+
+def maximum(a, b):
+    a, b = _t(a, b if isinstance(b, Tensor) else None), _t(b, a if isinstance(a, Tensor) else None)
+    m = a.data >= b.data
+    return _make(np.maximum(a.data, b.data), (a, b), lambda g: (g * m, g * ~m))
+
+
+def where(cond, a, b):
+    c = _as_data(cond).astype(bool)
+    a, b = _t(a, b if isinstance(b, Tensor) else None), _t(b, a if isinstance(a, Tensor) else None)
+    return _make(np.where(c, a.data, b.data), (a, b), lambda g: (np.where(c, g, 0), np.where(c, 0, g)))
+
+
+# ------------------------------------------------------------------ reductions
+def _norm_axis(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axis = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(a % ndim for a in axis)
+
+
+def _expand_back(g, shape, axes, keepdims):
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def sum_(a, axis=None, keepdims=False):
+    a = _t(a)
+    axes = _norm_axis(axis, a.ndim)
+    return _make(a.data.sum(axis=axes, keepdims=keepdims), (a,),
+                 lambda g: (_expand_back(g, a.shape, axes, keepdims),))
+
+
+def mean(a, axis=None, keepdims=False):
+    a = _t(a)
+    axes = _norm_axis(axis, a.ndim)
+    n = int(np.prod([a.shape[i] for i in axes])) if axes else 1
+    return _make(a.data.mean(axis=axes, keepdims=keepdims), (a,),
+                 lambda g: (_expand_back(g / n, a.shape, axes, keepdims),))
+
+
+def max_(a, axis=None, keepdims=False):
+    """Max over axes; the gradient is split evenly between tied maxima."""
+    a = _t(a)
+    axes = _norm_axis(axis, a.ndim)
+    m = a.data.max(axis=axes, keepdims=True)
+
+    def backward(g):
+        mask = a.data == m
+        g = _expand_back(g, a.shape, axes, keepdims)
+        return (g * mask / mask.sum(axis=axes, keepdims=True),)
+    return _make(m if keepdims else np.squeeze(m, axis=axes), (a,), backward)
+
+
+def argmax(a, axis=None, dim=None, keepdim=False):
+    axis = _ax(axis, dim)
+    i = np.argmax(_as_data(a), axis=axis)
+    return Tensor(np.expand_dims(i, axis) if keepdim and axis is not None else i)
+
+
+def min_(a, axis=None, keepdims=False):
+    return -max_(-_t(a), axis, keepdims)
+
+
+def device(name="cpu"):
+    """A device name ('cpu', 'cuda', 'auto' -> the GPU when usable, else 'cpu')."""
+    name = str(name)
+    if name == "auto":
+        from . import cuda
+        return "cuda" if cuda.is_available() else "cpu"
+    if name.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"device: unknown device {name!r} (expected 'cpu', 'cuda' or 'auto')")
+    return name
+
+
+def save(obj, path):
+    """Save a state dict (name -> array/Tensor) as .npz (no pickle)."""
+    arrays = {k: np.asarray(v.numpy() if isinstance(v, Tensor) else v) for k, v in obj.items()}
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load(path, map_location=None, weights_only=True):
+    """Load a state dict saved by nk.save."""
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+# ---------------------------------------------------------------- shape ops
+def reshape(a, shape):
+    a = _t(a)
+    shape = tuple(shape) if not isinstance(shape, int) else (shape,)
+    return _make(a.data.reshape(shape), (a,), lambda g: (g.reshape(a.shape),))
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    a = _t(a)
+    s, e = start_dim % (a.ndim or 1), end_dim % (a.ndim or 1)
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    return reshape(a, a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:])
+
+
+def permute(a, axes):
+    a = _t(a)
+    axes = tuple(int(x) % a.ndim for x in axes)
+    inv = tuple(np.argsort(axes))
+    return _make(a.data.transpose(axes), (a,), lambda g: (g.transpose(inv),))
+
+
+def _basic_index(idx):
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in idx)
+
+
+def getitem(a, idx):
+    a = _t(a)
+    if isinstance(idx, Tensor):
+        idx = idx.data
+    elif isinstance(idx, tuple):
+        idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+    basic = _basic_index(idx)
+
+    def backward(g):
+        full = np.zeros(a.shape, g.dtype)
+        if basic:
+            full[idx] = g
+        else:
+            np.add.at(full, idx, g)
+        return (full,)
+    return _make(a.data[idx], (a,), backward)
+
+
+def cat(tensors, axis=0, dim=None):
+    """Concatenate along an axis (torch.cat). NumPy arrays in: np.concatenate."""
+    axis = _ax(axis, dim)
+    if not any(isinstance(t, Tensor) for t in tensors):
+        return np.concatenate(tensors, axis=axis)
+    ts = [_t(t) for t in tensors]
+    ax = axis % ts[0].ndim
+    bounds = np.cumsum([t.shape[ax] for t in ts])[:-1]
+    return _make(np.concatenate([t.data for t in ts], axis=ax), ts,
+                 lambda g: tuple(np.split(g, bounds, axis=ax)))
+
+
+concatenate = cat
+
+
+def stack(tensors, axis=0, dim=None):
+    """Stack along a new axis (torch.stack). NumPy arrays in: np.stack."""
+    axis = _ax(axis, dim)
+    if not any(isinstance(t, Tensor) for t in tensors):
+        return np.stack(tensors, axis=axis)
+    ts = [_t(t) for t in tensors]
+    ax = axis % (ts[0].ndim + 1)
+    return _make(np.stack([t.data for t in ts], axis=ax), ts,
+                 lambda g: tuple(np.moveaxis(g, ax, 0)))
+
+
+# ------------------------------------------------------------------- matmul
+def _mm_tensor(a, b):
+    a, b = _t(a), _t(b)
+    if a.ndim == 1:
+        return reshape(_mm_tensor(reshape(a, (1, -1)), b), b.shape[:-2] + (b.shape[-1],))
+    if b.ndim == 1:
+        return reshape(_mm_tensor(a, reshape(b, (-1, 1))), a.shape[:-1])
+    mm = kernel("matmul")
+
+    def backward(g):
+        ga = mm(g, np.swapaxes(b.data, -1, -2)) if a.requires_grad else None
+        gb = mm(np.swapaxes(a.data, -1, -2), g) if b.requires_grad else None
+        return ga, gb
+    return _make(mm(a.data, b.data), (a, b), backward)
+
+
+def _dispatch(tensor_fn, op_name):
+    """nk.<op_name>: the autograd version for Tensors, the NumPy op otherwise."""
+    @functools.wraps(tensor_fn)
+    def f(x, *args, **kwargs):
+        if isinstance(x, Tensor) or any(isinstance(a, Tensor) for a in args):
+            return tensor_fn(x, *args, **kwargs)
+        return kernel(op_name)(x, *args, **kwargs)
+    return f
+
+
+matmul = _dispatch(_mm_tensor, "matmul")
+
+
+# -------------------------------------------------------------- activations
+def _relu(x):
+    x = _t(x)
+    return _make(kernel("relu")(x.data), (x,), lambda g: (kernel("relu_backward")(g, x.data),))
+
+
+def _sigmoid(x):
+    x = _t(x)
+    y = kernel("sigmoid")(x.data)
+    return _make(y, (x,), lambda g: (kernel("sigmoid_backward")(g, y),))
+
+
+def _tanh(x):
+    x = _t(x)
+    y = kernel("tanh")(x.data)
+    return _make(y, (x,), lambda g: (kernel("tanh_backward")(g, y),))
+
+
+def _softmax(x, axis=-1, dim=None):
+    x, axis = _t(x), _ax(axis, dim)
+    y = kernel("softmax")(x.data, axis=axis)
+    return _make(y, (x,), lambda g: (kernel("softmax_backward")(np.ascontiguousarray(g), y, axis=axis),))
+
+
+def _log_softmax(x, axis=-1, dim=None):
+    x, axis = _t(x), _ax(axis, dim)
+    y = kernel("log_softmax")(x.data, axis=axis)
+    return _make(y, (x,), lambda g: (kernel("log_softmax_backward")(np.ascontiguousarray(g), y, axis=axis),))
+
+
+relu = _dispatch(_relu, "relu")
+sigmoid = _dispatch(_sigmoid, "sigmoid")
+tanh = _dispatch(_tanh, "tanh")
+softmax = _dispatch(_softmax, "softmax")
+log_softmax = _dispatch(_log_softmax, "log_softmax")
+
+
+# ---------------------------------------------------------------- creation
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Seed the generator behind nk.randn/nk.rand and layer initialisation."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    return _rng
+
+
+def get_rng():
+    return _rng
+
+
+def _shape(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def zeros(*shape, dtype=np.float32, requires_grad=False):
+    return Tensor(np.zeros(_shape(shape), dtype), requires_grad)
+
+
+def ones(*shape, dtype=np.float32, requires_grad=False):
+    return Tensor(np.ones(_shape(shape), dtype), requires_grad)
+
+
+def full(shape, value, dtype=np.float32, requires_grad=False):
+    return Tensor(np.full(_shape((shape,)), value, dtype), requires_grad)
+
+
+def zeros_like(t, dtype=None):
+    return Tensor(np.zeros(t.shape, dtype or t.dtype))
+
+
+def ones_like(t, dtype=None):
+    return Tensor(np.ones(t.shape, dtype or t.dtype))
+
+
+def randn(*shape, dtype=np.float32, requires_grad=False):
+    return Tensor(_rng.standard_normal(_shape(shape)).astype(dtype), requires_grad)
+
+
+def rand(*shape, dtype=np.float32, requires_grad=False):
+    return Tensor(_rng.random(_shape(shape)).astype(dtype), requires_grad)
+
+
+def arange(*args, dtype=None):
+    return Tensor(np.arange(*args, dtype=dtype))

@@ -1,0 +1,520 @@
+"""Keras models: `Sequential`, the functional `Model(inputs, outputs)`, subclassed `Model`,
+with compile / fit / evaluate / predict / summary / save_weights / load_weights.
+
+The training step is the PyTorch one underneath: forward through the nn modules,
+`loss.backward()`, `optimizer.step()`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import zipfile
+
+import numpy as np
+
+from .. import autograd as ag
+from ..autograd import Tensor
+from . import callbacks as callbacks_mod
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers as optimizers_mod
+from .layers import InputLayer, KerasTensor, Layer, _flat, _map
+
+__all__ = ["Model", "Sequential", "load_model"]
+
+WEIGHTS_FORMAT = "nnkernels.keras.weights/1"
+
+
+# ----------------------------------------------------------------- progress bar
+def _fmt_time(sec_per_step):
+    if sec_per_step >= 1:
+        return f"{sec_per_step:.0f}s/step"
+    if sec_per_step >= 1e-3:
+        return f"{sec_per_step * 1e3:.0f}ms/step"
+    return f"{sec_per_step * 1e6:.0f}us/step"
+
+
+def _fmt_logs(logs):
+    keys = sorted(k for k in logs if not k.startswith("val_")) + sorted(k for k in logs if k.startswith("val_"))
+    return "".join(f" - {k}: {logs[k]:.4f}" for k in keys)
+
+
+class ProgressBar:
+    """Keras-style progress line: `125/125 ━━━━━━━━━━━━━━━━━━━━ 2s 15ms/step - loss: 0.0951`.
+    Redrawn in place on a terminal (verbose=1); otherwise printed once, at the end."""
+
+    WIDTH = 20
+
+    def __init__(self, target, verbose=1, stream=None):
+        self.target, self.verbose = target, verbose
+        self.stream = stream or sys.stdout
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self._last = 0.0
+
+    def _bar(self, step):
+        done = self.WIDTH if self.target == 0 else int(self.WIDTH * step / self.target)
+        rest = self.WIDTH - done
+        if self.tty and rest:
+            return "━" * done + "\x1b[2m" + "━" * rest + "\x1b[0m"
+        return "━" * done + " " * rest
+
+    def update(self, step, logs, final=False):
+        now = time.perf_counter()
+        if self.verbose != 1 or not (self.tty or final):
+            if final and self.verbose == 2:
+                el = now - self.start
+                self.stream.write(f"{self.target}/{self.target} - {el:.0f}s - {_fmt_time(el / max(step, 1))}"
+                                  f"{_fmt_logs(logs)}\n")
+                self.stream.flush()
+            return
+        if not final and now - self._last < 0.05:
+            return
+        self._last = now
+        el = now - self.start
+        per = el / max(step, 1)
+        w = len(str(self.target))
+        t = f"{el:.0f}s" if final else f"{per * (self.target - step):.0f}s"
+        line = f"{step:>{w}}/{self.target} {self._bar(step)} {t} {_fmt_time(per)}{_fmt_logs(logs)}"
+        if self.tty:
+            self.stream.write("\r" + line + "\x1b[K" + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _device_line():
+    from .. import get_num_threads, cpu_path
+    return f"Training on CPU (nnkernels {cpu_path()} kernels, {get_num_threads()} threads)"
+
+
+# ------------------------------------------------------------------------ model
+def _slice(x, idx):
+    return [a[idx] for a in x] if isinstance(x, (list, tuple)) else x[idx]
+
+
+def _length(x):
+    return len(x[0]) if isinstance(x, (list, tuple)) else len(x)
+
+
+def _as_input(x):
+    if isinstance(x, (list, tuple)):
+        return [_as_input(a) for a in x]
+    if isinstance(x, Tensor):
+        return x
+    a = np.asarray(x)
+    if a.dtype == np.float64:
+        a = a.astype(np.float32)
+    return Tensor(a)
+
+
+class Model(Layer):
+    """`Model(inputs, outputs)` (functional API) or a subclass defining `call(self, x)`."""
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.compiled, self.stop_training, self.history = False, False, None
+        self.optimizer = self.loss = None
+        self._metrics = []
+        self._nodes = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError("Model: give both inputs and outputs (functional API)")
+            self._init_graph(inputs, outputs)
+
+    # -- functional graph
+    def _init_graph(self, inputs, outputs):
+        ins = _flat(inputs)
+        if not all(isinstance(t, KerasTensor) for t in ins + _flat(outputs)):
+            raise ValueError("Model: inputs and outputs must be keras.Input(...) / layer outputs")
+        self._inputs, self._outputs = inputs, outputs
+        nodes, seen = [], set()
+
+        def visit(t):
+            n = t.node
+            if n is None or id(n) in seen:
+                return
+            seen.add(id(n))
+            for p in n.inputs():
+                visit(p)
+            nodes.append(n)
+        for o in _flat(outputs):
+            visit(o)
+        reachable = {id(t) for n in nodes for t in n.inputs()} | {id(o) for o in _flat(outputs)}
+        for t in ins:
+            if id(t) not in reachable:
+                raise ValueError(f"Model: input {t.name} is not connected to the outputs")
+        self._nodes = nodes
+        self._layer_list = []
+        for n in nodes:
+            if all(n.layer is not l for l in self._layer_list):
+                self._layer_list.append(n.layer)
+                setattr(self, f"{len(self._layer_list) - 1}_{n.layer.name}", n.layer)
+        self.built = True
+
+    @property
+    def layers(self):
+        if self._nodes is not None:
+            return list(self._layer_list)
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    def call(self, inputs):
+        if self._nodes is None:
+            raise NotImplementedError("Model subclasses must define call(self, inputs)")
+        vals = {}
+        ins = _flat(self._inputs)
+        xs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(xs) != len(ins):
+            raise ValueError(f"{self.name}: expected {len(ins)} inputs, got {len(xs)}")
+        for kt, x in zip(ins, xs):
+            if tuple(x.shape[1:]) != tuple(s if s is not None else x.shape[1 + i]
+                                           for i, s in enumerate(kt.shape[1:])):
+                raise ValueError(f"{self.name}: input {kt.name} expects shape {kt.shape}, got {tuple(x.shape)}")
+            vals[id(kt)] = x
+        for n in self._nodes:
+            args = _map(lambda t: vals[id(t)] if isinstance(t, KerasTensor) else t, n.args)
+            out = n.layer(*args, **n.kwargs)
+            for kt, o in zip(n.outputs, out if isinstance(out, (list, tuple)) else [out]):
+                vals[id(kt)] = o
+        return _map(lambda t: vals[id(t)], self._outputs)
+
+    def __call__(self, *args, training=False, **kwargs):
+        if any(isinstance(t, KerasTensor) for t in _flat(args)):
+            return super().__call__(*args, **kwargs)
+        was = self.training
+        self.train(training)
+        try:
+            return super().__call__(_as_input(args[0]), *args[1:], **kwargs)
+        finally:
+            self.train(was)
+
+    def _forward(self, x):
+        return Layer.__call__(self, x)
+
+    def _ensure_model_built(self, x):
+        self._ensure_built(_map(lambda t: tuple(t.shape[1:]), x))
+
+    # -- compile / fit
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
+                jit_compile=None, **kwargs):
+        self.optimizer = optimizers_mod.get(optimizer)
+        if loss is None:
+            raise ValueError("compile: a loss is needed to train ('sparse_categorical_crossentropy', 'mse', ...)")
+        self.loss = losses_mod.get(loss)
+        lname = getattr(self.loss, "name", getattr(loss, "__name__", str(loss)))
+        self._metrics = [metrics_mod.get(m, lname) for m in (metrics or [])]
+        self.compiled = True
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in self._metrics]
+
+    def _check_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"{what}: call model.compile(optimizer=..., loss=...) first")
+
+    def _bind_optimizer(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not self.optimizer.built:
+            self.optimizer.build(params)
+
+    def _loss_value(self, y, out):
+        return self.loss(y, out)
+
+    def train_on_batch(self, x, y):
+        self._check_compiled("train_on_batch")
+        xb = _as_input(x)
+        self._ensure_model_built(xb)
+        self._bind_optimizer()
+        self.train(True)
+        self.optimizer.zero_grad()
+        out = self._forward(xb)
+        loss = self._loss_value(y, out)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.item()), out.numpy()
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, class_weight=None,
+            sample_weight=None, **kwargs):
+        """Train for `epochs`; returns a History whose `.history` holds the per-epoch logs."""
+        self._check_compiled("fit")
+        if class_weight is not None or sample_weight is not None:
+            raise ValueError("fit: class_weight and sample_weight are not supported")
+        if x is None or y is None:
+            raise ValueError("fit: x and y (NumPy arrays) are needed")
+        batch_size = batch_size or 32
+        verbose = 1 if verbose == "auto" else verbose
+        n = _length(x)
+        if len(y) != n:
+            raise ValueError(f"fit: x has {n} samples but y has {len(y)}")
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
+        if validation_split and validation_data is None:
+            k = int(n * (1 - validation_split))
+            validation_data = (_slice(x, slice(k, None)), y[k:])
+            x, y, n = _slice(x, slice(0, k)), y[:k], k
+        self._ensure_model_built(_as_input(_slice(x, slice(0, 1))))
+        self._bind_optimizer()
+        self.history = callbacks_mod.History()
+        cbs = [self.history] + list(callbacks or [])
+        for cb in cbs:
+            cb.set_model(self)
+        self.stop_training = False
+        if verbose:
+            print(_device_line())
+        for cb in cbs:
+            cb.on_train_begin()
+        steps = -(-n // batch_size)
+        loss_mean = metrics_mod.Mean("loss")
+        for epoch in range(initial_epoch, epochs):
+            for cb in cbs:
+                cb.on_epoch_begin(epoch)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            bar = ProgressBar(steps, verbose)
+            order = ag.get_rng().permutation(n) if shuffle else np.arange(n)
+            loss_mean.reset_state()
+            for m in self._metrics:
+                m.reset_state()
+            self.train(True)
+            logs = {}
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                xb, yb = _as_input(_slice(x, idx)), np.asarray(y[idx])
+                self.optimizer.zero_grad()
+                out = self._forward(xb)
+                loss = self._loss_value(yb, out)
+                loss.backward()
+                self.optimizer.step()
+                loss_mean.update_state(loss.item(), len(idx))
+                for m in self._metrics:
+                    m.update_state(yb, out.numpy())
+                logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
+                for cb in cbs:
+                    cb.on_train_batch_end(step, logs)
+                if step + 1 < steps:
+                    bar.update(step + 1, logs)
+            if validation_data is not None:
+                vx, vy = validation_data[0], validation_data[1]
+                vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+                logs.update({"val_" + k: v for k, v in vals.items()})
+            bar.update(steps, logs, final=True)
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        self.train(False)
+        for cb in cbs:
+            cb.on_train_end()
+        return self.history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **kwargs):
+        """Loss (and metrics) over (x, y) in inference mode; a scalar, a list, or a dict."""
+        self._check_compiled("evaluate")
+        batch_size = batch_size or 32
+        verbose = 1 if verbose == "auto" else verbose
+        n = _length(x)
+        if len(y) != n:
+            raise ValueError(f"evaluate: x has {n} samples but y has {len(y)}")
+        self._ensure_model_built(_as_input(_slice(x, slice(0, 1))))
+        loss_mean = metrics_mod.Mean("loss")
+        for m in self._metrics:
+            m.reset_state()
+        steps = -(-n // batch_size)
+        bar = ProgressBar(steps, verbose)
+        was = self.training
+        self.train(False)
+        with ag.no_grad():
+            for step in range(steps):
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                yb = np.asarray(y[sl])
+                out = self._forward(_as_input(_slice(x, sl)))
+                loss_mean.update_state(self._loss_value(yb, out).item(), len(yb))
+                for m in self._metrics:
+                    m.update_state(yb, out.numpy())
+        self.train(was)
+        logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
+        bar.update(steps, logs, final=True)
+        if return_dict:
+            return logs
+        return logs["loss"] if not self._metrics else [logs[k] for k in self.metrics_names]
+
+    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+        """Outputs for x as NumPy arrays, computed batch by batch in inference mode."""
+        batch_size = batch_size or 32
+        verbose = 1 if verbose == "auto" else verbose
+        n = _length(x)
+        self._ensure_model_built(_as_input(_slice(x, slice(0, 1))))
+        steps = -(-n // batch_size)
+        bar = ProgressBar(steps, verbose)
+        outs = []
+        was = self.training
+        self.train(False)
+        with ag.no_grad():
+            for step in range(steps):
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                o = self._forward(_as_input(_slice(x, sl)))
+                outs.append(_map(lambda t: np.array(t.numpy()), o))
+        self.train(was)
+        bar.update(steps, {}, final=True)
+        if outs and isinstance(outs[0], list):
+            return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+        return np.concatenate(outs) if outs else np.zeros((0,))
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=_length(x), verbose=0)
+
+    # -- weights
+    def _weight_items(self):
+        """(key, Tensor) for every parameter and float buffer, keyed by layer position."""
+        items = []
+        for i, layer in enumerate(self.layers):
+            for name, p in layer.named_parameters():
+                items.append((f"{i:03d}.{type(layer).__name__}/{name}", p))
+            for name, b in layer.named_buffers():
+                if np.issubdtype(b.dtype, np.floating):
+                    items.append((f"{i:03d}.{type(layer).__name__}/{name}", b))
+        return items
+
+    def _check_built(self, what):
+        if not self.built or (self._nodes is None and not all(l.built for l in self.layers)):
+            raise ValueError(f"{what}: the model is not built yet; call it on data, fit it, or give the first "
+                             "layer an input_shape")
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write every weight to `filepath` (must end in '.weights.npz'), atomically."""
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".weights.npz"):
+            raise ValueError(f"save_weights: filepath must end with '.weights.npz', got {filepath!r}")
+        self._check_built("save_weights")
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"save_weights: {filepath} exists and overwrite=False")
+        arrays = {k: np.asarray(t.numpy()) for k, t in self._weight_items()}
+        arrays["__format__"] = np.array(WEIGHTS_FORMAT)
+        tmp = filepath + ".tmp.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, filepath)
+
+    def load_weights(self, filepath):
+        """Read weights saved by save_weights. The whole file is checked (format, names, shapes)
+        before any weight changes: on error the model is left exactly as it was."""
+        filepath = os.fspath(filepath)
+        if not os.path.exists(filepath):
+            raise FileNotFoundError(f"load_weights: no such file {filepath!r}")
+        self._check_built("load_weights")
+        try:
+            with open(filepath, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+            raise ValueError(f"load_weights: {filepath} is not a readable .weights.npz file ({e})") from None
+        if str(data.pop("__format__", "")) != WEIGHTS_FORMAT:
+            raise ValueError(f"load_weights: {filepath} is not an nnkernels Keras weights file "
+                             f"(expected format {WEIGHTS_FORMAT!r})")
+        items = self._weight_items()
+        own = {k for k, _ in items}
+        missing, extra = sorted(own - set(data)), sorted(set(data) - own)
+        if missing or extra:
+            raise ValueError(f"load_weights: {filepath} does not match this model: missing {missing[:5]}"
+                             f"{'...' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
+                             f"{'...' if len(extra) > 5 else ''}")
+        for k, t in items:
+            if data[k].shape != t.shape:
+                raise ValueError(f"load_weights: {k} has shape {data[k].shape} in {filepath}, the model has {t.shape}")
+            if not np.issubdtype(data[k].dtype, np.number):
+                raise ValueError(f"load_weights: {k} has non-numeric dtype {data[k].dtype}")
+        for k, t in items:
+            t.data[...] = data[k]
+
+    def save(self, filepath, *args, **kwargs):
+        raise NotImplementedError("Model.save: saving whole models is not supported; use save_weights(path) "
+                                  "with a '.weights.npz' path and rebuild the model in code")
+
+    # -- summary
+    def summary(self, print_fn=None):
+        p = print_fn or print
+        rows = []
+        for layer in self.layers:
+            shape = layer.output_shape
+            rows.append((f"{layer.name} ({type(layer).__name__})", "?" if shape is None else str(shape),
+                         f"{layer.count_params():,}"))
+        w = [max(28, max((len(r[0]) for r in rows), default=0) + 2), 26, 12]
+        line = "_" * sum(w)
+        p(f'Model: "{self.name}"')
+        p(line)
+        p(f"{'Layer (type)':<{w[0]}}{'Output Shape':<{w[1]}}{'Param #':>{w[2]}}")
+        p("=" * sum(w))
+        for i, r in enumerate(rows):
+            p(f"{r[0]:<{w[0]}}{r[1]:<{w[1]}}{r[2]:>{w[2]}}")
+            if i + 1 < len(rows):
+                p("")
+        p("=" * sum(w))
+        trainable = sum(t.data.size for t in self.parameters() if t.requires_grad)
+        frozen = sum(t.data.size for t in self.parameters() if not t.requires_grad)
+        frozen += sum(b.data.size for _, b in self.named_buffers() if np.issubdtype(b.dtype, np.floating))
+        p(f"Total params: {trainable + frozen:,}")
+        p(f"Trainable params: {trainable:,}")
+        p(f"Non-trainable params: {frozen:,}")
+        p(line)
+
+
+class Sequential(Model):
+    """A stack of layers: `Sequential([...])` or `.add(layer)`; the first layer may carry
+    `input_shape=`, or an `Input(shape)` may come first; otherwise built on the first data."""
+
+    def __init__(self, layers=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        object.__setattr__(self, "_seq", [])
+        self._shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self):
+        return list(self._seq)
+
+    def add(self, layer):
+        if isinstance(layer, KerasTensor):
+            if self._seq:
+                raise ValueError("Sequential.add: an Input can only come first")
+            self._shape = layer.shape[1:]
+            return
+        if isinstance(layer, InputLayer):
+            self._shape = layer.input_shape_arg
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a keras layer, got {type(layer).__name__}")
+        if not self._seq and self._shape is None and layer.input_shape_arg is not None:
+            self._shape = layer.input_shape_arg
+        self._seq.append(layer)
+        setattr(self, f"{len(self._seq) - 1}_{layer.name}", layer)
+        if self._shape is not None:
+            self._shape = layer(KerasTensor(self._shape)).shape[1:]
+            self.built = True
+
+    def pop(self):
+        layer = self._seq.pop()
+        delattr(self, f"{len(self._seq)}_{layer.name}")
+        return layer
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self._seq:
+            shape = layer(KerasTensor(shape)).shape[1:]
+        self._shape = shape
+
+    def _ensure_built(self, shapes):
+        if not all(layer.built for layer in self._seq):
+            self.build(shapes)
+        self.built = True
+
+    def call(self, x):
+        for layer in self._seq:
+            x = layer(x)
+        return x
+
+
+def load_model(*args, **kwargs):
+    raise NotImplementedError("load_model: whole-model files are not supported; rebuild the model in code and "
+                              "call load_weights('...weights.npz')")

@@ -1,0 +1,90 @@
+"""Keras optimizers (`keras.optimizers.Adam(learning_rate=...)`). They are created without
+parameters, like Keras; `Model.compile`/`fit` binds them to the model's weights and the
+update runs in `nnkernels.optim`."""
+from __future__ import annotations
+
+from .. import optim
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
+
+
+class Optimizer:
+    def __init__(self, learning_rate, **config):
+        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
+        self._lr = float(learning_rate)
+        self.config = config
+        self._opt = None
+
+    @property
+    def learning_rate(self):
+        return self._lr
+
+    @learning_rate.setter
+    def learning_rate(self, v):
+        self._lr = float(v)
+        if self._opt is not None:
+            for g in self._opt.param_groups:
+                g["lr"] = self._lr
+
+    def build(self, params):
+        self._opt = self._make(list(params))
+
+    @property
+    def built(self):
+        return self._opt is not None
+
+    def zero_grad(self):
+        self._opt.zero_grad()
+
+    def step(self):
+        self._opt.step()
+
+
+class SGD(Optimizer):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, **kw):
+        super().__init__(learning_rate)
+        self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay or 0.0
+
+    def _make(self, params):
+        return optim.SGD(params, lr=self._lr, momentum=self.momentum, nesterov=self.nesterov,
+                         weight_decay=self.weight_decay)
+
+
+class Adam(Optimizer):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 weight_decay=None, **kw):
+        super().__init__(learning_rate)
+        self.betas, self.epsilon, self.amsgrad, self.weight_decay = (beta_1, beta_2), epsilon, amsgrad, weight_decay
+
+    def _make(self, params):
+        cls = optim.AdamW if self.weight_decay else optim.Adam  # Keras decay is decoupled
+        return cls(params, lr=self._lr, betas=self.betas, eps=self.epsilon, weight_decay=self.weight_decay or 0.0,
+                   amsgrad=self.amsgrad)
+
+
+class AdamW(Adam):
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, **kw):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kw):
+        super().__init__(learning_rate)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+
+    def _make(self, params):
+        return optim.RMSprop(params, lr=self._lr, alpha=self.rho, eps=self.epsilon, momentum=self.momentum,
+                             centered=self.centered)
+
+
+_NAMES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+
+
+def get(identifier):
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _NAMES:
+        return _NAMES[identifier.lower()]()
+    raise ValueError(f"unknown optimizer {identifier!r} (use {sorted(_NAMES)} or a keras.optimizers object)")

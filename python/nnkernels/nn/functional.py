@@ -1,0 +1,347 @@
+"""Differentiable layer functions on Tensors (the `torch.nn.functional` names).
+
+Each function computes its forward with an op from `nnkernels.ops` (through
+`autograd.kernel`, which falls back to `nnkernels._fallback` for ops not merged yet)
+and records the matching `<op>_backward` right next to it. Normalisations and the
+losses built from elementwise pieces are light NumPy glue.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import autograd as ag
+from ..autograd import Tensor, _make, _t, kernel, relu, sigmoid, tanh, softmax, log_softmax  # noqa: F401
+
+__all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
+           "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "embedding", "layer_norm", "batch_norm",
+           "scaled_dot_product_attention", "lstm", "gru", "flatten", "one_hot", "pad"]
+
+
+def _c(a):
+    return np.ascontiguousarray(a)
+
+
+# ------------------------------------------------------------------- linear
+def linear(x, weight, bias=None):
+    """y = x @ weight.T + bias.  x (..., I), weight (O, I), bias (O,) -> (..., O)."""
+    x = _t(x)
+    lead = x.shape[:-1]
+    x2 = x.data.reshape(-1, x.shape[-1])
+    y = kernel("gemm")(x2, weight.data, trans_b=True)
+    if bias is not None:
+        y += bias.data
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g):
+        g2 = _c(g.reshape(-1, g.shape[-1]))
+        gx = kernel("gemm")(g2, weight.data).reshape(x.shape) if x.requires_grad else None
+        gw = kernel("gemm")(g2, x2, trans_a=True) if weight.requires_grad else None
+        return (gx, gw) if bias is None else (gx, gw, g2.sum(axis=0))
+    return _make(y.reshape(lead + (weight.shape[0],)), parents, backward)
+
+
+# --------------------------------------------------------------------- conv
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, H, W), weight (K, C/groups, R, S), bias (K,) -> (N, K, P, Q); like F.conv2d."""
+    x = _t(x)
+    y = kernel("conv2d")(x.data, weight.data, None if bias is None else bias.data, stride=stride,
+                         padding=padding, dilation=dilation, groups=groups)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g):
+        gx, gw, gb = kernel("conv2d_backward")(_c(g), x.data, weight.data, stride=stride, padding=padding,
+                                               dilation=dilation, groups=groups)
+        return (gx, gw) if bias is None else (gx, gw, gb)
+    return _make(y, parents, backward)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """x (N, C, H, W), weight (C, K/groups, R, S) -> (N, K, P, Q); like F.conv_transpose2d."""
+    x = _t(x)
+    kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    y = kernel("conv_transpose2d")(x.data, weight.data, None if bias is None else bias.data, **kw)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g):
+        gx, gw, gb = kernel("conv_transpose2d_backward")(_c(g), x.data, weight.data, **kw)
+        return (gx, gw) if bias is None else (gx, gw, gb)
+    return _make(y, parents, backward)
+
+
+# ------------------------------------------------------------------ pooling
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """x (N, C, H, W) -> (N, C, P, Q) [, indices flat over H*W]; like F.max_pool2d."""
+    x = _t(x)
+    y, idx = kernel("max_pool2d")(x.data, kernel_size, stride=stride, padding=padding, dilation=dilation,
+                                  ceil_mode=ceil_mode, return_indices=True)
+    out = _make(y, (x,), lambda g: (kernel("max_pool2d_backward")(_c(g), idx, x.shape),))
+    return (out, Tensor(idx)) if return_indices else out
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """x (N, C, H, W) -> (N, C, P, Q); like F.avg_pool2d."""
+    x = _t(x)
+    kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    y = kernel("avg_pool2d")(x.data, kernel_size, **kw)
+    return _make(y, (x,), lambda g: (kernel("avg_pool2d_backward")(_c(g), x.shape, kernel_size, **kw),))
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """x (N, C, H, W) -> (N, C, *output_size); like F.adaptive_avg_pool2d."""
+    x = _t(x)
+    y = kernel("adaptive_avg_pool2d")(x.data, output_size)
+    return _make(y, (x,), lambda g: (kernel("adaptive_avg_pool2d_backward")(_c(g), x.shape),))
+
+
+# -------------------------------------------------------------- activations
+def leaky_relu(x, negative_slope=0.01):
+    x = _t(x)
+    y = kernel("leaky_relu")(x.data, negative_slope=negative_slope)
+    return _make(y, (x,), lambda g: (kernel("leaky_relu_backward")(g, x.data, negative_slope=negative_slope),))
+
+
+def gelu(x, approximate="none"):
+    x = _t(x)
+    y = kernel("gelu")(x.data, approximate=approximate)
+    return _make(y, (x,), lambda g: (kernel("gelu_backward")(g, x.data, approximate=approximate),))
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    x = _t(x)
+    if not training or p == 0:
+        return x
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    mask = (ag.get_rng().random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+    return _make(x.data * mask, (x,), lambda g: (g * mask,))
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """Constant padding like F.pad: `pad` lists (before, after) pairs starting from the LAST axis."""
+    x = _t(x)
+    if mode != "constant" or len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: need mode='constant' and an even-length pad of at most {2 * x.ndim} values, "
+                         f"got mode={mode!r}, pad={tuple(pad)}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    sl = tuple(slice(a, a + n) for (a, _), n in zip(widths, x.shape))
+    return _make(np.pad(x.data, widths, constant_values=value), (x,), lambda g: (g[sl],))
+
+
+def flatten(x, start_dim=1, end_dim=-1):
+    return ag.flatten(x, start_dim, end_dim)
+
+
+def one_hot(t, num_classes=-1):
+    t = ag._as_data(t).astype(np.int64)
+    n = int(t.max()) + 1 if num_classes < 0 else num_classes
+    return Tensor(np.eye(n, dtype=np.int64)[t])
+
+
+# ------------------------------------------------------------------- losses
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
+    """input (N, C) logits [or (N, C, d...)], target (N,) class indices or (N, C) probabilities."""
+    input = _t(input)
+    tgt = ag._as_data(target)
+    if input.ndim > 2:  # (N, C, d...) -> (N*d..., C)
+        c = input.shape[1]
+        perm = (0,) + tuple(range(2, input.ndim)) + (1,)
+        loss = cross_entropy(input.permute(perm).reshape(-1, c), Tensor(tgt.reshape(-1)), "none", label_smoothing)
+        loss = loss.reshape((input.shape[0],) + input.shape[2:])
+        return _reduce(loss, reduction)
+    if np.issubdtype(tgt.dtype, np.floating):  # probabilities
+        loss = -(Tensor(tgt.astype(input.dtype)) * log_softmax(input, axis=1)).sum(axis=1)
+        return _reduce(loss, reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    tgt = tgt.astype(np.int64)
+    y = kernel("cross_entropy")(input.data, tgt, reduction=reduction, label_smoothing=label_smoothing)
+    y = np.asarray(y, input.dtype)
+    return _make(y, (input,), lambda g: (kernel("cross_entropy_backward")(
+        np.asarray(g, input.dtype), input.data, tgt, reduction=reduction, label_smoothing=label_smoothing),))
+
+
+def nll_loss(input, target, reduction="mean"):
+    """input (N, C) log-probabilities, target (N,) class indices."""
+    input = _t(input)
+    tgt = ag._as_data(target).astype(np.int64)
+    return _reduce(-input[np.arange(input.shape[0]), tgt], reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    d = _t(input) - _t(target, _t(input))
+    return _reduce(d * d, reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """input probabilities in [0, 1]; log terms clamped at -100 like torch."""
+    p, t = _t(input), _t(target, _t(input))
+    lp = ag.clamp(ag.log(p), -100, None)
+    l1p = ag.clamp(ag.log(1 - p), -100, None)
+    return _reduce(-(t * lp + (1 - t) * l1p), reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """max(x, 0) - x*t + log(1 + exp(-|x|)), computed stably."""
+    x = _t(input)
+    t = ag._as_data(target).astype(x.dtype)
+    xd = x.data
+    loss = np.maximum(xd, 0) - xd * t + np.log1p(np.exp(-np.abs(xd)))
+    s = kernel("sigmoid")(xd)
+    return _reduce(_make(loss, (x,), lambda g: (g * (s - t),)), reduction)
+
+
+# ----------------------------------------------------------- embedding / norms
+def embedding(input, weight, padding_idx=None):
+    """input int indices (...), weight (V, D) -> (..., D); the padding_idx row gets no gradient."""
+    idx = ag._as_data(input).astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
+        raise IndexError(f"embedding: index out of range [0, {weight.shape[0]}) (min {idx.min()}, max {idx.max()})")
+
+    def backward(g):
+        # rows summed per index: sort once, then one reduceat (much faster than np.add.at)
+        flat = idx.reshape(-1)
+        order = np.argsort(flat, kind="stable")
+        rows, start = np.unique(flat[order], return_index=True)
+        gw = np.zeros(weight.shape, g.dtype)
+        if flat.size:
+            gw[rows] = np.add.reduceat(g.reshape(-1, weight.shape[1])[order], start, axis=0)
+        if padding_idx is not None:
+            gw[padding_idx] = 0
+        return (gw,)
+    return _make(weight.data[idx], (weight,), backward)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing `normalized_shape` axes, then scale and shift."""
+    x = _t(x)
+    k = len(tuple(normalized_shape)) if not isinstance(normalized_shape, int) else 1
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mu = x.data.mean(axis=axes, keepdims=True)
+    xc = x.data - mu
+    rstd = 1.0 / np.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+    xhat = (xc * rstd).astype(x.dtype)
+
+    def backward(g):
+        n = int(np.prod(x.shape[-k:]))
+        gh = g * weight.data if weight is not None else g
+        gx = rstd / n * (n * gh - gh.sum(axis=axes, keepdims=True) - xhat * (gh * xhat).sum(axis=axes, keepdims=True))
+        lead = tuple(range(x.ndim - k))
+        out = [gx]
+        if weight is not None:
+            out.append((g * xhat).sum(axis=lead))
+        if bias is not None:
+            out.append(g.sum(axis=lead))
+        return tuple(out)
+    y = xhat
+    if weight is not None:
+        y = y * weight.data
+    if bias is not None:
+        y = y + bias.data
+    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
+    return _make(y, parents, backward)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """x (N, C) or (N, C, ...); statistics per channel (axis 1). Updates running stats in training."""
+    x = _t(x)
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if training:
+        n = x.data.size // x.shape[1]
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input {x.shape}")
+        mu = x.data.mean(axis=axes)
+        var = x.data.var(axis=axes)
+        if running_mean is not None:
+            running_mean.data *= 1 - momentum
+            running_mean.data += momentum * mu
+            running_var.data *= 1 - momentum
+            running_var.data += momentum * var * n / (n - 1)
+    else:
+        mu, var = running_mean.data, running_var.data
+    rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype).reshape(shape)
+    xhat = (x.data - mu.reshape(shape).astype(x.dtype)) * rstd
+    w = weight.data.reshape(shape) if weight is not None else 1.0
+
+    def backward(g):
+        gh = g * w
+        if training:
+            n = x.data.size // x.shape[1]
+            gx = rstd / n * (n * gh - gh.sum(axis=axes, keepdims=True)
+                             - xhat * (gh * xhat).sum(axis=axes, keepdims=True))
+        else:
+            gx = gh * rstd
+        out = [gx]
+        if weight is not None:
+            out.append((g * xhat).sum(axis=axes))
+        if bias is not None:
+            out.append(g.sum(axis=axes))
+        return tuple(out)
+    y = xhat * w
+    if bias is not None:
+        y = y + bias.data.reshape(shape)
+    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
+    return _make(y.astype(x.dtype, copy=False), parents, backward)
+
+
+# ---------------------------------------------------------------- attention
+def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=False, scale=None):
+    """q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv); bool mask True = attend."""
+    q, k, v = _t(query), _t(key), _t(value)
+    mask = None if attn_mask is None else ag._as_data(attn_mask)
+    out, lse = kernel("scaled_dot_product_attention")(q.data, k.data, v.data, attn_mask=mask, is_causal=is_causal,
+                                                      scale=scale, return_lse=True)
+    return _make(out, (q, k, v), lambda g: kernel("scaled_dot_product_attention_backward")(
+        _c(g), q.data, k.data, v.data, out, lse, attn_mask=mask, is_causal=is_causal, scale=scale))
+
+
+# ---------------------------------------------------------------------- rnn
+def lstm(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One layer, one direction. x (T, B, I), h0/c0 (B, G) -> y (T, B, G), hT, cT (B, G).
+
+    The three outputs are slices of one recorded result (T + 2, B, G), so the kernel's
+    single backward call receives the gradients of all of them."""
+    x, h0, c0 = _t(x), _t(h0), _t(c0)
+    T = x.shape[0]
+    bs = tuple(b for b in (b_ih, b_hh) if b is not None)
+    y, hT, cT, cache = kernel("lstm")(x.data, h0.data, c0.data, w_ih.data, w_hh.data,
+                                      None if b_ih is None else b_ih.data, None if b_hh is None else b_hh.data,
+                                      return_cache=True)
+    packed = np.concatenate([y, hT[None], cT[None]], axis=0)
+
+    def backward(g):
+        gx, gh0, gc0, gwi, gwh, gbi, gbh = kernel("lstm_backward")(_c(g[:T]), _c(g[T]), _c(g[T + 1]), cache)
+        return (gx, gh0, gc0, gwi, gwh) + ((gbi,) if b_ih is not None else ()) + ((gbh,) if b_hh is not None else ())
+    p = _make(packed, (x, h0, c0, w_ih, w_hh) + bs, backward)
+    return p[:T], p[T], p[T + 1]
+
+
+def gru(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One layer, one direction. x (T, B, I), h0 (B, G) -> y (T, B, G), hT (B, G)."""
+    x, h0 = _t(x), _t(h0)
+    T = x.shape[0]
+    bs = tuple(b for b in (b_ih, b_hh) if b is not None)
+    y, hT, cache = kernel("gru")(x.data, h0.data, w_ih.data, w_hh.data, None if b_ih is None else b_ih.data,
+                                 None if b_hh is None else b_hh.data, return_cache=True)
+    packed = np.concatenate([y, hT[None]], axis=0)
+
+    def backward(g):
+        gx, gh0, gwi, gwh, gbi, gbh = kernel("gru_backward")(_c(g[:T]), _c(g[T]), cache)
+        return (gx, gh0, gwi, gwh) + ((gbi,) if b_ih is not None else ()) + ((gbh,) if b_hh is not None else ())
+    p = _make(packed, (x, h0, w_ih, w_hh) + bs, backward)
+    return p[:T], p[T]

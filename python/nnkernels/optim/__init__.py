@@ -1,0 +1,171 @@
+"""Optimizers in the PyTorch style: `opt = nk.optim.Adam(model.parameters(), lr=1e-3)`;
+`opt.zero_grad(); loss.backward(); opt.step()`. Updates are in place on `p.data`
+(NumPy glue: a handful of elementwise passes per parameter)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import lr_scheduler  # noqa: F401
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+
+
+class Optimizer:
+    def __init__(self, params, defaults):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = defaults
+        self.param_groups = []
+        for g in groups:
+            g = dict(g)
+            g["params"] = list(g["params"])
+            for k, v in defaults.items():
+                g.setdefault(k, v)
+            self.param_groups.append(g)
+        self.state = {}
+
+    def zero_grad(self, set_to_none=True):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if set_to_none or p._grad is None:
+                    p._grad = None
+                else:
+                    p._grad[...] = 0
+
+    def _params(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p._grad is not None:
+                    yield g, p, p._grad, self.state.setdefault(id(p), {})
+
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for g, p, grad, st in self._params():
+            self._update(g, p.data, grad, st)
+        return loss
+
+
+def _check(name, v, cls, lo=0.0):
+    if not isinstance(v, (int, float)) or v < lo:
+        raise ValueError(f"{cls}: invalid {name} {v!r}")
+    return float(v)
+
+
+class SGD(Optimizer):
+    """p -= lr * (g + wd p) with optional (Nesterov) momentum, like torch.optim.SGD."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        for n, v in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+            _check(n, v, "SGD")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    def _update(self, g, p, grad, st):
+        if g["weight_decay"]:
+            grad = grad + g["weight_decay"] * p
+        mu = g["momentum"]
+        if mu:
+            buf = st.get("momentum_buffer")
+            if buf is None:
+                buf = st["momentum_buffer"] = grad.copy()
+            else:
+                buf *= mu
+                buf += (1 - g["dampening"]) * grad
+            grad = grad + mu * buf if g["nesterov"] else buf
+        p -= p.dtype.type(g["lr"]) * grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; weight_decay is L2 added to the gradient."""
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        name = type(self).__name__
+        _check("lr", lr, name)
+        _check("eps", eps, name)
+        _check("weight_decay", weight_decay, name)
+        if not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"{name}: invalid betas {betas}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad))
+
+    def _update(self, g, p, grad, st):
+        b1, b2 = g["betas"]
+        lr, wd = g["lr"], g["weight_decay"]
+        if wd:
+            if self._decoupled:
+                p *= p.dtype.type(1 - lr * wd)
+            else:
+                grad = grad + wd * p
+        if not st:
+            st["step"] = 0
+            st["exp_avg"] = np.zeros_like(p)
+            st["exp_avg_sq"] = np.zeros_like(p)
+        st["step"] += 1
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        tmp = np.multiply(grad, grad)                 # one scratch array, reused below
+        m *= b1
+        m += (1 - b1) * grad
+        v *= b2
+        tmp *= 1 - b2
+        v += tmp
+        if g["amsgrad"]:
+            vmax = st.setdefault("max_exp_avg_sq", np.zeros_like(p))
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        t = st["step"]
+        np.sqrt(v, out=tmp)                           # denom = sqrt(v / (1 - b2^t)) + eps
+        tmp *= 1.0 / math.sqrt(1 - b2 ** t)
+        tmp += g["eps"]
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1 - b1 ** t)
+        p -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.01), like torch.optim.AdamW."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop like torch.optim.RMSprop (alpha, eps, weight_decay, momentum, centered)."""
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        for n, v in (("lr", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weight_decay),
+                     ("momentum", momentum)):
+            _check(n, v, "RMSprop")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
+
+    def _update(self, g, p, grad, st):
+        if g["weight_decay"]:
+            grad = grad + g["weight_decay"] * p
+        a = g["alpha"]
+        sq = st.setdefault("square_avg", np.zeros_like(p))
+        sq *= a
+        sq += (1 - a) * grad * grad
+        if g["centered"]:
+            ga = st.setdefault("grad_avg", np.zeros_like(p))
+            ga *= a
+            ga += (1 - a) * grad
+            avg = np.sqrt(sq - ga * ga) + g["eps"]
+        else:
+            avg = np.sqrt(sq) + g["eps"]
+        if g["momentum"]:
+            buf = st.setdefault("momentum_buffer", np.zeros_like(p))
+            buf *= g["momentum"]
+            buf += grad / avg
+            p -= (g["lr"] * buf).astype(p.dtype, copy=False)
+        else:
+            p -= (g["lr"] * grad / avg).astype(p.dtype, copy=False)
