@@ -1,0 +1,265 @@
+// 2-D pooling on NCHW tensors, forward and backward, fp32/fp64, torch semantics.
+//
+//   max_pool2d_fwd     one thread per output element (grid-stride), window with
+//                      padding (implicit -inf) and dilation; records the flat index
+//                      ih*W + iw of the maximum (first one on ties, NaN wins, as torch).
+//   max_pool2d_bwd     gx zeroed, then one thread per output element adds its gradient
+//                      at the recorded index with atomicAdd (windows may overlap; the
+//                      backward has no window parameters to gather with).
+//   avg_pool2d_fwd/bwd torch's divisor: window clipped to [-pad, H+pad) for
+//                      count_include_pad, else to the image. The backward gathers:
+//                      one thread per input element sums grad/divisor over the outputs
+//                      whose window covers it (no atomics, deterministic).
+//   adaptive_avg_*     windows [floor(o*H/OH), ceil((o+1)*H/OH)); backward gathers.
+// Consecutive threads take consecutive output (or input) columns, so global reads and
+// writes are coalesced along W. These kernels are bandwidth-bound; target: >= 70% of
+// the device-to-device copy bandwidth on the bytes they must move (NOT MEASURED: no
+// GPU on the development machine; `python benchmarks/gpu_bench.py` measures it).
+// Shapes: x (N,C,H,W), y (N,C,OH,OW); NC = N*C planes.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common.cuh"
+
+namespace nkcuda {
+namespace {
+
+constexpr int POOL_BLOCK = 256;
+
+template <typename T>
+__global__ void max_pool2d_fwd(Pool2dArgs p, const T* __restrict__ x, T* __restrict__ y,
+                               int64_t* __restrict__ indices) {
+  const int64_t total = p.N * p.C * p.OH * p.OW;
+  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < total;
+       o += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t ow = o % p.OW;
+    const int64_t oh = (o / p.OW) % p.OH;
+    const int64_t nc = o / (p.OW * p.OH);
+    const T* plane = x + nc * p.H * p.W;
+    const int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+    T best = -INFINITY;
+    int64_t best_i = -1;
+    for (int i = 0; i < p.kh; ++i) {
+      const int64_t h = h0 + (int64_t)i * p.dh;
+      if (h < 0 || h >= p.H) continue;
+      for (int j = 0; j < p.kw; ++j) {
+        const int64_t w = w0 + (int64_t)j * p.dw;
+        if (w < 0 || w >= p.W) continue;
+        const T v = plane[h * p.W + w];
+        if (best_i < 0 || v > best || isnan(v)) {  // torch's rule: a NaN is the max (the last one)
+          best = v;
+          best_i = h * p.W + w;
+        }
+      }
+    }
+    y[o] = best;  // a window entirely in the padding cannot happen (pad <= kernel/2)
+    indices[o] = best_i < 0 ? 0 : best_i;
+  }
+}
+
+template <typename T>
+__global__ void max_pool2d_bwd(int64_t NC, int64_t HW, int64_t OHW, const T* __restrict__ gy,
+                               const int64_t* __restrict__ indices, T* __restrict__ gx) {
+  const int64_t total = NC * OHW;
+  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < total;
+       o += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t nc = o / OHW;
+    const int64_t i = indices[o];
+    if (i >= 0 && i < HW) atomicAdd(gx + nc * HW + i, gy[o]);
+  }
+}
+
+// Divisor of output (oh, ow) exactly as torch's avg_pool2d (no divisor_override).
+__device__ __forceinline__ int64_t avg_divisor(const Pool2dArgs& p, int64_t oh, int64_t ow, int64_t* hs, int64_t* he,
+                                               int64_t* ws, int64_t* we) {
+  int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+  int64_t h1 = min(h0 + p.kh, p.H + p.ph), w1 = min(w0 + p.kw, p.W + p.pw);
+  const int64_t pool = (h1 - h0) * (w1 - w0);
+  h0 = max(h0, (int64_t)0);
+  w0 = max(w0, (int64_t)0);
+  h1 = min(h1, p.H);
+  w1 = min(w1, p.W);
+  *hs = h0, *he = h1, *ws = w0, *we = w1;
+  return p.count_include_pad ? pool : (h1 - h0) * (w1 - w0);
+}
+
+template <typename T>
+__global__ void avg_pool2d_fwd(Pool2dArgs p, const T* __restrict__ x, T* __restrict__ y) {
+  const int64_t total = p.N * p.C * p.OH * p.OW;
+  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < total;
+       o += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t ow = o % p.OW;
+    const int64_t oh = (o / p.OW) % p.OH;
+    const int64_t nc = o / (p.OW * p.OH);
+    int64_t hs, he, ws, we;
+    const int64_t div = avg_divisor(p, oh, ow, &hs, &he, &ws, &we);
+    const T* plane = x + nc * p.H * p.W;
+    T s = 0;
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) s += plane[h * p.W + w];
+    y[o] = div > 0 ? s / (T)div : T(NAN);  // torch divides by zero too (only without padding counted)
+  }
+}
+
+template <typename T>
+__global__ void avg_pool2d_bwd(Pool2dArgs p, const T* __restrict__ gy, T* __restrict__ gx) {
+  const int64_t total = p.N * p.C * p.H * p.W;
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
+       e += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t w = e % p.W;
+    const int64_t h = (e / p.W) % p.H;
+    const int64_t nc = e / (p.W * p.H);
+    // Outputs whose window [o*s - pad, o*s - pad + k) holds h: (h+pad-k)/s < o <= (h+pad)/s.
+    const int64_t hp = h + p.ph, wp = w + p.pw;
+    const int64_t oh0 = hp < p.kh ? 0 : (hp - p.kh) / p.sh + 1;
+    const int64_t oh1 = min(hp / p.sh + 1, p.OH);
+    const int64_t ow0 = wp < p.kw ? 0 : (wp - p.kw) / p.sw + 1;
+    const int64_t ow1 = min(wp / p.sw + 1, p.OW);
+    const T* g = gy + nc * p.OH * p.OW;
+    T s = 0;
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      for (int64_t ow = ow0; ow < ow1; ++ow) {
+        int64_t hs, he, ws, we;
+        const int64_t div = avg_divisor(p, oh, ow, &hs, &he, &ws, &we);
+        // The clipped window always holds (h, w) here: h < H <= H + pad.
+        s += g[oh * p.OW + ow] / (T)div;
+      }
+    }
+    gx[e] = s;
+  }
+}
+
+__device__ __forceinline__ int64_t ad_start(int64_t o, int64_t I, int64_t O) { return (o * I) / O; }
+__device__ __forceinline__ int64_t ad_end(int64_t o, int64_t I, int64_t O) { return ((o + 1) * I + O - 1) / O; }
+
+template <typename T>
+__global__ void adaptive_avg_fwd(int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* __restrict__ x,
+                                 T* __restrict__ y) {
+  const int64_t total = NC * OH * OW;
+  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < total;
+       o += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t ow = o % OW;
+    const int64_t oh = (o / OW) % OH;
+    const int64_t nc = o / (OW * OH);
+    const int64_t hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH);
+    const int64_t ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);
+    const T* plane = x + nc * H * W;
+    T s = 0;
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) s += plane[h * W + w];
+    y[o] = s / (T)((he - hs) * (we - ws));
+  }
+}
+
+template <typename T>
+__global__ void adaptive_avg_bwd(int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* __restrict__ gy,
+                                 T* __restrict__ gx) {
+  const int64_t total = NC * H * W;
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
+       e += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t w = e % W;
+    const int64_t h = (e / W) % H;
+    const int64_t nc = e / (W * H);
+    // Candidate outputs: floor(h*OH/H) <= o < ceil((h+1)*OH/H); checked exactly below.
+    const int64_t oh0 = (h * OH) / H, oh1 = min(((h + 1) * OH + H - 1) / H, OH);
+    const int64_t ow0 = (w * OW) / W, ow1 = min(((w + 1) * OW + W - 1) / W, OW);
+    const T* g = gy + nc * OH * OW;
+    T s = 0;
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      const int64_t hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH);
+      if (h < hs || h >= he) continue;
+      for (int64_t ow = ow0; ow < ow1; ++ow) {
+        const int64_t ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);
+        if (w < ws || w >= we) continue;
+        s += g[oh * OW + ow] / (T)((he - hs) * (we - ws));
+      }
+    }
+    gx[e] = s;
+  }
+}
+
+template <typename F>
+void dispatch(DType dtype, const char* op, F&& f) {
+  if (dtype == DType::f32) f(float());
+  else if (dtype == DType::f64) f(double());
+  else throw CudaError(std::string(op) + ": dtype must be float32 or float64");
+}
+
+}  // namespace
+
+void max_pool2d_forward(DType dtype, const Pool2dArgs& p, const void* x, void* y, int64_t* indices,
+                        cudaStream_t stream) {
+  const int64_t total = p.N * p.C * p.OH * p.OW;
+  if (total <= 0) return;
+  dispatch(dtype, "max_pool2d", [&](auto zero) {
+    using T = decltype(zero);
+    max_pool2d_fwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x),
+                                                                             static_cast<T*>(y), indices);
+    check_launch("max_pool2d_fwd launch");
+  });
+}
+
+void max_pool2d_backward(DType dtype, int64_t NC, int64_t HW, int64_t OHW, const void* grad_out,
+                         const int64_t* indices, void* grad_x, cudaStream_t stream) {
+  if (NC * HW <= 0) return;
+  dispatch(dtype, "max_pool2d_backward", [&](auto zero) {
+    using T = decltype(zero);
+    check(cudaMemsetAsync(grad_x, 0, sizeof(T) * NC * HW, stream), "max_pool2d_backward memset");
+    const int64_t total = NC * OHW;
+    if (total <= 0) return;
+    max_pool2d_bwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
+        NC, HW, OHW, static_cast<const T*>(grad_out), indices, static_cast<T*>(grad_x));
+    check_launch("max_pool2d_bwd launch");
+  });
+}
+
+void avg_pool2d_forward(DType dtype, const Pool2dArgs& p, const void* x, void* y, cudaStream_t stream) {
+  const int64_t total = p.N * p.C * p.OH * p.OW;
+  if (total <= 0) return;
+  dispatch(dtype, "avg_pool2d", [&](auto zero) {
+    using T = decltype(zero);
+    avg_pool2d_fwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x),
+                                                                             static_cast<T*>(y));
+    check_launch("avg_pool2d_fwd launch");
+  });
+}
+
+void avg_pool2d_backward(DType dtype, const Pool2dArgs& p, const void* grad_out, void* grad_x,
+                         cudaStream_t stream) {
+  const int64_t total = p.N * p.C * p.H * p.W;
+  if (total <= 0) return;
+  dispatch(dtype, "avg_pool2d_backward", [&](auto zero) {
+    using T = decltype(zero);
+    avg_pool2d_bwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
+        p, static_cast<const T*>(grad_out), static_cast<T*>(grad_x));
+    check_launch("avg_pool2d_bwd launch");
+  });
+}
+
+void adaptive_avg_pool2d_forward(DType dtype, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                 const void* x, void* y, cudaStream_t stream) {
+  const int64_t total = NC * OH * OW;
+  if (total <= 0) return;
+  dispatch(dtype, "adaptive_avg_pool2d", [&](auto zero) {
+    using T = decltype(zero);
+    adaptive_avg_fwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
+        NC, H, W, OH, OW, static_cast<const T*>(x), static_cast<T*>(y));
+    check_launch("adaptive_avg_pool2d_fwd launch");
+  });
+}
+
+void adaptive_avg_pool2d_backward(DType dtype, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                  const void* grad_out, void* grad_x, cudaStream_t stream) {
+  const int64_t total = NC * H * W;
+  if (total <= 0) return;
+  dispatch(dtype, "adaptive_avg_pool2d_backward", [&](auto zero) {
+    using T = decltype(zero);
+    adaptive_avg_bwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
+        NC, H, W, OH, OW, static_cast<const T*>(grad_out), static_cast<T*>(grad_x));
+    check_launch("adaptive_avg_pool2d_bwd launch");
+  });
+}
+
+}  // namespace nkcuda
