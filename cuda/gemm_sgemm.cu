@@ -26,7 +26,9 @@
 // Expected speed (H100 SXM, fp32 4096^3): this design (siboehm-style warptiling)
 // reaches ~0.8-0.9x cuBLAS on A100-class parts; NOT MEASURED here (no GPU on the
 // development machine) -- measure with `python benchmarks/gpu_bench.py`.
-// Registers/shared memory (ptxas -v, sm_90): see the report in the commit message.
+// ptxas -v (sm_90, CUDA 13.0): sgemm_128x128x8 128 registers (capped by
+// __launch_bounds__(256, 2)), no spills, 16.9 KB static shared memory -> 2 blocks
+// (16 warps) per SM; gemm_tiled<double> 128 registers, 16.6 KB.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -123,19 +125,41 @@ __global__ void __launch_bounds__(256) gemm_tiled(int64_t M, int64_t N, int64_t 
 // ---- variant 2: fp32 128x128x8, 8x8 per thread, warp tiles 64x32 ------------------
 constexpr int S_BM = 128, S_BN = 128, S_BK = 8, S_PAD = 4, S_THREADS = 256;
 
-// Elements (r, c..c+3) of an R x Cn row-major matrix (leading dimension ld); zeros
-// outside it. `vec`: the base is 16-byte aligned and ld % 4 == 0.
-__device__ __forceinline__ float4 load4(const float* __restrict__ p, int64_t ld, int64_t r, int64_t c, int64_t R,
-                                        int64_t Cn, bool vec) {
+// Four consecutive elements p[0..valid) (zeros after), as one float4 load when whole
+// and `vec` (16-byte aligned).
+__device__ __forceinline__ float4 load4(const float* __restrict__ p, int valid, bool vec) {
+  if (valid >= 4 && vec) return __ldg(reinterpret_cast<const float4*>(p));
   float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-  if (r >= R) return v;
-  const float* row = p + r * ld;
-  if (vec && c + 3 < Cn) return __ldg(reinterpret_cast<const float4*>(row + c));
-  if (c + 0 < Cn) v.x = __ldg(row + c + 0);
-  if (c + 1 < Cn) v.y = __ldg(row + c + 1);
-  if (c + 2 < Cn) v.z = __ldg(row + c + 2);
-  if (c + 3 < Cn) v.w = __ldg(row + c + 3);
+  if (valid > 0) v.x = __ldg(p + 0);
+  if (valid > 1) v.y = __ldg(p + 1);
+  if (valid > 2) v.z = __ldg(p + 2);
+  if (valid > 3) v.w = __ldg(p + 3);
   return v;
+}
+
+// One thread's walk through an operand along K, 4 elements per K tile.
+//   KCONT (A, or B^T in memory): a fixed row (m or n) of the matrix, 4 consecutive k
+//     starting at kofs; the pointer advances by BK elements per tile.
+//   !KCONT (A^T, or B): row k = kofs + tile*BK, 4 consecutive m/n of which `fixed`
+//     are inside the matrix; the pointer advances by BK rows.
+struct Walk {
+  const float* p;
+  int64_t step;
+  int kofs;   // this thread's k offset inside the tile
+  int fixed;  // KCONT: 4 if the row is inside the matrix, else 0; !KCONT: valid m/n (0..4)
+};
+
+template <bool KCONT>
+__device__ __forceinline__ float4 walk_load(const Walk& w, int64_t k0, int64_t K, bool vec) {
+  const int64_t k = k0 + w.kofs;
+  int valid;
+  if (KCONT) {
+    const int64_t left = K - k;
+    valid = left >= 4 ? w.fixed : (left > 0 ? min((int)left, w.fixed) : 0);
+  } else {
+    valid = k < K ? w.fixed : 0;
+  }
+  return load4(w.p, valid, vec);
 }
 
 // TA: A is stored K x M (op(A) = A^T). TB: B is stored N x K.
@@ -159,15 +183,15 @@ __global__ void __launch_bounds__(S_THREADS, 2)
   //   m/n-contiguous operand (A^T, or B): k = tid/32, m/n = (tid%32)*4.
   const int lr_k = tid / 2, lc_k = (tid % 2) * 4;     // k-contiguous
   const int lr_mn = tid / 32, lc_mn = (tid % 32) * 4;  // m/n-contiguous
+  auto clamp4 = [](int64_t v) { return (int)(v < 0 ? 0 : (v > 4 ? 4 : v)); };
+  Walk wa, wb;
+  if (TA) wa = Walk{A + (int64_t)lr_mn * lda + m0 + lc_mn, S_BK * lda, lr_mn, clamp4(M - (m0 + lc_mn))};
+  else    wa = Walk{A + (m0 + lr_k) * lda + lc_k, S_BK, lc_k, m0 + lr_k < M ? 4 : 0};
+  if (TB) wb = Walk{B + (n0 + lr_k) * ldb + lc_k, S_BK, lc_k, n0 + lr_k < N ? 4 : 0};
+  else    wb = Walk{B + (int64_t)lr_mn * ldb + n0 + lc_mn, S_BK * ldb, lr_mn, clamp4(N - (n0 + lc_mn))};
 
-  auto load_a = [&](int64_t k0) -> float4 {
-    return TA ? load4(A, lda, k0 + lr_mn, m0 + lc_mn, K, M, vec_a)   // A stored K x M
-              : load4(A, lda, m0 + lr_k, k0 + lc_k, M, K, vec_a);  // A stored M x K
-  };
-  auto load_b = [&](int64_t k0) -> float4 {
-    return TB ? load4(B, ldb, n0 + lr_k, k0 + lc_k, N, K, vec_b)    // B stored N x K
-              : load4(B, ldb, k0 + lr_mn, n0 + lc_mn, K, N, vec_b);  // B stored K x N
-  };
+  auto load_a = [&](int64_t k0) -> float4 { return walk_load<!TA>(wa, k0, K, vec_a); };
+  auto load_b = [&](int64_t k0) -> float4 { return walk_load<TB>(wb, k0, K, vec_b); };
   auto store_a = [&](int s, float4 v) {
     if (TA) {
       *reinterpret_cast<float4*>(&As[s][lr_mn][lc_mn]) = v;
@@ -210,9 +234,11 @@ __global__ void __launch_bounds__(S_THREADS, 2)
   __syncthreads();
   for (int64_t kt = 0; kt < nk; ++kt) {
     const int cur = kt & 1;
-    float4 na, nb;
+    float4 na = make_float4(0.f, 0.f, 0.f, 0.f), nb = na;
     const bool more = kt + 1 < nk;
     if (more) {
+      wa.p += wa.step;
+      wb.p += wb.step;
       na = load_a((kt + 1) * S_BK);
       nb = load_b((kt + 1) * S_BK);
     }

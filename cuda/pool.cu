@@ -11,6 +11,8 @@
 //                      one thread per input element sums grad/divisor over the outputs
 //                      whose window covers it (no atomics, deterministic).
 //   adaptive_avg_*     windows [floor(o*H/OH), ceil((o+1)*H/OH)); backward gathers.
+//                      Windows of >= 64 elements (global average pooling) take a warp
+//                      per output in the forward.
 // Consecutive threads take consecutive output (or input) columns, so global reads and
 // writes are coalesced along W. These kernels are bandwidth-bound; target: >= 70% of
 // the device-to-device copy bandwidth on the bytes they must move (NOT MEASURED: no
@@ -153,6 +155,29 @@ __global__ void adaptive_avg_fwd(int64_t NC, int64_t H, int64_t W, int64_t OH, i
   }
 }
 
+// Large windows (global average pooling): one warp per output, lanes stride over the
+// window's columns, a shuffle reduction at the end.
+template <typename T>
+__global__ void adaptive_avg_fwd_warp(int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                      const T* __restrict__ x, T* __restrict__ y) {
+  const int64_t total = NC * OH * OW;
+  const int lane = threadIdx.x % 32;
+  const int64_t warps = (int64_t)gridDim.x * (blockDim.x / 32);
+  for (int64_t o = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32; o < total; o += warps) {
+    const int64_t ow = o % OW;
+    const int64_t oh = (o / OW) % OH;
+    const int64_t nc = o / (OW * OH);
+    const int64_t hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH);
+    const int64_t ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);
+    const int64_t wn = we - ws, n = (he - hs) * wn;
+    const T* plane = x + nc * H * W;
+    T s = 0;
+    for (int64_t e = lane; e < n; e += 32) s += plane[(hs + e / wn) * W + ws + e % wn];
+    s = warp_sum(s);
+    if (lane == 0) y[o] = s / (T)n;
+  }
+}
+
 template <typename T>
 __global__ void adaptive_avg_bwd(int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* __restrict__ gy,
                                  T* __restrict__ gx) {
@@ -244,8 +269,14 @@ void adaptive_avg_pool2d_forward(DType dtype, int64_t NC, int64_t H, int64_t W, 
   if (total <= 0) return;
   dispatch(dtype, "adaptive_avg_pool2d", [&](auto zero) {
     using T = decltype(zero);
-    adaptive_avg_fwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
-        NC, H, W, OH, OW, static_cast<const T*>(x), static_cast<T*>(y));
+    const int64_t window = ceil_div(H, OH) * ceil_div(W, OW);
+    if (window >= 64) {  // few outputs with long sums: a warp each
+      adaptive_avg_fwd_warp<T><<<grid_for(total * 32, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
+          NC, H, W, OH, OW, static_cast<const T*>(x), static_cast<T*>(y));
+    } else {
+      adaptive_avg_fwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
+          NC, H, W, OH, OW, static_cast<const T*>(x), static_cast<T*>(y));
+    }
     check_launch("adaptive_avg_pool2d_fwd launch");
   });
 }
