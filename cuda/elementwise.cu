@@ -58,9 +58,12 @@ __device__ __forceinline__ T act_grad(T t, T slope) {
 template <typename T, Act A>
 __global__ void bias_act_fwd(int64_t n, int64_t C, int64_t inner, const T* __restrict__ x,
                              const T* __restrict__ bias, T* __restrict__ y, T slope) {
+  // 32-bit div/mod for the channel index whenever the sizes allow (the common case)
+  const bool narrow = n < (int64_t{1} << 31) && inner < (int64_t{1} << 31) && C < (int64_t{1} << 31);
+  const unsigned inner32 = (unsigned)inner, C32 = (unsigned)C;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     T v = x[i];
-    if (bias) v += bias[(i / inner) % C];
+    if (bias) v += narrow ? bias[((unsigned)i / inner32) % C32] : bias[(i / inner) % C];
     y[i] = act_fwd<T, A>(v, slope);
   }
 }

@@ -14,7 +14,8 @@
 //                      Windows of >= 64 elements (global average pooling) take a warp
 //                      per output in the forward.
 // Consecutive threads take consecutive output (or input) columns, so global reads and
-// writes are coalesced along W. These kernels are bandwidth-bound; target: >= 70% of
+// writes are coalesced along W. Index math is 32-bit whenever the tensor allows it
+// (int64 div/mod per element would cost more than the memory traffic). These kernels are bandwidth-bound; target: >= 70% of
 // the device-to-device copy bandwidth on the bytes they must move (NOT MEASURED: no
 // GPU on the development machine; `python benchmarks/gpu_bench.py` measures it).
 // Shapes: x (N,C,H,W), y (N,C,OH,OW); NC = N*C planes.
@@ -30,108 +31,117 @@ namespace {
 
 constexpr int POOL_BLOCK = 256;
 
-template <typename T>
+// Index arithmetic: I = int when every flat index (and index + grid stride) fits in
+// 31 bits, which keeps the per-element div/mod in 32-bit integer instructions; int64_t
+// otherwise.
+template <typename T, typename I>
 __global__ void max_pool2d_fwd(Pool2dArgs p, const T* __restrict__ x, T* __restrict__ y,
                                int64_t* __restrict__ indices) {
-  const int64_t total = p.N * p.C * p.OH * p.OW;
-  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < total;
-       o += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t ow = o % p.OW;
-    const int64_t oh = (o / p.OW) % p.OH;
-    const int64_t nc = o / (p.OW * p.OH);
-    const T* plane = x + nc * p.H * p.W;
-    const int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+  const I H = (I)p.H, W = (I)p.W, OH = (I)p.OH, OW = (I)p.OW;
+  const I total = (I)(p.N * p.C) * OH * OW;
+  for (I o = blockIdx.x * (I)blockDim.x + threadIdx.x; o < total; o += (I)gridDim.x * blockDim.x) {
+    const I ow = o % OW;
+    const I t = o / OW;
+    const I oh = t % OH;
+    const I nc = t / OH;
+    const T* plane = x + nc * H * W;
+    const I h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
     T best = -INFINITY;
-    int64_t best_i = -1;
+    I best_i = -1;
     for (int i = 0; i < p.kh; ++i) {
-      const int64_t h = h0 + (int64_t)i * p.dh;
-      if (h < 0 || h >= p.H) continue;
+      const I h = h0 + (I)i * p.dh;
+      if (h < 0 || h >= H) continue;
       for (int j = 0; j < p.kw; ++j) {
-        const int64_t w = w0 + (int64_t)j * p.dw;
-        if (w < 0 || w >= p.W) continue;
-        const T v = plane[h * p.W + w];
+        const I w = w0 + (I)j * p.dw;
+        if (w < 0 || w >= W) continue;
+        const T v = plane[h * W + w];
         if (best_i < 0 || v > best || isnan(v)) {  // torch's rule: a NaN is the max (the last one)
           best = v;
-          best_i = h * p.W + w;
+          best_i = h * W + w;
         }
       }
     }
     y[o] = best;  // a window entirely in the padding cannot happen (pad <= kernel/2)
-    indices[o] = best_i < 0 ? 0 : best_i;
+    indices[o] = best_i < 0 ? 0 : (int64_t)best_i;
   }
 }
 
-template <typename T>
-__global__ void max_pool2d_bwd(int64_t NC, int64_t HW, int64_t OHW, const T* __restrict__ gy,
+template <typename T, typename I>
+__global__ void max_pool2d_bwd(int64_t NC_, int64_t HW_, int64_t OHW_, const T* __restrict__ gy,
                                const int64_t* __restrict__ indices, T* __restrict__ gx) {
-  const int64_t total = NC * OHW;
-  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < total;
-       o += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t nc = o / OHW;
+  const I HW = (I)HW_, OHW = (I)OHW_;
+  const I total = (I)NC_ * OHW;
+  for (I o = blockIdx.x * (I)blockDim.x + threadIdx.x; o < total; o += (I)gridDim.x * blockDim.x) {
+    const I nc = o / OHW;
     const int64_t i = indices[o];
-    if (i >= 0 && i < HW) atomicAdd(gx + nc * HW + i, gy[o]);
+    if (i >= 0 && i < HW) atomicAdd(gx + nc * HW + (I)i, gy[o]);
   }
 }
 
 // Divisor of output (oh, ow) exactly as torch's avg_pool2d (no divisor_override).
-__device__ __forceinline__ int64_t avg_divisor(const Pool2dArgs& p, int64_t oh, int64_t ow, int64_t* hs, int64_t* he,
-                                               int64_t* ws, int64_t* we) {
-  int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
-  int64_t h1 = min(h0 + p.kh, p.H + p.ph), w1 = min(w0 + p.kw, p.W + p.pw);
-  const int64_t pool = (h1 - h0) * (w1 - w0);
-  h0 = max(h0, (int64_t)0);
-  w0 = max(w0, (int64_t)0);
-  h1 = min(h1, p.H);
-  w1 = min(w1, p.W);
+template <typename I>
+__device__ __forceinline__ I avg_divisor(const Pool2dArgs& p, I H, I W, I oh, I ow, I* hs, I* he, I* ws, I* we) {
+  I h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+  I h1 = min(h0 + (I)p.kh, H + (I)p.ph), w1 = min(w0 + (I)p.kw, W + (I)p.pw);
+  const I pool = (h1 - h0) * (w1 - w0);
+  h0 = max(h0, (I)0);
+  w0 = max(w0, (I)0);
+  h1 = min(h1, H);
+  w1 = min(w1, W);
   *hs = h0, *he = h1, *ws = w0, *we = w1;
   return p.count_include_pad ? pool : (h1 - h0) * (w1 - w0);
 }
 
-template <typename T>
+template <typename T, typename I>
 __global__ void avg_pool2d_fwd(Pool2dArgs p, const T* __restrict__ x, T* __restrict__ y) {
-  const int64_t total = p.N * p.C * p.OH * p.OW;
-  for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < total;
-       o += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t ow = o % p.OW;
-    const int64_t oh = (o / p.OW) % p.OH;
-    const int64_t nc = o / (p.OW * p.OH);
-    int64_t hs, he, ws, we;
-    const int64_t div = avg_divisor(p, oh, ow, &hs, &he, &ws, &we);
-    const T* plane = x + nc * p.H * p.W;
+  const I H = (I)p.H, W = (I)p.W, OH = (I)p.OH, OW = (I)p.OW;
+  const I total = (I)(p.N * p.C) * OH * OW;
+  for (I o = blockIdx.x * (I)blockDim.x + threadIdx.x; o < total; o += (I)gridDim.x * blockDim.x) {
+    const I ow = o % OW;
+    const I t = o / OW;
+    const I oh = t % OH;
+    const I nc = t / OH;
+    I hs, he, ws, we;
+    const I div = avg_divisor<I>(p, H, W, oh, ow, &hs, &he, &ws, &we);
+    const T* plane = x + nc * H * W;
     T s = 0;
-    for (int64_t h = hs; h < he; ++h)
-      for (int64_t w = ws; w < we; ++w) s += plane[h * p.W + w];
-    y[o] = div > 0 ? s / (T)div : T(NAN);  // torch divides by zero too (only without padding counted)
+    for (I h = hs; h < he; ++h)
+      for (I w = ws; w < we; ++w) s += plane[h * W + w];
+    y[o] = div > 0 ? s / (T)div : T(NAN);  // div > 0 always: a window cannot lie in the padding
   }
 }
 
-template <typename T>
+template <typename T, typename I>
 __global__ void avg_pool2d_bwd(Pool2dArgs p, const T* __restrict__ gy, T* __restrict__ gx) {
-  const int64_t total = p.N * p.C * p.H * p.W;
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
-       e += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t w = e % p.W;
-    const int64_t h = (e / p.W) % p.H;
-    const int64_t nc = e / (p.W * p.H);
+  const I H = (I)p.H, W = (I)p.W, OH = (I)p.OH, OW = (I)p.OW;
+  const I total = (I)(p.N * p.C) * H * W;
+  for (I e = blockIdx.x * (I)blockDim.x + threadIdx.x; e < total; e += (I)gridDim.x * blockDim.x) {
+    const I w = e % W;
+    const I t = e / W;
+    const I h = t % H;
+    const I nc = t / H;
     // Outputs whose window [o*s - pad, o*s - pad + k) holds h: (h+pad-k)/s < o <= (h+pad)/s.
-    const int64_t hp = h + p.ph, wp = w + p.pw;
-    const int64_t oh0 = hp < p.kh ? 0 : (hp - p.kh) / p.sh + 1;
-    const int64_t oh1 = min(hp / p.sh + 1, p.OH);
-    const int64_t ow0 = wp < p.kw ? 0 : (wp - p.kw) / p.sw + 1;
-    const int64_t ow1 = min(wp / p.sw + 1, p.OW);
-    const T* g = gy + nc * p.OH * p.OW;
+    const I hp = h + p.ph, wp = w + p.pw;
+    const I oh0 = hp < p.kh ? 0 : (hp - p.kh) / p.sh + 1;
+    const I oh1 = min(hp / (I)p.sh + 1, OH);
+    const I ow0 = wp < p.kw ? 0 : (wp - p.kw) / p.sw + 1;
+    const I ow1 = min(wp / (I)p.sw + 1, OW);
+    const T* g = gy + nc * OH * OW;
     T s = 0;
-    for (int64_t oh = oh0; oh < oh1; ++oh) {
-      for (int64_t ow = ow0; ow < ow1; ++ow) {
-        int64_t hs, he, ws, we;
-        const int64_t div = avg_divisor(p, oh, ow, &hs, &he, &ws, &we);
+    for (I oh = oh0; oh < oh1; ++oh) {
+      for (I ow = ow0; ow < ow1; ++ow) {
+        I hs, he, ws, we;
+        const I div = avg_divisor<I>(p, H, W, oh, ow, &hs, &he, &ws, &we);
         // The clipped window always holds (h, w) here: h < H <= H + pad.
-        s += g[oh * p.OW + ow] / (T)div;
+        s += g[oh * OW + ow] / (T)div;
       }
     }
     gx[e] = s;
   }
 }
+
+// True when flat indices up to n (plus a grid stride) fit in a 32-bit int.
+inline bool fits32(int64_t n) { return n < (int64_t{1} << 31) - (int64_t{1} << 26); }
 
 __device__ __forceinline__ int64_t ad_start(int64_t o, int64_t I, int64_t O) { return (o * I) / O; }
 __device__ __forceinline__ int64_t ad_end(int64_t o, int64_t I, int64_t O) { return ((o + 1) * I + O - 1) / O; }
@@ -220,8 +230,12 @@ void max_pool2d_forward(DType dtype, const Pool2dArgs& p, const void* x, void* y
   if (total <= 0) return;
   dispatch(dtype, "max_pool2d", [&](auto zero) {
     using T = decltype(zero);
-    max_pool2d_fwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x),
-                                                                             static_cast<T*>(y), indices);
+    const dim3 grid = grid_for(total, POOL_BLOCK);
+    if (fits32(p.N * p.C * p.H * p.W) && fits32(total))
+      max_pool2d_fwd<T, int><<<grid, POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x), static_cast<T*>(y), indices);
+    else
+      max_pool2d_fwd<T, int64_t><<<grid, POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x), static_cast<T*>(y),
+                                                                 indices);
     check_launch("max_pool2d_fwd launch");
   });
 }
@@ -234,8 +248,13 @@ void max_pool2d_backward(DType dtype, int64_t NC, int64_t HW, int64_t OHW, const
     check(cudaMemsetAsync(grad_x, 0, sizeof(T) * NC * HW, stream), "max_pool2d_backward memset");
     const int64_t total = NC * OHW;
     if (total <= 0) return;
-    max_pool2d_bwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
-        NC, HW, OHW, static_cast<const T*>(grad_out), indices, static_cast<T*>(grad_x));
+    const dim3 grid = grid_for(total, POOL_BLOCK);
+    if (fits32(NC * HW) && fits32(total))
+      max_pool2d_bwd<T, int><<<grid, POOL_BLOCK, 0, stream>>>(NC, HW, OHW, static_cast<const T*>(grad_out), indices,
+                                                             static_cast<T*>(grad_x));
+    else
+      max_pool2d_bwd<T, int64_t><<<grid, POOL_BLOCK, 0, stream>>>(NC, HW, OHW, static_cast<const T*>(grad_out),
+                                                                 indices, static_cast<T*>(grad_x));
     check_launch("max_pool2d_bwd launch");
   });
 }
@@ -245,8 +264,11 @@ void avg_pool2d_forward(DType dtype, const Pool2dArgs& p, const void* x, void* y
   if (total <= 0) return;
   dispatch(dtype, "avg_pool2d", [&](auto zero) {
     using T = decltype(zero);
-    avg_pool2d_fwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x),
-                                                                             static_cast<T*>(y));
+    const dim3 grid = grid_for(total, POOL_BLOCK);
+    if (fits32(p.N * p.C * p.H * p.W) && fits32(total))
+      avg_pool2d_fwd<T, int><<<grid, POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x), static_cast<T*>(y));
+    else
+      avg_pool2d_fwd<T, int64_t><<<grid, POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(x), static_cast<T*>(y));
     check_launch("avg_pool2d_fwd launch");
   });
 }
@@ -257,8 +279,13 @@ void avg_pool2d_backward(DType dtype, const Pool2dArgs& p, const void* grad_out,
   if (total <= 0) return;
   dispatch(dtype, "avg_pool2d_backward", [&](auto zero) {
     using T = decltype(zero);
-    avg_pool2d_bwd<T><<<grid_for(total, POOL_BLOCK), POOL_BLOCK, 0, stream>>>(
-        p, static_cast<const T*>(grad_out), static_cast<T*>(grad_x));
+    const dim3 grid = grid_for(total, POOL_BLOCK);
+    if (fits32(total) && fits32(p.N * p.C * p.OH * p.OW))
+      avg_pool2d_bwd<T, int><<<grid, POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(grad_out),
+                                                             static_cast<T*>(grad_x));
+    else
+      avg_pool2d_bwd<T, int64_t><<<grid, POOL_BLOCK, 0, stream>>>(p, static_cast<const T*>(grad_out),
+                                                                 static_cast<T*>(grad_x));
     check_launch("avg_pool2d_bwd launch");
   });
 }
