@@ -52,11 +52,24 @@ def rel_err(x, ref):
     return float(np.max(np.abs(x - ref)) / max(np.max(np.abs(ref)), 1e-30)) if ref.size else 0.0
 
 
+def torch_bf16_matmul(torch, a, b):
+    """Our bf16 tensor-core GEMM on torch tensors through the raw binding (for CuPy builds
+    without a bfloat16 dtype). a (M, K), b (K, N) contiguous bf16 CUDA tensors."""
+    from nnkernels import _cuda
+
+    M, K = a.shape
+    N = b.shape[1]
+    c = torch.empty(M, N, device=a.device, dtype=torch.bfloat16)
+    _cuda.gemm_tensorcore(3, 3, M, N, K, 1.0, a.data_ptr(), K, False, 0, b.data_ptr(), N, False, 0, 0.0,
+                          c.data_ptr(), N, 0, 1, torch.cuda.current_stream().cuda_stream)
+    return c
+
+
 # ------------------------------------------------------------------------------------------------
 # correctness
 # ------------------------------------------------------------------------------------------------
 
-def checks(cp, ops):
+def checks(cp, ops, torch=None):
     rng = np.random.default_rng(7)
     rows = []
 
@@ -78,6 +91,12 @@ def checks(cp, ops):
         ah, bh = a.astype(dt), b.astype(dt)
         refh = ah.astype(np.float64) @ bh.astype(np.float64)
         add(f"gemm {name} (tensor cores)", ops.matmul(cp.asarray(ah), cp.asarray(bh)), refh, 1e-2)
+    if ops._bf16() is None and torch is not None:
+        at = torch.as_tensor(a, device="cuda").to(torch.bfloat16)
+        bt = torch.as_tensor(b, device="cuda").to(torch.bfloat16)
+        refh = at.double().cpu().numpy() @ bt.double().cpu().numpy()
+        got = torch_bf16_matmul(torch, at, bt).float().cpu().numpy()
+        rows.append(("gemm bf16 (tensor cores, via torch)", rel_err(got, refh), 1e-2))
     x = rng.standard_normal((3, 5, 23, 19)).astype(np.float32)
     y, idx = ops.max_pool2d(cp.asarray(x), 3, 2, 1, return_indices=True)
     xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
@@ -177,7 +196,12 @@ def bench(cp, ops, torch, quick):
                     return a.astype(dt), b.astype(dt)
                 return a, b
 
-            ours = timer(make, lambda a, b, p=prec: ops.matmul(a, b, precision=p)) if dt is not None else None
+            if dt is not None:
+                ours = timer(make, lambda a, b, p=prec: ops.matmul(a, b, precision=p))
+            else:  # bf16 without a CuPy bfloat16 dtype: our kernel on torch tensors
+                ours = timer(lambda: (torch.randn(n, n, device="cuda", dtype=torch.bfloat16),
+                                      torch.randn(n, n, device="cuda", dtype=torch.bfloat16)),
+                             lambda a, b: torch_bf16_matmul(torch, a, b))
             peer_cp = None
             if dt is not None:
                 tf = prec == "tf32"
@@ -214,38 +238,39 @@ def bench(cp, ops, torch, quick):
     tF = torch.nn.functional if torch is not None else None
     mem_ops = [
         ("max_pool2d 2x2/2 fwd (+int64 idx)", mk_img, lambda x: ops.max_pool2d(x, 2, return_indices=True),
-         None, (lambda x: tF.max_pool2d(tt(x), 2, return_indices=True)) if torch else None,
+         None, (lambda x: tF.max_pool2d(x, 2, return_indices=True)) if torch else None,
          img_bytes + img_bytes // 4 * 3),
         ("max_pool2d 3x3/2 pad 1 fwd", mk_img, lambda x: ops.max_pool2d(x, 3, 2, 1), None,
-         (lambda x: tF.max_pool2d(tt(x), 3, 2, 1)) if torch else None, img_bytes + img_bytes // 4),
+         (lambda x: tF.max_pool2d(x, 3, 2, 1)) if torch else None, img_bytes + img_bytes // 4),
         ("avg_pool2d 2x2/2 fwd", mk_img, lambda x: ops.avg_pool2d(x, 2), None,
-         (lambda x: tF.avg_pool2d(tt(x), 2)) if torch else None, img_bytes + img_bytes // 4),
+         (lambda x: tF.avg_pool2d(x, 2)) if torch else None, img_bytes + img_bytes // 4),
         ("avg_pool2d 2x2/2 bwd", lambda: (rng.standard_normal((N, C, H // 2, W // 2), dtype=cp.float32),),
          lambda g: ops.avg_pool2d_backward(g, (N, C, H, W), 2), None, None, img_bytes + img_bytes // 4),
         ("adaptive_avg_pool2d ->1x1", mk_img, lambda x: ops.adaptive_avg_pool2d(x, 1),
          lambda x: x.mean(axis=(2, 3), keepdims=True),
-         (lambda x: tF.adaptive_avg_pool2d(tt(x), 1)) if torch else None, img_bytes),
+         (lambda x: tF.adaptive_avg_pool2d(x, 1)) if torch else None, img_bytes),
         (f"softmax rows {L}", mk_rows, lambda x: ops.softmax(x),
          lambda x: (lambda e: e / e.sum(-1, keepdims=True))(cp.exp(x - x.max(-1, keepdims=True))),
-         (lambda x: torch.softmax(tt(x), -1)) if torch else None, 2 * R * L * 4),
+         (lambda x: torch.softmax(x, -1)) if torch else None, 2 * R * L * 4),
         (f"log_softmax rows {L}", mk_rows, lambda x: ops.log_softmax(x), None,
-         (lambda x: torch.log_softmax(tt(x), -1)) if torch else None, 2 * R * L * 4),
+         (lambda x: torch.log_softmax(x, -1)) if torch else None, 2 * R * L * 4),
         (f"softmax bwd rows {L}", lambda: (rng.standard_normal((R, L), dtype=cp.float32),
                                           rng.random((R, L), dtype=cp.float32)),
          lambda g, y: ops.softmax_backward(g, y), None, None, 3 * R * L * 4),
         (f"cross_entropy {R}x{L}", lambda: (rng.standard_normal((R, L), dtype=cp.float32),
                                           rng.integers(0, L, R, dtype=cp.int64)),
          lambda x, t: ops.cross_entropy(x, t), None,
-         (lambda x, t: tF.cross_entropy(tt(x), tt(t))) if torch else None, R * L * 4),
+         (lambda x, t: tF.cross_entropy(x, t)) if torch else None, R * L * 4),
         ("bias_act gelu NCHW", lambda: (rng.standard_normal((N, C, H, W), dtype=cp.float32),
                                         rng.standard_normal(C, dtype=cp.float32)),
          lambda x, b: ops.bias_act(x, b, "gelu"), None,
-         (lambda x, b: tF.gelu(tt(x) + tt(b)[None, :, None, None])) if torch else None, 2 * img_bytes),
+         (lambda x, b: tF.gelu(x + b[None, :, None, None])) if torch else None, 2 * img_bytes),
     ]
     for name, make, ours_fn, cp_fn, t_fn, moved in mem_ops:
         ours = timer(make, ours_fn)
         peer_cp = timer(make, cp_fn) if cp_fn else None
-        peer_t = timer(make, t_fn) if t_fn else None
+        # PyTorch gets the same kind of data as torch tensors (converted outside the timed region)
+        peer_t = timer(lambda: tuple(tt(a) for a in make()), t_fn) if t_fn else None
         gbs = moved / ours / 1e6
         rows.append((name, f"{moved / 2**20:.0f} MiB moved", ours, peer_cp, peer_t, f"{gbs:.0f} GB/s",
                      f"{gbs / copy_gbs:.0%} of copy"))
@@ -281,7 +306,7 @@ def main(argv=None):
     nk, cp, ops, torch = _gpu_or_exit()
     dev = nk.cuda.info()["devices"][cp.cuda.Device().id]
     print(f"device: {dev}; CuPy {cp.__version__}; PyTorch {torch.__version__ if torch else 'not available'}")
-    check_rows = checks(cp, ops)
+    check_rows = checks(cp, ops, torch)
     bad = [(n, e, t) for n, e, t in check_rows if not e <= t]
     for n, e, t in check_rows:
         print(f"  check {n:32s} rel err {e:.2e} (tol {t:.0e}) {'ok' if e <= t else 'FAIL'}")
