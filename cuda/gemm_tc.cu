@@ -8,7 +8,9 @@
 //     = 4 x 4 mma tiles of m16n8 (64 fp32 accumulators per thread);
 //   - mma.sync.m16n8k8 .tf32 (fp32 inputs rounded with cvt.rna.tf32) or
 //     mma.sync.m16n8k16 .f16/.bf16, fragments loaded from shared memory with the
-//     PTX ISA register layouts (groupID g = lane/4, t = lane%4);
+//     PTX ISA register layouts (groupID g = lane/4, t = lane%4): tf32 by scalar
+//     loads, fp16/bf16 by ldmatrix.x4 (.trans for the m/n-contiguous tiles): one
+//     instruction per m16 A fragment and per two n8 B fragments;
 //   - shared tiles keep each operand's memory layout (A as [m][k] or, transposed,
 //     [k][m]; B as [k][n] or [n][k]), rows padded (k-rows by 16 bytes, m/n-rows by 8
 //     elements) so that every fragment load of a warp hits 32 distinct banks;
@@ -22,9 +24,8 @@
 // Needs sm_80+ (mma.sync tf32/bf16, cp.async); the build targets 80/86/89/90.
 // ptxas -v (sm_90, CUDA 13.0): 122-128 registers, no spills, 40 KB static shared
 // memory (2 stages x (A + B) x 10 KB) -> 2 blocks (16 warps) per SM.
-// Known gaps (next steps): fragments come from scalar shared loads (ldmatrix would
-// cut shared-memory instructions ~4x for fp16/bf16), 2 stages only, no wgmma/TMA on
-// sm_90, no swizzled block order for L2 reuse.
+// Known gaps (next steps): tf32 fragments come from scalar shared loads, 2 stages
+// only, no wgmma/TMA on sm_90, no swizzled block order for L2 reuse.
 // Expected speed (H100): mma.sync without ldmatrix or wgmma, 2 stages: roughly
 // 0.5-0.7x cuBLAS at 4096^3 is what such kernels reach; NOT MEASURED (no GPU on the
 // development machine) -- `python benchmarks/gpu_bench.py` measures it.
@@ -37,6 +38,12 @@
 
 #include "common.cuh"
 
+// fp16/bf16 fragments through ldmatrix (1); 0 falls back to scalar shared loads (the
+// first version, kept as the reference to bisect with: -DNK_TC_LDMATRIX=0).
+#ifndef NK_TC_LDMATRIX
+#define NK_TC_LDMATRIX 1
+#endif
+
 namespace nkcuda {
 namespace {
 
@@ -45,13 +52,13 @@ constexpr int TC_STAGE_BYTES = 10240;  // the largest of the four tile layouts, 
 
 template <typename T> struct TcType;
 template <> struct TcType<float> {
-  static constexpr int BK = 16, KSTEP = 8, CH = 4, PADK = 4, PADMN = 8;
+  static constexpr int BK = 16, KSTEP = 8, PADK = 4, PADMN = 8;
 };
 template <> struct TcType<__half> {
-  static constexpr int BK = 32, KSTEP = 16, CH = 8, PADK = 8, PADMN = 8;
+  static constexpr int BK = 32, KSTEP = 16, PADK = 8, PADMN = 8;
 };
 template <> struct TcType<__nv_bfloat16> {
-  static constexpr int BK = 32, KSTEP = 16, CH = 8, PADK = 8, PADMN = 8;
+  static constexpr int BK = 32, KSTEP = 16, PADK = 8, PADMN = 8;
 };
 
 __device__ __forceinline__ float to_f(float x) { return x; }
@@ -100,6 +107,19 @@ __device__ __forceinline__ void mma(float* d, const uint32_t* a, const uint32_t*
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// Four 8x8 b16 matrices from shared memory into mma fragment registers; lane l gives
+// the address of row l%8 of matrix l/8. TRANS: each matrix is transposed on the way.
+template <bool TRANS>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const void* smem_row) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem_row));
+  if (TRANS)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
 // Copies a ROWS x COLS tile (COLS contiguous in memory) of an R x Cn row-major matrix
@@ -210,6 +230,32 @@ __global__ void __launch_bounds__(TC_THREADS, 2)
 #pragma unroll
     for (int kk = 0; kk < BK; kk += KSTEP) {
       uint32_t af[4][4], bfr[4][2];
+#if NK_TC_LDMATRIX
+      if constexpr (sizeof(T) == 2) {
+        // ldmatrix: lane l addresses row q = l%8 of 8x8 matrix j = l/8 (16 bytes each).
+        const int q = lane % 8, jm = lane / 8;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          // matrices: 0 (m+0, k+0), 1 (m+8, k+0), 2 (m+0, k+8), 3 (m+8, k+8) -> a0..a3
+          const int r0 = wr + i * 16;
+          if (TA) ldmatrix_x4<true>(af[i], &sA[(kk + q + 8 * (jm >> 1)) * PA + r0 + 8 * (jm & 1)]);
+          else    ldmatrix_x4<false>(af[i], &sA[(r0 + q + 8 * (jm & 1)) * PA + kk + 8 * (jm >> 1)]);
+        }
+#pragma unroll
+        for (int jj = 0; jj < 2; ++jj) {
+          // matrices: 0 (k+0, n+0), 1 (k+8, n+0), 2 (k+0, n+8), 3 (k+8, n+8) -> b0, b1 of two n8 tiles
+          const int c0 = wc + jj * 16;
+          uint32_t r[4];
+          if (TB) ldmatrix_x4<false>(r, &sB[(c0 + q + 8 * (jm >> 1)) * PB + kk + 8 * (jm & 1)]);
+          else    ldmatrix_x4<true>(r, &sB[(kk + q + 8 * (jm & 1)) * PB + c0 + 8 * (jm >> 1)]);
+          bfr[2 * jj][0] = r[0];
+          bfr[2 * jj][1] = r[1];
+          bfr[2 * jj + 1][0] = r[2];
+          bfr[2 * jj + 1][1] = r[3];
+        }
+      } else
+#endif
+      {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const int r = wr + i * 16 + g;
@@ -235,6 +281,7 @@ __global__ void __launch_bounds__(TC_THREADS, 2)
           bfr[j][0] = b_pair(kk + 2 * t, c);
           bfr[j][1] = b_pair(kk + 2 * t + 8, c);
         }
+      }
       }
 #pragma unroll
       for (int i = 0; i < 4; ++i)
