@@ -37,6 +37,23 @@ __device__ __forceinline__ T warp_max(T v) {
   return v;
 }
 
+// Grouped block order for GEMM tiles: the grid's blocks, numbered x-fastest, are
+// mapped to (row tile, column tile) so that GROUP consecutive row tiles sweep the
+// column tiles together; the B panels they share stay in L2. A bijection on
+// [0, gridDim.y) x [0, gridDim.x).
+template <int GROUP>
+__device__ __forceinline__ void grouped_tile(int64_t& tile_m, int64_t& tile_n) {
+  // 32-bit: the tile count of any C that fits in memory is far below 2^32.
+  const unsigned tiles_n = gridDim.x, tiles_m = gridDim.y;
+  const unsigned bid = blockIdx.y * tiles_n + blockIdx.x;
+  const unsigned per_group = GROUP * tiles_n;
+  const unsigned first_m = (bid / per_group) * GROUP;
+  const unsigned rows = tiles_m - first_m < GROUP ? tiles_m - first_m : GROUP;
+  const unsigned local = bid % per_group;
+  tile_m = first_m + local % rows;
+  tile_n = local / rows;
+}
+
 // Precision-matched math: the float overloads use the single-precision functions.
 __device__ __forceinline__ float nk_exp(float x) { return expf(x); }
 __device__ __forceinline__ double nk_exp(double x) { return exp(x); }

@@ -26,7 +26,7 @@
 // Expected speed (H100 SXM, fp32 4096^3): this design (siboehm-style warptiling)
 // reaches ~0.8-0.9x cuBLAS on A100-class parts; NOT MEASURED here (no GPU on the
 // development machine) -- measure with `python benchmarks/gpu_bench.py`.
-// ptxas -v (sm_90, CUDA 13.0): sgemm_128x128x8 128 registers (capped by
+// ptxas -v (CUDA 13.0, sm_80 and sm_90): sgemm_128x128x8 126-128 registers (capped by
 // __launch_bounds__(256, 2)), no spills, 16.9 KB static shared memory -> 2 blocks
 // (16 warps) per SM; gemm_tiled<double> 128 registers, 16.6 KB.
 #include <cuda_runtime.h>
@@ -176,6 +176,8 @@ __global__ void __launch_bounds__(S_THREADS, 2)
   B += bz * sb;
   C += bz * sc;
   const int tid = threadIdx.x;
+  // Plain block order (grouped_tile's extra registers made the NN variant spill; at
+  // 4096^3 this kernel is compute-bound, the concurrent blocks share B panels in L2).
   const int64_t m0 = (int64_t)blockIdx.y * S_BM, n0 = (int64_t)blockIdx.x * S_BN;
 
   // Global -> register mapping of this thread's 4 elements of each tile.

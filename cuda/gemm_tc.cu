@@ -22,10 +22,12 @@
 //   - any M, N, K: out-of-range rows/cols/K load as zero; the epilogue writes only
 //     inside C and reads C only when beta != 0.
 // Needs sm_80+ (mma.sync tf32/bf16, cp.async); the build targets 80/86/89/90.
-// ptxas -v (sm_90, CUDA 13.0): 122-128 registers, no spills, 40 KB static shared
+// ptxas -v (CUDA 13.0, sm_80 and sm_90): 122-128 registers, no spills, 40 KB static shared
 // memory (2 stages x (A + B) x 10 KB) -> 2 blocks (16 warps) per SM.
+// Blocks run in grouped order (8 row tiles sweep the column tiles together, see
+// grouped_tile in common.cuh) so that the B panels they share stay in L2.
 // Known gaps (next steps): tf32 fragments come from scalar shared loads, 2 stages
-// only, no wgmma/TMA on sm_90, no swizzled block order for L2 reuse.
+// only, no wgmma/TMA on sm_90.
 // Expected speed (H100): mma.sync without ldmatrix or wgmma, 2 stages: roughly
 // 0.5-0.7x cuBLAS at 4096^3 is what such kernels reach; NOT MEASURED (no GPU on the
 // development machine) -- `python benchmarks/gpu_bench.py` measures it.
@@ -169,7 +171,9 @@ __global__ void __launch_bounds__(TC_THREADS, 2)
   A += bz * sa;
   B += bz * sb;
   C += bz * sc;
-  const int64_t m0 = (int64_t)blockIdx.y * TC_BM, n0 = (int64_t)blockIdx.x * TC_BN;
+  int64_t tile_m, tile_n;
+  grouped_tile<8>(tile_m, tile_n);  // L2-friendly block order
+  const int64_t m0 = tile_m * TC_BM, n0 = tile_n * TC_BN;
 
   auto load_stage = [&](int s, int64_t k0) {
     T* sA = reinterpret_cast<T*>(smem[s][0]);
