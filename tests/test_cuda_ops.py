@@ -67,6 +67,27 @@ def test_binding_rejects_bad_codes():
         m.bias_act_forward(0, 10, 1, 1, 0, 0, 0, 42, 0.01, 0)
 
 
+def test_emulator_matches_the_real_bindings():
+    """tests/_emulated_cuda.py takes exactly the arguments of each real binding, so the
+    emulated runs of TestOps also check how many arguments _cuda_ops passes."""
+    import inspect
+    import re
+
+    import _emulated_cuda as emu
+
+    m = _ext()
+    ek = emu.EmuKernels()
+    gemm_tail = len(inspect.signature(ek._gemm).parameters) - 2  # M .. stream, without din/dout
+    for name in EXPECTED_BINDINGS[5:]:
+        head = getattr(m, name).__doc__.splitlines()[0]
+        real = re.findall(r"(?:\(|, )(\w+): ", head)
+        params = inspect.signature(getattr(ek, name)).parameters
+        n_emu = len(params)
+        if any(p.kind is p.VAR_POSITIONAL for p in params.values()):  # the gemm entry points
+            n_emu = n_emu - 1 + gemm_tail
+        assert len(real) == n_emu, f"{name}: binding takes {real}, the emulator {list(params)}"
+
+
 def test_cuda_ops_module_has_the_agreed_names():
     # importing nnkernels._cuda_ops never needs CuPy or a GPU
     for name in ops.__all__:
