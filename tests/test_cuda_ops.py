@@ -88,6 +88,19 @@ def test_emulator_matches_the_real_bindings():
         assert len(real) == n_emu, f"{name}: binding takes {real}, the emulator {list(params)}"
 
 
+def test_gpu_bench_exits_cleanly_without_a_gpu():
+    import pathlib
+    import subprocess
+    import sys
+
+    if nk.cuda.is_available():
+        pytest.skip("a GPU is present: benchmarks/gpu_bench.py would run the full benchmark")
+    script = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_bench.py"
+    r = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "no usable GPU" in r.stdout
+
+
 def test_cuda_ops_module_has_the_agreed_names():
     # importing nnkernels._cuda_ops never needs CuPy or a GPU
     for name in ops.__all__:
