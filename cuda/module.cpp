@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "bind.h"
 #include "runtime.h"
 
 namespace py = pybind11;
@@ -26,4 +27,8 @@ PYBIND11_MODULE(_cuda, m) {
       },
       "y := a*x + y on device pointers (interop self-test)", py::arg("n"), py::arg("a"),
       py::arg("x"), py::arg("y"), py::arg("stream") = 0);
+  nkcuda::bind_gemm(m);
+  nkcuda::bind_pool(m);
+  nkcuda::bind_softmax(m);
+  nkcuda::bind_elementwise(m);
 }
