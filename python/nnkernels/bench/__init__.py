@@ -127,7 +127,7 @@ def rel_err(x, ref) -> float:
 # Each family is a module nnkernels/bench/<name>.py with two functions:
 #   checks() -> list of (name, rel_err, tol)   used by the self-check of `python -m nnkernels`
 #   rows(quick: bool) -> list of Row            benchmark rows against the peers
-FAMILIES = ["gemm", "conv", "pool", "softmax", "attention", "rnn", "train"]
+FAMILIES = ["gemm", "conv", "pool", "softmax", "activations", "attention", "rnn", "train"]
 
 
 def family(name: str):
