@@ -565,3 +565,23 @@ class TestOps:
             ops.gelu(xd, approximate="fast")
         with pytest.raises(ValueError, match="bias"):
             ops.bias_act(cp.asarray(x), cp.ones(3, dt), "relu")
+
+
+def test_ops_dispatch_cupy_inputs_to_cuda_module(monkeypatch):
+    """nk.<op> sends CuPy arrays to _cuda_ops.<op> and NumPy arrays to the CPU kernel."""
+    import nnkernels as nk
+    from nnkernels import _cuda_ops, ops
+
+    class FakeCupyArray:  # what is_cupy() recognises: a type from the cupy package
+        pass
+
+    FakeCupyArray.__module__ = "cupy._core.core"
+    seen = []
+    monkeypatch.setattr(_cuda_ops, "softmax", lambda x, axis=-1: seen.append(("softmax", axis)) or "cuda")
+    assert ops.softmax(FakeCupyArray(), axis=0) == "cuda"
+    assert seen == [("softmax", 0)]
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(ops.softmax(x).sum(-1), 1.0, rtol=1e-6)
+    assert ops.matmul.__name__ == "matmul" and nk.ops.gemm.__doc__
+    with pytest.raises(TypeError, match="CuPy"):
+        ops.conv2d(FakeCupyArray(), np.ones((1, 1, 1, 1), np.float32))
