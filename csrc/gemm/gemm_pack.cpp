@@ -7,13 +7,24 @@
 #include "gemm/gemm.h"
 
 namespace nk {
+namespace {
+// Vectorised packing of full 6-row panels of a row-major A, where the CPU has AVX2.
+inline bool pack_a_panel_fast(float* dst, const float* src, int64_t rs, int64_t kc, int mr, int MR) {
+  if (mr != 6 || MR != 6 || current_isa() != Isa::avx2) return false;
+  sgemm_pack_a6_avx2(src, rs, kc, dst);
+  return true;
+}
+inline bool pack_a_panel_fast(double*, const double*, int64_t, int64_t, int, int) { return false; }
+}  // namespace
 
 template <typename T>
 void StridedPacker<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
   for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
     const int mr = int(mc - r0 < MR ? mc - r0 : MR);
     const T* src = p + (i0 + r0) * rs + k0 * cs;
-    if (cs == 1) {  // rows contiguous: read each row along k, scatter by MR
+    if (cs == 1 && pack_a_panel_fast(dst, src, rs, kc, mr, MR)) {
+      continue;
+    } else if (cs == 1) {  // rows contiguous: read each row along k, scatter by MR
       for (int i = 0; i < mr; ++i) {
         const T* row = src + i * rs;
         for (int64_t q = 0; q < kc; ++q) dst[q * MR + i] = row[q];
