@@ -14,15 +14,36 @@
 
 namespace nk {
 
-enum class Isa { generic = 0, avx2 = 1 };
+// The CPU code paths, ordered: each level runs only where the CPU (and the OS) can run
+// every instruction of it. avx2 = AVX2 + FMA; avx512 = AVX-512F/BW/VL/DQ + AVX2 + FMA with
+// the zmm state enabled by the OS (XCR0).
+enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
+constexpr int kNumIsas = 3;
+
+// What the CPU reports (CPUID + XCR0), read once.
+struct CpuFeatures {
+  bool avx2_fma;      // AVX2 and FMA, ymm state enabled
+  bool avx512;        // AVX-512 F, BW, VL, DQ, zmm/opmask state enabled
+  bool avx512_bf16;   // AVX512_BF16 (vdpbf16ps)
+  bool avx512_vnni;   // AVX512_VNNI (vpdpbusd)
+  bool amx;           // AMX tiles (reported only)
+};
+const CpuFeatures& cpu_features();
+// Whether this CPU can run path `isa`.
+bool cpu_supports(Isa isa);
+// The highest path this CPU can run.
+Isa best_isa();
+bool cpu_has_avx2_fma();
 
 // The ISA the kernels dispatch on right now (NNKERNELS_CPU at import, or set_isa).
+// Families never test it: they ask the kernel table (kernels.h) for their kernels.
 Isa current_isa();
-// Whether this CPU can run the AVX2/FMA code.
-bool cpu_has_avx2_fma();
-// Select a path; returns false (and changes nothing) if the CPU cannot run it.
+// Select a path; returns false (and changes nothing) if the CPU cannot run it. Not to
+// be called while other threads run kernels (block sizes differ between paths).
 bool set_isa(Isa isa);
 const char* isa_name(Isa isa);
+// The path named `name` ("generic", "avx2", "avx512"); false if there is no such name.
+bool isa_from_name(const char* name, Isa* out);
 
 // Threads used by every parallel region of the library (not a per-thread OpenMP ICV,
 // so a value set from one Python thread holds for calls from all of them).

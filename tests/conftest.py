@@ -1,10 +1,10 @@
-"""Shared fixtures: both CPU code paths, seeded RNG, an optional torch."""
+"""Shared fixtures: every CPU code path this machine can run, seeded RNG, an optional torch."""
 import numpy as np
 import pytest
 
 import nnkernels as nk
 
-CPU_PATHS = ["avx2", "generic"] if nk._C.cpu_has_avx2_fma() else ["generic"]
+CPU_PATHS = nk.cpu_paths()[::-1]  # e.g. ["avx512", "avx2", "generic"]
 
 
 @pytest.fixture(params=CPU_PATHS)

@@ -14,7 +14,7 @@ def test_show_config_lists_build():
     buf = io.StringIO()
     nk.show_config(file=buf)
     text = buf.getvalue()
-    for key in ("cpu path", "threads", "cuda built", "gemm kernels"):
+    for key in ("cpu path", "cpu features", "threads", "cuda built", "sgemm", "attention", "softmax"):
         assert key in text
 
 
@@ -39,8 +39,37 @@ def _run(code, **env):
 def test_env_selects_cpu_path_and_threads():
     assert _run("import nnkernels as nk; print(nk.cpu_path())", NNKERNELS_CPU="generic").strip() == "generic"
     assert _run("import nnkernels as nk; print(nk.get_num_threads())", OMP_NUM_THREADS="3").strip() == "3"
-    if nk._C.cpu_has_avx2_fma():
-        assert _run("import nnkernels as nk; print(nk.cpu_path())", NNKERNELS_CPU="avx2").strip() == "avx2"
+    for path in nk.cpu_paths():
+        assert _run("import nnkernels as nk; print(nk.cpu_path())", NNKERNELS_CPU=path).strip() == path
+
+
+def test_default_cpu_path_is_the_best_one():
+    assert nk.cpu_paths()[0] == "generic"
+    assert _run("import nnkernels as nk; print(nk.cpu_path())", NNKERNELS_CPU="auto").strip() == nk.cpu_paths()[-1]
+    feats = nk._C.cpu_features()
+    assert ("avx512" in nk.cpu_paths()) == feats["avx512"] and ("avx2" in nk.cpu_paths()) == feats["avx2_fma"]
+
+
+def test_unrunnable_or_unknown_path_in_env_warns_and_falls_back():
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "import nnkernels as nk; print(nk.cpu_path())")
+    r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, NNKERNELS_CPU="sse9"),
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == nk.cpu_paths()[-1] and "NNKERNELS_CPU='sse9' ignored" in r.stderr
+    if "avx512" not in nk.cpu_paths():  # a path this CPU cannot run
+        r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, NNKERNELS_CPU="avx512"),
+                           capture_output=True, text=True, check=True)
+        assert r.stdout.strip() == nk.cpu_paths()[-1] and "cannot run it" in r.stderr
+        with pytest.raises(RuntimeError, match="cannot run"):
+            nk.set_cpu_path("avx512")
+
+
+def test_kernel_table_names_each_family(cpu_path):
+    names = nk._C.kernel_names()
+    assert set(names) == {"sgemm", "dgemm", "attention", "rnn_gates", "softmax", "pool", "activations"}
+    assert cpu_path in names["sgemm"] and cpu_path in names["dgemm"]
+    for path in nk.cpu_paths():
+        assert nk._C.kernel_names(path)["sgemm"].startswith(f"sgemm_{path}_")
 
 
 def test_bad_cpu_path_name():

@@ -45,7 +45,7 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
     std::fill(gv, gv + nb * Lk * Dv, T(0));
     return;
   }
-  const AttnKernels<T> kern = attn_kernels<T>();
+  const AttnKernels<T>& kern = attn_kernels<T>();
   const int64_t nkv = ceil_div(Lk, BK);
   const int64_t items = nb * nkv;
   const int64_t Lq16 = round_up(Lq, kAttnNR);

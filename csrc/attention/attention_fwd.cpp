@@ -87,7 +87,7 @@ void forward_block(const AttnProblem<T>& p, const AttnKernels<T>& kern, int64_t 
 template <typename T>
 void attention_forward(const AttnProblem<T>& p, T* out, T* lse) {
   if (p.nb == 0 || p.Lq == 0) return;
-  const AttnKernels<T> kern = attn_kernels<T>();
+  const AttnKernels<T>& kern = attn_kernels<T>();
   const int64_t nqb = ceil_div(p.Lq, kAttnBQ);
   const int64_t items = p.nb * nqb;
   // One thread per ~2 Mflop at least: waking a team costs more than small problems take.

@@ -1,5 +1,5 @@
 // Internals shared by the attention drivers (generic code only; never included by an
-// *_avx2.cpp file): the block sizes, the kernel table chosen at run time, mask helpers.
+// *_avx2.cpp / *_avx512.cpp file): the block sizes, the tile kernels of the path, mask helpers.
 #pragma once
 #include <cmath>
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include "attention/attention.h"
 #include "attention/attention_kernels.h"
 #include "common.h"
+#include "kernels.h"
 
 namespace nk {
 
@@ -17,20 +18,9 @@ namespace nk {
 constexpr int64_t kAttnBQ = 96;
 constexpr int64_t kAttnBK = 96;
 
+// The tile kernels of the path in use (the kernel table, kernels.h).
 template <typename T>
-struct AttnKernels {
-  const char* name;
-  void (*tile)(int64_t, const T*, int64_t, int64_t, int, const T*, int64_t, int, T*, int64_t,
-               const T*, bool);
-  void (*softmax_update)(int64_t, int64_t, T*, int64_t, T, T*, T*, T*);
-  void (*probs)(int64_t, int64_t, T*, int64_t, T, const T*);
-  void (*dscores)(int64_t, int64_t, const T*, int64_t, T*, int64_t, const T*, T);
-  void (*transpose)(int64_t, int64_t, const T*, int64_t, T*, int64_t);
-};
-
-// The kernels of the current ISA (float: AVX2 or generic; double: generic).
-template <typename T>
-AttnKernels<T> attn_kernels();
+const AttnKernels<T>& attn_kernels() { return attn_kernels_of<T>(kernels()); }
 
 // Turn a raw S^T tile (kb keys from j0 × qb queries from q0, row stride lds) of batch
 // item b into scaled, masked logits: s := scale·s + mask, or −inf where the mask (or

@@ -93,19 +93,4 @@ NK_ATTN_INST(float)
 NK_ATTN_INST(double)
 #undef NK_ATTN_INST
 
-template <>
-AttnKernels<float> attn_kernels<float>() {
-  if (current_isa() == Isa::avx2)
-    return {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2,
-            attn_dscores_avx2, attn_transpose_avx2};
-  return {"attn_generic_6x16", attn_tile_generic<float>, attn_softmax_update_generic<float>,
-          attn_probs_generic<float>, attn_dscores_generic<float>, attn_transpose_generic<float>};
-}
-
-template <>
-AttnKernels<double> attn_kernels<double>() {
-  return {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,
-          attn_probs_generic<double>, attn_dscores_generic<double>, attn_transpose_generic<double>};
-}
-
 }  // namespace nk

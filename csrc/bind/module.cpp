@@ -4,22 +4,64 @@
 #include "bind/array.h"
 #include "bind/registry.h"
 #include "common.h"
+#include "kernels.h"
 
 PYBIND11_MODULE(_C, m) {
   namespace py = pybind11;
-  m.doc() = "nnkernels CPU kernels (C++/OpenMP, AVX2/FMA dispatched at run time)";
+  m.doc() = "nnkernels CPU kernels (C++/OpenMP; generic, AVX2 or AVX-512 chosen at run time)";
 
   m.def("cpu_isa", [] { return std::string(nk::isa_name(nk::current_isa())); },
-        "The CPU code path in use: 'avx2' or 'generic'");
+        "The CPU code path in use: 'generic', 'avx2' or 'avx512'");
   m.def("cpu_has_avx2_fma", &nk::cpu_has_avx2_fma, "Whether this CPU supports AVX2 and FMA");
+  m.def(
+      "cpu_paths",
+      [] {
+        py::list out;
+        for (int i = 0; i < nk::kNumIsas; ++i)
+          if (nk::cpu_supports(static_cast<nk::Isa>(i))) out.append(nk::isa_name(static_cast<nk::Isa>(i)));
+        return out;
+      },
+      "The CPU code paths this CPU can run, lowest first");
+  m.def(
+      "cpu_features",
+      [] {
+        const nk::CpuFeatures& f = nk::cpu_features();
+        py::dict d;
+        d["avx2_fma"] = f.avx2_fma;
+        d["avx512"] = f.avx512;
+        d["avx512_bf16"] = f.avx512_bf16;
+        d["avx512_vnni"] = f.avx512_vnni;
+        d["amx"] = f.amx;
+        return d;
+      },
+      "What CPUID and XCR0 report (avx512 = F/BW/VL/DQ with the zmm state enabled)");
   m.def(
       "set_cpu_isa",
       [](const std::string& name) {
-        if (name != "avx2" && name != "generic")
-          throw py::value_error("cpu path must be 'avx2' or 'generic', got '" + name + "'");
-        return nk::set_isa(name == "avx2" ? nk::Isa::avx2 : nk::Isa::generic);
+        nk::Isa isa;
+        if (!nk::isa_from_name(name.c_str(), &isa))
+          throw py::value_error("cpu path must be 'generic', 'avx2' or 'avx512', got '" + name + "'");
+        return nk::set_isa(isa);
       },
       "Select the CPU code path; returns False if this CPU cannot run it");
+  m.def(
+      "kernel_names",
+      [](const std::string& name) {
+        nk::Isa isa = nk::current_isa();
+        if (!name.empty() && !nk::isa_from_name(name.c_str(), &isa))
+          throw py::value_error("unknown cpu path '" + name + "'");
+        const nk::CpuKernels& k = nk::kernels(isa);
+        py::dict d;
+        d["sgemm"] = k.sgemm.name;
+        d["dgemm"] = k.dgemm.name;
+        d["attention"] = k.attn_f32.name;
+        d["rnn_gates"] = k.rnn_f32.name;
+        d["softmax"] = k.softmax.name;
+        d["pool"] = k.pool.name;
+        d["activations"] = k.act.name;
+        return d;
+      },
+      "Which kernel each family uses on a path (default: the path in use)", py::arg("path") = "");
   m.def("get_num_threads", &nk::num_threads);
   m.def("set_num_threads", &nk::set_num_threads);
   m.attr("openmp_version") = _OPENMP;

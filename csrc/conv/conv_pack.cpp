@@ -19,6 +19,7 @@
 
 #include "conv/conv_kernels.h"
 #include "conv/conv_pack.h"
+#include "kernels.h"
 
 namespace nk {
 
@@ -281,7 +282,9 @@ template <typename T>
 void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
   const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, Q = g.Q, img = g.C * HW;
   const int64_t Lw = (g.P - 1) * W + Q;
-  const bool avx2 = current_isa() == Isa::avx2;
+  // The path's NR-stream transpose, when it has one for this NR.
+  const CpuKernels& kt = kernels();
+  auto* transpose = NR == kt.sgemm.NR ? kt.conv_transpose : nullptr;
   int64_t off[64], sft[64];
   bool edge[64];
   const T* src[64];
@@ -312,8 +315,8 @@ void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t 
         for (int jj = 0; jj < nr; ++jj) src[jj] = xn + l + off[jj];
       bool done = false;
       if constexpr (std::is_same<T, float>::value) {
-        if (inside && NR == 16) {
-          (avx2 ? transpose16_f32_avx2 : transpose16_f32_generic)(src, len, d0);
+        if (inside && transpose) {
+          transpose(src, len, d0);
           done = true;
         }
       }

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "common.h"
+#include "kernels.h"
 
 namespace nk {
 namespace {
@@ -80,7 +81,7 @@ void span_generic(T* y, const T* x, int64_t n, Act act, T slope, const T* bvec, 
 template <typename T>
 void span(T* y, const T* x, int64_t n, Act act, T slope, const T* bvec, T bscalar, bool has_scalar) {
   if constexpr (std::is_same_v<T, float>) {
-    if (current_isa() == Isa::avx2) return act_span_avx2(y, x, n, act, slope, bvec, bscalar, has_scalar);
+    if (auto f = kernels().act.forward) return f(y, x, n, act, slope, bvec, bscalar, has_scalar);
   }
   if (!bvec && !has_scalar) {
     for (int64_t i = 0; i < n; ++i) y[i] = act1(x[i], act, slope);
@@ -92,7 +93,7 @@ void span(T* y, const T* x, int64_t n, Act act, T slope, const T* bvec, T bscala
 template <typename T>
 void dspan(T* gx, const T* g, const T* v, int64_t n, Act act, T slope) {
   if constexpr (std::is_same_v<T, float>) {
-    if (current_isa() == Isa::avx2) return act_backward_span_avx2(gx, g, v, n, act, slope);
+    if (auto f = kernels().act.backward) return f(gx, g, v, n, act, slope);
   }
   for (int64_t i = 0; i < n; ++i) gx[i] = dact1(g[i], v[i], act, slope);
 }

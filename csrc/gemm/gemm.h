@@ -32,7 +32,7 @@ struct GemmConfig {
   UKernel<T> ukernel;
 };
 
-// The config of the current ISA (see common.h current_isa()).
+// The config of the current path, or of path `isa` (from the kernel table, kernels.h).
 template <typename T> const GemmConfig<T>& gemm_config();
 template <typename T> const GemmConfig<T>& gemm_config(Isa isa);
 

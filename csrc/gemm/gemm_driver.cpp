@@ -15,6 +15,7 @@
 #include <algorithm>
 
 #include "gemm/gemm.h"
+#include "kernels.h"
 
 namespace nk {
 namespace {
@@ -24,22 +25,13 @@ thread_local Scratch tl_bpack;
 
 }  // namespace
 
-template <>
-const GemmConfig<float>& gemm_config<float>(Isa isa) {
-  static const GemmConfig<float> generic{"sgemm_generic_6x16", 6, 16, 144, 256, 4080, sgemm_generic_6x16};
-  static const GemmConfig<float> avx2{"sgemm_avx2_6x16", 6, 16, 144, 256, 4080, sgemm_avx2_6x16};
-  return isa == Isa::avx2 ? avx2 : generic;
-}
-
-template <>
-const GemmConfig<double>& gemm_config<double>(Isa isa) {
-  static const GemmConfig<double> generic{"dgemm_generic_6x8", 6, 8, 72, 256, 4080, dgemm_generic_6x8};
-  static const GemmConfig<double> avx2{"dgemm_avx2_6x8", 6, 8, 72, 256, 4080, dgemm_avx2_6x8};
-  return isa == Isa::avx2 ? avx2 : generic;
-}
-
+// The block sizes and micro-kernel of each path live in its kernel table (csrc/isa/).
 template <typename T>
-const GemmConfig<T>& gemm_config() { return gemm_config<T>(current_isa()); }
+const GemmConfig<T>& gemm_config(Isa isa) { return gemm_config_of<T>(kernels(isa)); }
+template <typename T>
+const GemmConfig<T>& gemm_config() { return gemm_config_of<T>(kernels()); }
+template const GemmConfig<float>& gemm_config<float>(Isa);
+template const GemmConfig<double>& gemm_config<double>(Isa);
 template const GemmConfig<float>& gemm_config<float>();
 template const GemmConfig<double>& gemm_config<double>();
 

@@ -5,13 +5,15 @@
 // Transposes, negative and arbitrary strides are absorbed here: the loops walk the
 // source along whichever of its two strides is unit, so no operand is ever copied whole.
 #include "gemm/gemm.h"
+#include "kernels.h"
 
 namespace nk {
 namespace {
-// Vectorised packing of full 6-row panels of a row-major A, where the CPU has AVX2.
+// Vectorised packing of full MR-row panels of a row-major A, where the path has a packer.
 inline bool pack_a_panel_fast(float* dst, const float* src, int64_t rs, int64_t kc, int mr, int MR) {
-  if (mr != 6 || MR != 6 || current_isa() != Isa::avx2) return false;
-  sgemm_pack_a6_avx2(src, rs, kc, dst);
+  const CpuKernels& k = kernels();
+  if (!k.sgemm_pack_a || mr != MR || MR != k.sgemm.MR) return false;
+  k.sgemm_pack_a(src, rs, kc, dst);
   return true;
 }
 inline bool pack_a_panel_fast(double*, const double*, int64_t, int64_t, int, int) { return false; }

@@ -1,5 +1,5 @@
-// Micro-kernel declarations only. The *_avx2.cpp files include nothing else from the
-// project: any inline function they pulled in would be compiled with -mavx2 and could
+// Micro-kernel declarations only. The *_avx2.cpp / *_avx512.cpp files include nothing else from the
+// project: any inline function they pulled in would be compiled with -mavx2 (or AVX-512) and could
 // be the copy the linker keeps for generic callers too.
 #pragma once
 #include <cstdint>
@@ -13,6 +13,14 @@ void sgemm_avx2_6x16(int64_t k, const float* Ap, const float* Bp, float* C, int6
                      int m, int n, float alpha, float beta);
 void dgemm_avx2_6x8(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
                     int m, int n, double alpha, double beta);
+void sgemm_avx512_12x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
+                        int m, int n, float alpha, float beta);
+void sgemm_avx512_8x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
+                       int m, int n, float alpha, float beta);
+void sgemm_avx512_14x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
+                        int m, int n, float alpha, float beta);
+void dgemm_avx512_12x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
+                        int m, int n, double alpha, double beta);
 // Pack one full 6-row panel of row-major float A (rows src + i*lda, kc columns) into
 // the micro-panel layout (kc groups of 6). AVX2/FMA CPUs only.
 void sgemm_pack_a6_avx2(const float* src, int64_t lda, int64_t kc, float* dst);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common.h"
+#include "kernels.h"
 
 namespace nk {
 namespace {
@@ -133,7 +134,7 @@ T sum_run_ref(const T* p, int64_t n) {
 template <typename T>
 T sum_run(const T* p, int64_t n, bool avx) {
   if constexpr (std::is_same_v<T, float>) {
-    if (avx) return sum_run_avx2(p, n);
+    if (avx) return kernels().pool.sum_run(p, n);
   }
   return sum_run_ref(p, n);
 }
@@ -149,7 +150,7 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, const PoolShape& s) {
   int64_t qlo = 0, qhi = 0;
   bool avx = false;
   if constexpr (std::is_same_v<T, float>)
-    avx = current_isa() == Isa::avx2 && s.dw == 1 && (s.sw == 1 || s.sw == 2) && s.H * s.W < (int64_t(1) << 31);
+    avx = kernels().pool.row && s.dw == 1 && (s.sw == 1 || s.sw == 2) && s.H * s.W < (int64_t(1) << 31);
   if (avx) interior(s, qlo, qhi);
 #pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
   for (int64_t n = 0; n < s.planes; ++n)
@@ -163,7 +164,7 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, const PoolShape& s) {
         int64_t r0, r1;
         taps(p, s.sh, s.ph, s.dh, s.kh, s.H, r0, r1);
         if (r1 > r0) {
-          pool_row_avx2(yr, ir, xp, s.W, p * s.sh - s.ph + r0 * s.dh, r1 - r0, s.dh, s.kw, s.sw, s.pw, qlo, qhi,
+          kernels().pool.row(yr, ir, xp, s.W, p * s.sh - s.ph + r0 * s.dh, r1 - r0, s.dh, s.kw, s.sw, s.pw, qlo, qhi,
                         idx ? 1 : 0, 1.0f);
           max_row_ref(yr, ir, xp, s, p, 0, qlo);
           max_row_ref(yr, ir, xp, s, p, qhi, s.Q);
@@ -198,7 +199,7 @@ template <typename T>
 void avg_pool2d_forward(T* y, const T* x, const PoolShape& s) {
   int64_t qlo = 0, qhi = 0;
   bool avx = false;
-  if constexpr (std::is_same_v<T, float>) avx = current_isa() == Isa::avx2 && (s.sw == 1 || s.sw == 2);
+  if constexpr (std::is_same_v<T, float>) avx = kernels().pool.row && (s.sw == 1 || s.sw == 2);
   if (avx) interior(s, qlo, qhi);
 #pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
   for (int64_t n = 0; n < s.planes; ++n)
@@ -213,7 +214,7 @@ void avg_pool2d_forward(T* y, const T* x, const PoolShape& s) {
         if (r1 > r0) {
           // interior columns: the divisor only depends on the row
           const float scale = 1.0f / float(avg_divisor(s, p, qlo));
-          pool_row_avx2(yr, nullptr, xp, s.W, p * s.sh - s.ph + r0, r1 - r0, 1, s.kw, s.sw, s.pw, qlo, qhi, 2, scale);
+          kernels().pool.row(yr, nullptr, xp, s.W, p * s.sh - s.ph + r0, r1 - r0, 1, s.kw, s.sw, s.pw, qlo, qhi, 2, scale);
           avg_row_ref(yr, xp, s, p, 0, qlo);
           avg_row_ref(yr, xp, s, p, qhi, s.Q);
           continue;
@@ -256,7 +257,7 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
   std::vector<int64_t> hb(2 * P), wb(2 * Q);
   for (int64_t p = 0; p < P; ++p) hb[2 * p] = adaptive_start(p, H, P), hb[2 * p + 1] = adaptive_end(p, H, P);
   for (int64_t q = 0; q < Q; ++q) wb[2 * q] = adaptive_start(q, W, Q), wb[2 * q + 1] = adaptive_end(q, W, Q);
-  const bool avx = current_isa() == Isa::avx2;
+  const bool avx = kernels().pool.sum_run != nullptr;
   if (P == 1 && Q == 1) {  // global average pooling: one contiguous sum per plane
     const int64_t HW = H * W;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(planes * HW))

@@ -25,7 +25,7 @@
 
 #include "rnn/rnn.h"
 #include "rnn/rnn_engine.h"
-#include "rnn/rnn_gates.h"
+#include "kernels.h"
 
 namespace nk {
 
@@ -34,8 +34,9 @@ void gru_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const 
                  const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh, T* y, T* gates, T* hn) {
   if (T_ <= 0 || B <= 0 || H <= 0) return;
   const int64_t G = 3 * H, BH = B * H;
-  const GemmConfig<T>& cfg = gemm_config<T>();
-  const bool avx2 = current_isa() == Isa::avx2;
+  const CpuKernels& kern = kernels();
+  const GemmConfig<T>& cfg = gemm_config_of<T>(kern);
+  const RnnGateKernels<T>& gates_k = rnn_kernels_of<T>(kern);
 
   gemm<T>(T_ * B, G, I, T(1), x, I, 1, w_ih, 1, I, T(0), gates, G);  // x · w_ih^T, all steps
 
@@ -57,12 +58,8 @@ void gru_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const 
         rnn::tile_gemm<T>(cfg, W, hp, H, tile, T(0), gh, G, ab);
         const int64_t r = tile.r0, nr = tile.r1 - tile.r0;
         T* g = gates + t * B * G + r * G;
-        if (avx2)
-          gru_fwd_gates_avx2(nr, tile.j0, tile.j1, H, g, gh + r * G, b_ih, b_hh, hp + r * H,
+        gates_k.gru_fwd(nr, tile.j0, tile.j1, H, g, gh + r * G, b_ih, b_hh, hp + r * H,
                              hn + t * BH + r * H, y + t * BH + r * H);
-        else
-          gru_fwd_gates_generic(nr, tile.j0, tile.j1, H, g, gh + r * G, b_ih, b_hh, hp + r * H,
-                                hn + t * BH + r * H, y + t * BH + r * H);
       }
 #pragma omp barrier
     }
@@ -76,8 +73,9 @@ void gru_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
                   T* gb_hh) {
   if (T_ <= 0 || B <= 0 || H <= 0) return;
   const int64_t G = 3 * H, BH = B * H;
-  const GemmConfig<T>& cfg = gemm_config<T>();
-  const bool avx2 = current_isa() == Isa::avx2;
+  const CpuKernels& kern = kernels();
+  const GemmConfig<T>& cfg = gemm_config_of<T>(kern);
+  const RnnGateKernels<T>& gates_k = rnn_kernels_of<T>(kern);
 
   auto dAbuf = rnn::aligned_buffer<T>(size_t(T_ * B * G));
   auto dUbuf = rnn::aligned_buffer<T>(size_t(T_ * B * G));
@@ -110,12 +108,8 @@ void gru_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
         }
         if (t < T_ - 1) rnn::tile_gemm<T>(cfg, W, dU + (t + 1) * B * G, G, tile, T(1), dh, H, ab);
         const T* hp = t == 0 ? h0 : y + (t - 1) * BH;
-        if (avx2)
-          gru_bwd_gates_avx2(nr, j0, j1, H, gates + t * B * G + r0 * G, hn + t * BH + r0 * H,
+        gates_k.gru_bwd(nr, j0, j1, H, gates + t * B * G + r0 * G, hn + t * BH + r0 * H,
                              hp + r0 * H, dh + r0 * H, dA + t * B * G + r0 * G, dU + t * B * G + r0 * G);
-        else
-          gru_bwd_gates_generic(nr, j0, j1, H, gates + t * B * G + r0 * G, hn + t * BH + r0 * H,
-                                hp + r0 * H, dh + r0 * H, dA + t * B * G + r0 * G, dU + t * B * G + r0 * G);
       }
 #pragma omp barrier
     }

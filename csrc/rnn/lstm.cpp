@@ -33,7 +33,7 @@
 
 #include "rnn/rnn.h"
 #include "rnn/rnn_engine.h"
-#include "rnn/rnn_gates.h"
+#include "kernels.h"
 
 namespace nk {
 
@@ -42,8 +42,9 @@ void lstm_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
                   const T* c0, const T* w_ih, const T* w_hh, const T* bias, T* y, T* gates, T* cs) {
   if (T_ <= 0 || B <= 0 || H <= 0) return;
   const int64_t G = 4 * H, BH = B * H;
-  const GemmConfig<T>& cfg = gemm_config<T>();
-  const bool avx2 = current_isa() == Isa::avx2;
+  const CpuKernels& kern = kernels();
+  const GemmConfig<T>& cfg = gemm_config_of<T>(kern);
+  const RnnGateKernels<T>& gates_k = rnn_kernels_of<T>(kern);
 
   // Input projection of every step: gates (T·B × 4H) = x (T·B × I) · w_ih^T.
   gemm<T>(T_ * B, G, I, T(1), x, I, 1, w_ih, 1, I, T(0), gates, G);
@@ -66,12 +67,8 @@ void lstm_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
         T* g = gates + t * B * G;
         rnn::tile_gemm<T>(cfg, W, hp, H, tile, T(1), g, G, ab);
         const int64_t r = tile.r0, nr = tile.r1 - tile.r0;
-        if (avx2)
-          lstm_fwd_gates_avx2(nr, tile.j0, tile.j1, H, g + r * G, bias, cp + r * H,
+        gates_k.lstm_fwd(nr, tile.j0, tile.j1, H, g + r * G, bias, cp + r * H,
                               cs + t * BH + r * H, y + t * BH + r * H);
-        else
-          lstm_fwd_gates_generic(nr, tile.j0, tile.j1, H, g + r * G, bias, cp + r * H,
-                                 cs + t * BH + r * H, y + t * BH + r * H);
       }
 #pragma omp barrier
     }
@@ -85,8 +82,9 @@ void lstm_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, cons
                    T* gw_ih, T* gw_hh, T* gb) {
   const int64_t G = 4 * H, BH = B * H;
   if (T_ <= 0 || B <= 0 || H <= 0) return;  // the caller fills the trivial cases
-  const GemmConfig<T>& cfg = gemm_config<T>();
-  const bool avx2 = current_isa() == Isa::avx2;
+  const CpuKernels& kern = kernels();
+  const GemmConfig<T>& cfg = gemm_config_of<T>(kern);
+  const RnnGateKernels<T>& gates_k = rnn_kernels_of<T>(kern);
 
   auto dA = rnn::aligned_buffer<T>(size_t(T_ * B * G));
   T* da = dA.get();
@@ -122,12 +120,8 @@ void lstm_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, cons
         }
         if (t < T_ - 1) rnn::tile_gemm<T>(cfg, W, da + (t + 1) * B * G, G, tile, T(1), dh, H, ab);
         const T* cp = t == 0 ? c0 : cs + (t - 1) * BH;
-        if (avx2)
-          lstm_bwd_gates_avx2(nr, j0, tile.j1, H, gates + t * B * G + r0 * G, cs + t * BH + r0 * H,
+        gates_k.lstm_bwd(nr, j0, tile.j1, H, gates + t * B * G + r0 * G, cs + t * BH + r0 * H,
                               cp + r0 * H, dh + r0 * H, dc + r0 * H, da + t * B * G + r0 * G);
-        else
-          lstm_bwd_gates_generic(nr, j0, tile.j1, H, gates + t * B * G + r0 * G, cs + t * BH + r0 * H,
-                                 cp + r0 * H, dh + r0 * H, dc + r0 * H, da + t * B * G + r0 * G);
       }
 #pragma omp barrier
     }

@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "common.h"
+#include "kernels.h"
 
 namespace nk {
 namespace {
@@ -53,50 +54,51 @@ double row_sumexp_ref(const T* x, int64_t n, T m, T* y, double* sumx) {
   return s;
 }
 
-// ---- dispatch: AVX2 for float32 when selected, else the reference -----------------
+// ---- dispatch: the path's float32 kernels when it has them, else the reference ------
 template <typename T>
 struct Rows {
-  bool avx;
+  const SoftmaxKernels& k = kernels().softmax;
+  bool avx;  // the path has vector kernels (all entries set together)
   static constexpr bool kF = std::is_same_v<T, float>;
-  explicit Rows() : avx(kF && current_isa() == Isa::avx2) {}
+  explicit Rows() : avx(kF && k.row_max) {}
   T max(const T* x, int64_t n) const {
-    if constexpr (kF) if (avx) return sm_row_max_avx2(x, n);
+    if constexpr (kF) if (avx) return k.row_max(x, n);
     return row_max_ref(x, n);
   }
   double sumexp(const T* x, int64_t n, T m, T* y, double* sumx) const {
-    if constexpr (kF) if (avx) return sm_row_sumexp_avx2(x, n, m, y, sumx);
+    if constexpr (kF) if (avx) return k.row_sumexp(x, n, m, y, sumx);
     return row_sumexp_ref(x, n, m, y, sumx);
   }
   void scale(T* y, int64_t n, T a) const {
-    if constexpr (kF) if (avx) return sm_row_scale_avx2(y, n, a);
+    if constexpr (kF) if (avx) return k.row_scale(y, n, a);
     for (int64_t i = 0; i < n; ++i) y[i] *= a;
   }
   void shift(T* y, const T* x, int64_t n, T m, T ls) const {
-    if constexpr (kF) if (avx) return sm_row_shift_avx2(y, x, n, m, ls);
+    if constexpr (kF) if (avx) return k.row_shift(y, x, n, m, ls);
     for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) - ls;
   }
   double dot(const T* a, const T* b, int64_t n) const {
-    if constexpr (kF) if (avx) return sm_row_dot_avx2(a, b, n);
+    if constexpr (kF) if (avx) return k.row_dot(a, b, n);
     double s = 0;
     for (int64_t i = 0; i < n; ++i) s += double(a[i]) * double(b[i]);
     return s;
   }
   double sum(const T* a, int64_t n) const {
-    if constexpr (kF) if (avx) return sm_row_sum_avx2(a, n);
+    if constexpr (kF) if (avx) return k.row_sum(a, n);
     double s = 0;
     for (int64_t i = 0; i < n; ++i) s += a[i];
     return s;
   }
   void sm_bwd(T* gx, const T* g, const T* y, int64_t n, T d) const {
-    if constexpr (kF) if (avx) return sm_row_bwd_avx2(gx, g, y, n, d);
+    if constexpr (kF) if (avx) return k.row_bwd(gx, g, y, n, d);
     for (int64_t i = 0; i < n; ++i) gx[i] = y[i] * (g[i] - d);
   }
   void lsm_bwd(T* gx, const T* g, const T* y, int64_t n, T s) const {
-    if constexpr (kF) if (avx) return lsm_row_bwd_avx2(gx, g, y, n, s);
+    if constexpr (kF) if (avx) return k.lsm_row_bwd(gx, g, y, n, s);
     for (int64_t i = 0; i < n; ++i) gx[i] = g[i] - std::exp(y[i]) * s;
   }
   void ce_grad(T* gx, const T* x, int64_t n, T m, T ls, T scale, T off) const {
-    if constexpr (kF) if (avx) return ce_row_grad_avx2(gx, x, n, m, ls, scale, off);
+    if constexpr (kF) if (avx) return k.ce_row_grad(gx, x, n, m, ls, scale, off);
     for (int64_t i = 0; i < n; ++i) gx[i] = scale * std::exp((x[i] - m) - ls) - off;
   }
 };
@@ -181,7 +183,7 @@ void softmax_forward(T* y, const T* x, int64_t outer, int64_t C, int64_t inner, 
     const T* xo = x + o * C * inner;
     if constexpr (std::is_same_v<T, float>) {
       if (R.avx) {
-        sm_cols_avx2(yo, xo, C, inner, i0, i1, log);
+        R.k.cols(yo, xo, C, inner, i0, i1, log);
         continue;
       }
     }
@@ -205,7 +207,7 @@ void softmax_backward(T* gx, const T* g, const T* y, int64_t outer, int64_t C, i
     const int64_t off = o * C * inner;
     if constexpr (std::is_same_v<T, float>) {
       if (R.avx) {
-        sm_cols_bwd_avx2(gx + off, g + off, y + off, C, inner, i0, i1, log);
+        R.k.cols_bwd(gx + off, g + off, y + off, C, inner, i0, i1, log);
         continue;
       }
     }

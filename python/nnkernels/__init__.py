@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from . import _C  # noqa: E402  the CPU extension; always built
 from ._config import (  # noqa: E402
     cpu_path,
+    cpu_paths,
     get_num_threads,
     set_cpu_path,
     set_num_threads,
@@ -54,7 +55,7 @@ del _name
 _apply_env()
 del _apply_env
 
-__all__ = ["__version__", "cuda", "ops", "cpu_path", "set_cpu_path", "get_num_threads",
+__all__ = ["__version__", "cuda", "ops", "cpu_path", "cpu_paths", "set_cpu_path", "get_num_threads",
            "set_num_threads", "show_config", "autograd", "nn", "optim", "utils", "data"] + list(ops.__all__)
 __all__ += [n for n in autograd.__all__ + ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "matmul"]
             if n not in __all__]

@@ -8,7 +8,9 @@ import warnings
 
 from . import _C
 
-__all__ = ["set_num_threads", "get_num_threads", "show_config", "cpu_path", "set_cpu_path"]
+__all__ = ["set_num_threads", "get_num_threads", "show_config", "cpu_path", "set_cpu_path", "cpu_paths"]
+
+PATHS = ("generic", "avx2", "avx512")
 
 
 def set_num_threads(n: int) -> None:
@@ -25,27 +27,37 @@ def get_num_threads() -> int:
 
 
 def cpu_path() -> str:
-    """The CPU code path in use: ``'avx2'`` (AVX2/FMA kernels) or ``'generic'``."""
+    """The CPU code path in use: ``'avx512'``, ``'avx2'`` (AVX2/FMA) or ``'generic'``."""
     return _C.cpu_isa()
 
 
-def set_cpu_path(name: str) -> None:
-    """Force a CPU code path (``'avx2'`` or ``'generic'``), like NNKERNELS_CPU does at import.
+def cpu_paths() -> list:
+    """The CPU code paths this CPU can run, lowest first (``'generic'`` is always there)."""
+    return list(_C.cpu_paths())
 
-    Raises RuntimeError when this CPU cannot run the requested path.
+
+def set_cpu_path(name: str) -> None:
+    """Force a CPU code path (``'avx512'``, ``'avx2'`` or ``'generic'``), as NNKERNELS_CPU does at
+    import. Not meant to be called while other threads run nnkernels kernels.
+
+    Raises ValueError for an unknown name and RuntimeError when this CPU cannot run the path.
     """
+    if name not in PATHS:
+        raise ValueError(f"set_cpu_path: path must be one of {PATHS}, got {name!r}")
     if not _C.set_cpu_isa(name):
-        raise RuntimeError(f"set_cpu_path: this CPU has no AVX2/FMA, cannot use {name!r}")
+        raise RuntimeError(f"set_cpu_path: this CPU cannot run {name!r} (it can run {cpu_paths()})")
 
 
 def _apply_env() -> None:
     want = os.environ.get("NNKERNELS_CPU", "").strip().lower()
     if want in ("", "auto"):
         return
-    if want not in ("avx2", "generic"):
-        warnings.warn(f"NNKERNELS_CPU={want!r} ignored: use 'avx2', 'generic' or 'auto'", RuntimeWarning)
+    if want not in PATHS:
+        warnings.warn(f"NNKERNELS_CPU={want!r} ignored: use one of {PATHS} or 'auto'; using {cpu_path()!r}",
+                      RuntimeWarning)
     elif not _C.set_cpu_isa(want):
-        warnings.warn("NNKERNELS_CPU=avx2 ignored: this CPU has no AVX2/FMA; using 'generic'", RuntimeWarning)
+        warnings.warn(f"NNKERNELS_CPU={want} ignored: this CPU cannot run it; using {cpu_path()!r}",
+                      RuntimeWarning)
 
 
 def show_config(file=None) -> None:
@@ -58,8 +70,11 @@ def show_config(file=None) -> None:
         f"nnkernels {__version__}",
         f"  python        {platform.python_version()} ({sys.executable})",
         f"  numpy         {np.__version__}",
-        f"  cpu path      {_C.cpu_isa()} (AVX2/FMA on this CPU: {'yes' if _C.cpu_has_avx2_fma() else 'no'})",
-        f"  gemm kernels  {_C.gemm_kernel_name(np.dtype(np.float32))}, {_C.gemm_kernel_name(np.dtype(np.float64))}",
+        f"  cpu path      {_C.cpu_isa()} (this CPU can run: {', '.join(cpu_paths())})",
+        f"  cpu features  {', '.join(k for k, v in _C.cpu_features().items() if v) or 'none beyond SSE2'}",
+    ]
+    lines += [f"  {fam:<13} {name}" for fam, name in _C.kernel_names().items()]
+    lines += [
         f"  threads       {get_num_threads()} (OpenMP {_C.openmp_version})",
         f"  cuda built    {'yes' if _C.cuda_built else 'no'}",
     ]
