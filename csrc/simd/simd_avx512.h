@@ -25,7 +25,7 @@ static inline __mmask8 mask8(int64_t n) {
 static inline __m512 exp2_ps(__m512 t) {
   const __m512 lo = _mm512_set1_ps(-126.0f);
   const __mmask16 under = _mm512_cmp_ps_mask(t, lo, _CMP_LT_OQ);
-  t = _mm512_min_ps(t, _mm512_set1_ps(128.0f));
+  t = _mm512_min_ps(_mm512_set1_ps(128.0f), t);  // t second: NaN passes through
   const __m512 fx = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 r = _mm512_sub_ps(t, fx);
   __m512 y = _mm512_set1_ps(1.5403530393e-4f);
