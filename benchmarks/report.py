@@ -32,7 +32,7 @@ def machine() -> str:
         pass
     torch = bench.try_torch()
     return (f"{cpu}, {os.cpu_count()} cores, {nk.get_num_threads()} threads, CPU path {nk.cpu_path()}; "
-            f"NumPy {np.__version__}, PyTorch {torch.__version__ if torch else 'not installed'}")
+            f"NumPy {np.__version__} ({bench.blas_kernel()}), PyTorch {torch.__version__ if torch else 'not installed'}")
 
 
 def section(family: str, quick: bool) -> str:

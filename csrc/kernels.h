@@ -78,8 +78,8 @@ struct CpuKernels {
   GemmConfig<double> dgemm;
   // Pack one full sgemm.MR-row panel of row-major float A. Null: the strided loop.
   void (*sgemm_pack_a)(const float* src, int64_t lda, int64_t kc, float* dst);
-  // Convolution packers: dst[t·NR + j] = src[j][t] for NR = sgemm.NR streams. Null: loop.
-  void (*conv_transpose)(const float* const* src, int64_t len, float* dst);
+  // Convolution packers: dst[t·nr + j] = src[j][t] for nr streams (nr % 8 == 0). Null: loop.
+  void (*conv_transpose)(const float* const* src, int nr, int64_t len, float* dst);
   AttnKernels<float> attn_f32;
   AttnKernels<double> attn_f64;
   RnnGateKernels<float> rnn_f32;

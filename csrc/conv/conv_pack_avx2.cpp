@@ -1,9 +1,9 @@
 // AVX2 kernels of the convolution packers (compiled with -mavx2 -mfma; reached only via
 // the run-time dispatch in conv_pack.cpp). Portable twins in conv_pack.cpp.
 //
-// transpose16_f32_avx2: the im2col^T B panel of grad w: 16 source streams (one per
-// (c, r, s) column), read 8 at a time and turned into 16-wide packed rows by two 8×8
-// register transposes (unpack / shuffle / permute2f128).
+// transpose_f32_avx2: the im2col^T B panel of grad w: nr source streams (one per
+// (c, r, s) column, nr a multiple of 8), read 8 at a time and turned into nr-wide packed
+// rows by nr/8 8×8 register transposes (unpack / shuffle / permute2f128) per 8 rows.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -38,14 +38,12 @@ inline void transpose8x8_store(const float* const* src, int64_t t, float* dst, i
 
 }  // namespace
 
-void transpose16_f32_avx2(const float* const* src, int64_t len, float* dst) {
+void transpose_f32_avx2(const float* const* src, int nr, int64_t len, float* dst) {
   int64_t t = 0;
-  for (; t + 8 <= len; t += 8) {
-    transpose8x8_store(src, t, dst + t * 16, 16);
-    transpose8x8_store(src + 8, t, dst + t * 16 + 8, 16);
-  }
+  for (; t + 8 <= len; t += 8)
+    for (int j = 0; j < nr; j += 8) transpose8x8_store(src + j, t, dst + t * nr + j, nr);
   for (; t < len; ++t)
-    for (int j = 0; j < 16; ++j) dst[t * 16 + j] = src[j][t];
+    for (int j = 0; j < nr; ++j) dst[t * nr + j] = src[j][t];
 }
 
 }  // namespace nk

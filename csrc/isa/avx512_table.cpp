@@ -21,7 +21,7 @@ const CpuKernels& avx512_kernels() {
       {"sgemm_avx512_12x32", 12, 32, 480, 256, 4096, sgemm_avx512_12x32},
       {"dgemm_avx512_12x16", 12, 16, 240, 256, 4096, dgemm_avx512_12x16},
       nullptr,  // sgemm_pack_a: the strided loop
-      nullptr,  // conv_transpose: the loop (NR = 32)
+      transpose_f32_avx2,  // conv_transpose: the AVX2 8×8 blocks serve NR = 32
       {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2, attn_dscores_avx2,
        attn_transpose_avx2},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,

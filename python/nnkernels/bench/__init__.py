@@ -6,6 +6,7 @@ of throughput (higher is better). Rows check correctness before they time.
 """
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -22,15 +23,36 @@ def try_torch():
     return torch
 
 
+def blas_kernel() -> str:
+    """The BLAS NumPy runs and the kernel it picked (threadpoolctl), e.g. 'openblas SkylakeX'.
+    OPENBLAS_CORETYPE in the environment pins it (see ../shared/BENCH.md, Method)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS kernel unknown: pip install threadpoolctl"
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not blas:
+        return "BLAS not loaded"
+    i = blas[0]
+    pinned = os.environ.get("OPENBLAS_CORETYPE")
+    return f"{i.get('internal_api')} {i.get('architecture') or ''}".strip() + (
+        f", OPENBLAS_CORETYPE={pinned}" if pinned else "")
+
+
 def sync_threads(torch, n: int) -> None:
     """Make torch use the same number of threads as nnkernels."""
     if torch is not None:
         torch.set_num_threads(n)
 
 
+PAUSE = float(os.environ.get("NNKERNELS_BENCH_PAUSE", "0.3"))
+
+
 def time_interleaved(fns: Dict[str, Callable[[], object]], reps: int = 7, warmup: int = 2,
-                     min_time: float = 0.0) -> Dict[str, float]:
-    """Median seconds per call of each function, called in turn `reps` times."""
+                     min_time: float = 0.0, pause: float = PAUSE) -> Dict[str, float]:
+    """Median seconds per call of each function, called in turn `reps` times. Between two
+    blocks the clock rests `pause` seconds, so that neither side's idle pool threads (OpenBLAS,
+    OpenMP) are still spinning when the other is timed (../shared/BENCH.md, Method)."""
     for _ in range(warmup):
         for f in fns.values():
             f()
@@ -45,6 +67,8 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], reps: int = 7, warmup
     for _ in range(reps):
         for k, f in fns.items():
             n = inner[k]
+            if pause and len(fns) > 1:
+                time.sleep(pause)
             t0 = time.perf_counter()
             for _ in range(n):
                 f()
