@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md in place")
     args = p.parse_args(argv)
+    bench.PAUSE = float(os.environ.get("NNKERNELS_BENCH_PAUSE", "0.3"))
     if args.threads:
         nk.set_num_threads(args.threads)
     bench.sync_threads(bench.try_torch(), nk.get_num_threads())

@@ -45,11 +45,13 @@ def sync_threads(torch, n: int) -> None:
         torch.set_num_threads(n)
 
 
-PAUSE = float(os.environ.get("NNKERNELS_BENCH_PAUSE", "0.3"))
+# Seconds between two timed blocks (NNKERNELS_BENCH_PAUSE overrides): 0.1 for the main
+# job's table, 0.3 (BENCH.md's method) for benchmarks/report.py, which sets it.
+PAUSE = float(os.environ.get("NNKERNELS_BENCH_PAUSE", "0.1"))
 
 
 def time_interleaved(fns: Dict[str, Callable[[], object]], reps: int = 7, warmup: int = 2,
-                     min_time: float = 0.0, pause: float = PAUSE) -> Dict[str, float]:
+                     min_time: float = 0.0, pause: Optional[float] = None) -> Dict[str, float]:
     """Median seconds per call of each function, called in turn `reps` times. Between two
     blocks the clock rests `pause` seconds, so that neither side's idle pool threads (OpenBLAS,
     OpenMP) are still spinning when the other is timed (../shared/BENCH.md, Method)."""
@@ -64,6 +66,7 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], reps: int = 7, warmup
         f()
         dt = time.perf_counter() - t0
         inner[k] = max(1, int(min_time / max(dt, 1e-9)))
+    pause = PAUSE if pause is None else pause
     for _ in range(reps):
         for k, f in fns.items():
             n = inner[k]

@@ -8,11 +8,14 @@ import numpy as np
 
 from . import Row, rel_err, try_torch
 
-# (N, C, H, W, K, R, S): the layers of a small CNN and two ResNet-like layers; padding 0.
+# (N, C, H, W, K, R, S): the layers of a small CNN and two ResNet-like layers, each at
+# padding 0 and 1 (PADDINGS).
 LAYERS = [(64, 1, 28, 28, 32, 3, 3), (64, 32, 13, 13, 64, 3, 3), (32, 64, 56, 56, 64, 3, 3),
           (8, 128, 28, 28, 128, 3, 3)]
 QUICK_LAYERS = [(16, 1, 28, 28, 32, 3, 3), (16, 32, 13, 13, 64, 3, 3), (4, 64, 56, 56, 64, 3, 3),
                 (2, 128, 28, 28, 128, 3, 3)]
+
+PADDINGS = (0, 1)
 
 
 def _ref_conv(x, w, stride=1, pad=0):
@@ -51,55 +54,58 @@ def rows(quick: bool = False, dtype=np.float32) -> List[Row]:
     rng = np.random.default_rng(0)
     out = []
     for (N, C, H, W, K, R, S) in (QUICK_LAYERS if quick else LAYERS):
-        x = rng.standard_normal((N, C, H, W)).astype(dtype)
-        w = (rng.standard_normal((K, C, R, S)) / np.sqrt(C * R * S)).astype(dtype)
-        b = rng.standard_normal(K).astype(dtype)
-        P, Q = H - R + 1, W - S + 1
-        gy = rng.standard_normal((N, K, P, Q)).astype(dtype)
-        flops = 2.0 * N * K * P * Q * C * R * S
-        label = f"N{N} C{C} {H}×{W} K{K} {R}×{S}"
-
-        def fwd(x=x, w=w, b=b):
-            return nk.conv2d(x, w, b)
-
-        def fwd_bwd(x=x, w=w, b=b, gy=gy):
-            nk.conv2d(x, w, b)
-            return nk.conv2d_backward(gy, x, w)
-
-        def check(x=x, w=w, b=b):
-            return rel_err(nk.conv2d(x, w, b), _ref_conv(x, w) + b[:, None, None])
-
-        def check_bwd(x=x, w=w, gy=gy, dims=(K, C, R, S, P, Q)):
-            K_, C_, R_, S_, P_, Q_ = dims
-            # grad_w = sum over images of gy · patches (float64 einsum), grad_x checked in the tests
-            gx, gw, gb = nk.conv2d_backward(gy, x, w)
-            xs = x.astype(np.float64)
-            ref = np.stack([np.einsum("nkpq,ncpq->kc", gy.astype(np.float64), xs[:, :, r:r + P_, s:s + Q_])
-                            for r in range(R_) for s in range(S_)], -1)
-            return max(rel_err(gw, ref.reshape(K_, C_, R_, S_)), rel_err(gb, gy.astype(np.float64).sum((0, 2, 3))))
-
-        peers_f, peers_fb = {}, {}
-        if torch is not None:
-            F = torch.nn.functional
-            tx, tw, tb, tgy = (torch.from_numpy(a) for a in (x, w, b, gy))
-
-            def t_fwd(tx=tx, tw=tw, tb=tb):
-                with torch.no_grad():
-                    return F.conv2d(tx, tw, tb)
-
-            def t_fwd_bwd(tx=tx, tw=tw, tb=tb, tgy=tgy):
-                xr = tx.detach().requires_grad_(True)
-                wr = tw.detach().requires_grad_(True)
-                br = tb.detach().requires_grad_(True)
-                F.conv2d(xr, wr, br).backward(tgy)
-                return xr.grad, wr.grad, br.grad
-
-            peers_f["torch"] = t_fwd
-            peers_fb["torch"] = t_fwd_bwd
-        out.append(Row("conv2d fwd", label, flops, "GFLOP/s", fwd, peers_f, check=check, tol=1e-4))
-        out.append(Row("conv2d fwd+bwd", label, 3 * flops, "GFLOP/s", fwd_bwd, peers_fb, check=check_bwd,
-                       tol=1e-4))
+        for pad in PADDINGS:
+            out += _layer_rows(nk, torch, rng, dtype, N, C, H, W, K, R, S, pad)
     return out
+
+
+def _layer_rows(nk, torch, rng, dtype, N, C, H, W, K, R, S, pad) -> List[Row]:
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = (rng.standard_normal((K, C, R, S)) / np.sqrt(C * R * S)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    P, Q = H + 2 * pad - R + 1, W + 2 * pad - S + 1
+    gy = rng.standard_normal((N, K, P, Q)).astype(dtype)
+    flops = 2.0 * N * K * P * Q * C * R * S
+    label = f"N{N} C{C} {H}×{W} K{K} {R}×{S} p{pad}"
+
+    def fwd():
+        return nk.conv2d(x, w, b, padding=pad)
+
+    def fwd_bwd():
+        nk.conv2d(x, w, b, padding=pad)
+        return nk.conv2d_backward(gy, x, w, padding=pad)
+
+    def check():
+        return rel_err(nk.conv2d(x, w, b, padding=pad), _ref_conv(x, w, 1, pad) + b[:, None, None])
+
+    def check_bwd():
+        # grad_w = sum over images of gy · patches (float64 einsum), grad_x checked in the tests
+        gx, gw, gb = nk.conv2d_backward(gy, x, w, padding=pad)
+        xs = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        ref = np.stack([np.einsum("nkpq,ncpq->kc", gy.astype(np.float64), xs[:, :, r:r + P, s:s + Q])
+                        for r in range(R) for s in range(S)], -1)
+        return max(rel_err(gw, ref.reshape(K, C, R, S)), rel_err(gb, gy.astype(np.float64).sum((0, 2, 3))))
+
+    peers_f, peers_fb = {}, {}
+    if torch is not None:
+        F = torch.nn.functional
+        tx, tw, tb, tgy = (torch.from_numpy(a) for a in (x, w, b, gy))
+
+        def t_fwd():
+            with torch.no_grad():
+                return F.conv2d(tx, tw, tb, padding=pad)
+
+        def t_fwd_bwd():
+            xr = tx.detach().requires_grad_(True)
+            wr = tw.detach().requires_grad_(True)
+            br = tb.detach().requires_grad_(True)
+            F.conv2d(xr, wr, br, padding=pad).backward(tgy)
+            return xr.grad, wr.grad, br.grad
+
+        peers_f["torch"] = t_fwd
+        peers_fb["torch"] = t_fwd_bwd
+    return [Row("conv2d fwd", label, flops, "GFLOP/s", fwd, peers_f, check=check, tol=1e-4),
+            Row("conv2d fwd+bwd", label, 3 * flops, "GFLOP/s", fwd_bwd, peers_fb, check=check_bwd, tol=1e-4)]
 
 
 def cpu_time_table(threads: int = 1, reps: int = 9, quick: bool = False) -> str:
