@@ -1,12 +1,16 @@
 // AVX-512 GEMM micro-kernels (compiled with the AVX-512 flags; reached only through the
 // avx512 kernel table, csrc/isa/avx512_table.cpp, on CPUs with AVX-512F/BW/VL/DQ).
 //
-// sgemm_avx512_12x32: 12 rows × 32 columns of C in 24 zmm accumulators (BLIS skx/zen4's
-// 32×12 tile seen from row-major C: broadcast A, load B). Per k step: two aligned zmm
-// loads of the packed B row, 12 broadcasts of the packed A column, 24 FMAs; the two
-// FMA pipes stay busy with 24 independent chains (latency 4 × 2 pipes = 8 needed).
-// dgemm_avx512_12x16 is the same with 8 doubles a lane.
-// Edges: columns through an opmask (masked loads/stores, no scalar loop); rows m < 12
+// sgemm_avx512_8x32: 8 rows × 32 columns of C in 16 zmm accumulators (broadcast A, load
+// B, as BLIS's skx/zen4 32×12 tile seen from row-major C, with 8 rows). Per k step: two
+// aligned zmm loads of the packed B row, 8 broadcasts of the packed A column, 16 FMAs;
+// 16 independent chains cover the FMA latency (4 cycles × 2 pipes = 8 needed).
+// dgemm_avx512_8x16 is the same with 8 doubles a lane.
+// Why 8 rows: in L1 (k = 256, a harness calling the kernel on hot panels)
+// the 8-, 12- and 14-row tiles all ran at 172-174 GFLOP/s on one core of the Xeon
+// (Sapphire/Emerald Rapids class; FMA-loop roof 191, benchmarks/fma_roof.c), so the
+// tile that divides the batch and channel counts of networks (32, 64, 128) wastes no rows.
+// Edges: columns through an opmask (masked loads/stores, no scalar loop); rows m < MR
 // store only the first m rows.
 // Measured: benchmarks/RESULTS.md (python benchmarks/report.py --only gemm).
 #include <immintrin.h>
@@ -93,24 +97,14 @@ inline void ukernel(int64_t k, const T* Ap, const T* Bp, T* C, int64_t ldc, int 
 
 }  // namespace
 
-void sgemm_avx512_12x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                        int m, int n, float alpha, float beta) {
-  ukernel<float, 12>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
-}
-
 void sgemm_avx512_8x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
                        int m, int n, float alpha, float beta) {
   ukernel<float, 8>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
 }
 
-void sgemm_avx512_14x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                        int m, int n, float alpha, float beta) {
-  ukernel<float, 14>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
-}
-
-void dgemm_avx512_12x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
-                        int m, int n, double alpha, double beta) {
-  ukernel<double, 12>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
+void dgemm_avx512_8x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
+                       int m, int n, double alpha, double beta) {
+  ukernel<double, 8>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
 }
 
 }  // namespace nk

@@ -13,14 +13,10 @@ void sgemm_avx2_6x16(int64_t k, const float* Ap, const float* Bp, float* C, int6
                      int m, int n, float alpha, float beta);
 void dgemm_avx2_6x8(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
                     int m, int n, double alpha, double beta);
-void sgemm_avx512_12x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                        int m, int n, float alpha, float beta);
 void sgemm_avx512_8x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
                        int m, int n, float alpha, float beta);
-void sgemm_avx512_14x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                        int m, int n, float alpha, float beta);
-void dgemm_avx512_12x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
-                        int m, int n, double alpha, double beta);
+void dgemm_avx512_8x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
+                       int m, int n, double alpha, double beta);
 // Pack one full 6-row panel of row-major float A (rows src + i*lda, kc columns) into
 // the micro-panel layout (kc groups of 6). AVX2/FMA CPUs only.
 void sgemm_pack_a6_avx2(const float* src, int64_t lda, int64_t kc, float* dst);

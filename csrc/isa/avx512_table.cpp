@@ -1,7 +1,7 @@
 // Kernel table of the avx512 path (AVX-512F/BW/VL/DQ: Intel Skylake-SP and later, AMD
-// Zen 4/5). GEMM: 12×32 sgemm / 12×16 dgemm zmm tiles; KC keeps a B micro-panel (KC·32·4 B
-// = 32 KiB) in a 48 KiB L1d, MC·KC·4 B = 480 KiB of A in a 1-2 MiB L2 (BLIS zen4: MC/KC/NC
-// 512/480/6144, skx 480/384/3072). Families without an AVX-512 kernel yet use the AVX2
+// Zen 4/5). GEMM: 8×32 sgemm / 8×16 dgemm zmm tiles (gemm_ukernel_avx512.cpp says why 8
+// rows); KC keeps a B micro-panel (KC·32·4 B = 32 KiB) in a 48 KiB L1d, MC·KC·4 B = 480 KiB
+// of A in a 1-2 MiB L2 (BLIS zen4: MC/KC/NC 512/480/6144, skx 480/384/3072). Families without an AVX-512 kernel yet use the AVX2
 // one (the entry's name says which), as BLIS's zen4 configuration reuses Haswell kernels.
 // Compiled without ISA flags: it only points at the kernels.
 #include "attention/attention_kernels.h"
@@ -18,8 +18,8 @@ namespace nk {
 const CpuKernels& avx512_kernels() {
   static const CpuKernels k{
       Isa::avx512,
-      {"sgemm_avx512_12x32", 12, 32, 480, 256, 4096, sgemm_avx512_12x32},
-      {"dgemm_avx512_12x16", 12, 16, 240, 256, 4096, dgemm_avx512_12x16},
+      {"sgemm_avx512_8x32", 8, 32, 480, 256, 4096, sgemm_avx512_8x32},
+      {"dgemm_avx512_8x16", 8, 16, 240, 256, 4096, dgemm_avx512_8x16},
       nullptr,  // sgemm_pack_a: the strided loop
       transpose_f32_avx2,  // conv_transpose: the AVX2 8×8 blocks serve NR = 32
       {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2, attn_dscores_avx2,
