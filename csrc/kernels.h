@@ -76,10 +76,11 @@ struct CpuKernels {
   Isa isa;
   GemmConfig<float> sgemm;
   GemmConfig<double> dgemm;
-  // Pack one full sgemm.MR-row panel of row-major float A. Null: the strided loop.
+  // Pack one full sgemm.MR-row panel of row-major float A. Null: interleave_rows when MR is
+  // a multiple of 8, else the strided loop.
   void (*sgemm_pack_a)(const float* src, int64_t lda, int64_t kc, float* dst);
-  // Convolution packers: dst[t·nr + j] = src[j][t] for nr streams (nr % 8 == 0). Null: loop.
-  void (*conv_transpose)(const float* const* src, int nr, int64_t len, float* dst);
+  // dst[t·nr + j] = src[j][t] for nr rows (nr % 8 == 0): A panels, conv grad-w B panels.
+  void (*interleave_rows)(const float* const* src, int nr, int64_t len, float* dst);
   AttnKernels<float> attn_f32;
   AttnKernels<double> attn_f64;
   RnnGateKernels<float> rnn_f32;

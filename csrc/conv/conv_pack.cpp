@@ -4,7 +4,7 @@
 // Variants (conv_pack.h has each contract): RowsB (plain rows, fixed-size copies),
 // PrepackedA (weights packed once per call), Im2colPacker / Im2colTPacker (any geometry),
 // WrapPacker / WrapTPacker / WrapImagesA (stride 1, wide rows: a strip is one copy, the
-// transpose for grad w goes through the kernel table's conv_transpose), col2im_add.
+// transpose for grad w goes through the kernel table's interleave_rows), col2im_add.
 // Their cost inside the convolution: ~6 % of the samples (perf, forward N8 C128 28×28).
 //
 // The loops work in runs: a run is a stretch of GEMM columns (or rows) that share one
@@ -17,7 +17,6 @@
 
 #include <type_traits>
 
-#include "conv/conv_kernels.h"
 #include "conv/conv_pack.h"
 #include "kernels.h"
 
@@ -273,16 +272,11 @@ void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t n
 template <typename T>
 void WrapTPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
 
-void transpose_f32_generic(const float* const* src, int nr, int64_t len, float* dst) {
-  for (int64_t t = 0; t < len; ++t)
-    for (int j = 0; j < nr; ++j) dst[t * nr + j] = src[j][t];
-}
-
 template <typename T>
 void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
   const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, Q = g.Q, img = g.C * HW;
   const int64_t Lw = (g.P - 1) * W + Q;
-  auto* transpose = NR % 8 == 0 ? kernels().conv_transpose : nullptr;  // the path's, if any
+  auto* interleave = NR % 8 == 0 ? kernels().interleave_rows : nullptr;  // the path's, if any
   int64_t off[64], sft[64];
   bool edge[64];
   const T* src[64];
@@ -313,8 +307,8 @@ void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t 
         for (int jj = 0; jj < nr; ++jj) src[jj] = xn + l + off[jj];
       bool done = false;
       if constexpr (std::is_same<T, float>::value) {
-        if (inside && transpose) {
-          transpose(src, NR, len, d0);
+        if (inside && interleave) {
+          interleave(src, NR, len, d0);
           done = true;
         }
       }

@@ -9,11 +9,19 @@
 
 namespace nk {
 namespace {
-// Vectorised packing of full MR-row panels of a row-major A, where the path has a packer.
+// Vectorised packing of full MR-row panels of a row-major A, where the path has a packer:
+// its own for its tile's MR, or the row interleaver for MR a multiple of 8.
 inline bool pack_a_panel_fast(float* dst, const float* src, int64_t rs, int64_t kc, int mr, int MR) {
   const CpuKernels& k = kernels();
-  if (!k.sgemm_pack_a || mr != MR || MR != k.sgemm.MR) return false;
-  k.sgemm_pack_a(src, rs, kc, dst);
+  if (mr != MR) return false;
+  if (k.sgemm_pack_a && MR == k.sgemm.MR) {
+    k.sgemm_pack_a(src, rs, kc, dst);
+    return true;
+  }
+  if (!k.interleave_rows || MR % 8 != 0 || MR > 64) return false;
+  const float* rows[64];
+  for (int i = 0; i < MR; ++i) rows[i] = src + i * rs;
+  k.interleave_rows(rows, MR, kc, dst);
   return true;
 }
 inline bool pack_a_panel_fast(double*, const double*, int64_t, int64_t, int, int) { return false; }
@@ -70,6 +78,11 @@ void StridedPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_
       for (int64_t q = 0; q < kc; ++q)
         for (int j = nr; j < NR; ++j) dst[q * NR + j] = T(0);
   }
+}
+
+void interleave_rows_f32_generic(const float* const* src, int nr, int64_t len, float* dst) {
+  for (int64_t t = 0; t < len; ++t)
+    for (int j = 0; j < nr; ++j) dst[t * nr + j] = src[j][t];
 }
 
 template struct StridedPacker<float>;

@@ -17,6 +17,10 @@ void sgemm_avx512_8x32(int64_t k, const float* Ap, const float* Bp, float* C, in
                        int m, int n, float alpha, float beta);
 void dgemm_avx512_8x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
                        int m, int n, double alpha, double beta);
+// dst[t·nr + j] = src[j][t] for t < len, j < nr (nr source rows interleaved into nr-wide
+// packed rows; nr a multiple of 8): A micro-panels of 8k rows, the conv grad-w B panels.
+void interleave_rows_f32_generic(const float* const* src, int nr, int64_t len, float* dst);
+void interleave_rows_f32_avx2(const float* const* src, int nr, int64_t len, float* dst);
 // Pack one full 6-row panel of row-major float A (rows src + i*lda, kc columns) into
 // the micro-panel layout (kc groups of 6). AVX2/FMA CPUs only.
 void sgemm_pack_a6_avx2(const float* src, int64_t lda, int64_t kc, float* dst);

@@ -2,7 +2,6 @@
 // as BLIS's Haswell/Zen3 configuration: 6×16 sgemm tile, MC/KC/NC = 144/256/4080.
 // Compiled without ISA flags: it only points at the *_avx2.cpp kernels.
 #include "attention/attention_kernels.h"
-#include "conv/conv_kernels.h"
 #include "elementwise/elementwise.h"
 #include "gemm/ukernels.h"
 #include "kernels.h"
@@ -18,7 +17,7 @@ const CpuKernels& avx2_kernels() {
       {"sgemm_avx2_6x16", 6, 16, 144, 256, 4080, sgemm_avx2_6x16},
       {"dgemm_avx2_6x8", 6, 8, 72, 256, 4080, dgemm_avx2_6x8},
       sgemm_pack_a6_avx2,
-      transpose_f32_avx2,
+      interleave_rows_f32_avx2,
       {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2, attn_dscores_avx2,
        attn_transpose_avx2},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,

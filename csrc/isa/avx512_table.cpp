@@ -5,7 +5,6 @@
 // one (the entry's name says which), as BLIS's zen4 configuration reuses Haswell kernels.
 // Compiled without ISA flags: it only points at the kernels.
 #include "attention/attention_kernels.h"
-#include "conv/conv_kernels.h"
 #include "elementwise/elementwise.h"
 #include "gemm/ukernels.h"
 #include "kernels.h"
@@ -20,8 +19,8 @@ const CpuKernels& avx512_kernels() {
       Isa::avx512,
       {"sgemm_avx512_8x32", 8, 32, 480, 256, 4096, sgemm_avx512_8x32},
       {"dgemm_avx512_8x16", 8, 16, 240, 256, 4096, dgemm_avx512_8x16},
-      nullptr,  // sgemm_pack_a: the strided loop
-      transpose_f32_avx2,  // conv_transpose: the AVX2 8×8 blocks serve NR = 32
+      nullptr,  // sgemm_pack_a: interleave_rows (MR = 8)
+      interleave_rows_f32_avx2,  // 8×8 blocks: the 8-row A panels and NR = 32 strips
       {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2, attn_dscores_avx2,
        attn_transpose_avx2},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,

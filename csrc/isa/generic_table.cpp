@@ -1,7 +1,6 @@
 // Kernel table of the generic path: portable C++ that runs on any x86-64 (or other) CPU.
 // Compiled without ISA flags, like every table (it holds only pointers and sizes).
 #include "attention/attention_kernels.h"
-#include "conv/conv_kernels.h"
 #include "elementwise/elementwise.h"
 #include "gemm/ukernels.h"
 #include "kernels.h"
@@ -17,7 +16,7 @@ const CpuKernels& generic_kernels() {
       {"sgemm_generic_6x16", 6, 16, 144, 256, 4080, sgemm_generic_6x16},
       {"dgemm_generic_6x8", 6, 8, 72, 256, 4080, dgemm_generic_6x8},
       nullptr,                  // sgemm_pack_a: the strided loop
-      transpose_f32_generic,    // conv_transpose
+      interleave_rows_f32_generic,
       {"attn_generic_6x16", attn_tile_generic<float>, attn_softmax_update_generic<float>,
        attn_probs_generic<float>, attn_dscores_generic<float>, attn_transpose_generic<float>},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,
