@@ -58,7 +58,7 @@ def call_backward(name, g, x, slope=0.01):
 
 
 NAMES = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"]
-SIZES = [0, 1, 7, 8, 9, 31, 33, 1000, 65537]
+SIZES = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 1000, 65537]  # tails of 8- and 16-lane vectors
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

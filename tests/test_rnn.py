@@ -8,7 +8,7 @@ from conftest import rel_err
 
 # (T, B, I, H): ones, primes, H below/above/not a multiple of the 8/16-wide tiles.
 SHAPES = [(1, 1, 1, 1), (1, 3, 5, 7), (4, 1, 3, 9), (7, 5, 13, 17), (3, 13, 8, 33), (2, 7, 3, 64),
-          (5, 2, 11, 8), (3, 6, 1, 23)]
+          (5, 2, 11, 8), (3, 6, 1, 23), (2, 3, 4, 16), (2, 2, 3, 31)]
 FTOL = {np.float32: 5e-5, np.float64: 1e-12}
 
 
@@ -396,28 +396,52 @@ def test_against_torch_cell(rng, kind, unbatched):
     check_all(got, [r.numpy() for r in ref], 1e-11, ["grad"] * len(ref))
 
 
-# ---- the AVX2 activations ----------------------------------------------------------
+# ---- the SIMD activations of each vector path ---------------------------------------
 
-@pytest.mark.skipif(not nk._C.cpu_has_avx2_fma(), reason="no AVX2/FMA on this CPU")
+SIMD_PATHS = [p for p in nk.cpu_paths() if p != "generic"]
+
+
+@pytest.mark.skipif(not SIMD_PATHS, reason="no AVX2/FMA on this CPU")
+@pytest.mark.parametrize("path", SIMD_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_avx2_activations(dtype):
-    x = np.concatenate([np.linspace(-30, 30, 20001), np.geomspace(1e-12, 90, 3001),
+def test_simd_activations(dtype, path):
+    # 1..64 first: every tail length of a 16-lane (and 8-lane) vector
+    x = np.concatenate([np.linspace(-3, 3, 64), np.linspace(-30, 30, 20001), np.geomspace(1e-12, 90, 3001),
                         -np.geomspace(1e-12, 90, 3001), [0.0, -0.0, 1e4, -1e4, np.inf, -np.inf]]).astype(dtype)
     x64 = x.astype(np.float64)
     ulp = np.finfo(dtype).eps
     out = np.empty_like(x)
-    nk._C.rnn_activation_avx2(x, out, "tanh")
+    nk._C.rnn_activation(x, out, "tanh", path)
     ref = np.tanh(x64)
     assert np.max(np.abs(out - ref) / np.maximum(np.abs(ref), np.finfo(dtype).tiny)) <= 4 * ulp
-    nk._C.rnn_activation_avx2(x, out, "sigmoid")
+    nk._C.rnn_activation(x, out, "sigmoid", path)
     with np.errstate(over="ignore"):
         ref = 1 / (1 + np.exp(-x64))
     keep = x64 > -80  # below, float32 results are denormal
     assert np.max(np.abs(out - ref)[keep] / ref[keep]) <= 4 * ulp
     assert np.all((out >= 0) & (out <= 1))
+    assert out[x64 == -np.inf] == 0 and out[x64 == np.inf] == 1
+    for n in range(1, 34):  # every tail length: the lanes past n are never written
+        for which, f in (("tanh", np.tanh), ("sigmoid", lambda v: 1 / (1 + np.exp(-v)))):
+            o = np.full(n + 3, 7.0, dtype)
+            nk._C.rnn_activation(x[:n], o, which, path)
+            assert np.all(o[n:] == 7.0), (which, n)
+            np.testing.assert_allclose(o[:n], f(x64[:n]), rtol=4 * ulp, atol=0)
     nan = np.array([np.nan] * 9, dtype)
-    nk._C.rnn_activation_avx2(nan, out[:9], "tanh")
-    assert np.isnan(out[:9]).all()
+    for which in ("tanh", "sigmoid"):
+        nk._C.rnn_activation(nan, out[:9], which, path)
+        assert np.isnan(out[:9]).all()
+
+
+def test_simd_activations_bad_path():
+    x = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="path"):
+        nk._C.rnn_activation(x, x.copy(), "tanh", "generic")
+    with pytest.raises(ValueError, match="path"):
+        nk._C.rnn_activation(x, x.copy(), "tanh", "sse9")
+    if SIMD_PATHS:
+        with pytest.raises(ValueError, match="which"):
+            nk._C.rnn_activation(x, x.copy(), "relu", SIMD_PATHS[0])
 
 
 # ---- bad arguments -----------------------------------------------------------------

@@ -41,7 +41,10 @@ def fd_grad(f, x, g, eps=1e-6):
 TOL = {np.float32: 1e-6, np.float64: 1e-13}
 SHAPES = [((1,), -1), ((7,), 0), ((3, 1000), -1), ((5, 37), 1), ((4, 4099), -1), ((2, 3, 4, 5), 1),
           ((2, 3, 4, 5), 0), ((2, 3, 4, 5), 2), ((6, 33, 7), 1), ((3, 300, 41), 1), ((1, 1), 0), ((2, 65), 0),
-          ((0, 5), -1), ((4, 0), 0), ((), 0), ((64, 10), -1)]
+          ((0, 5), -1), ((4, 0), 0), ((), 0), ((64, 10), -1),
+          # 16-lane tails: rows of 16, 17, 63, 127; slabs of 16, 23 and 31 lanes
+          ((3, 16), -1), ((2, 17), -1), ((2, 63), -1), ((2, 127), -1), ((3, 5, 16), 1), ((2, 7, 23), 1),
+          ((3, 31), 0)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -133,7 +136,7 @@ def test_softmax_backward_vs_torch(cpu_path, rng, shape, axis):
 
 # ---- cross-entropy ---------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("N,C", [(1, 1), (1, 2), (7, 3), (64, 10), (13, 1000), (3, 4099), (0, 5)])
+@pytest.mark.parametrize("N,C", [(1, 1), (1, 2), (7, 3), (5, 17), (64, 10), (13, 1000), (3, 4099), (0, 5)])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("eps", [0.0, 0.1])
 def test_cross_entropy(cpu_path, rng, dtype, N, C, reduction, eps):

@@ -12,35 +12,14 @@
 #include <cmath>
 
 #include "attention/attention_kernels.h"
+#include "simd/simd_avx2.h"
 
 namespace nk {
 namespace {
 
-// 2^t: t = n + r with n = round(t), |r| <= 1/2; 2^r by its degree-6 Taylor polynomial
-// (relative error < 2e-7); 2^n added to the exponent bits. t < -126 gives exactly 0.
-inline __m256 exp2_ps(__m256 t) {
-  const __m256 lo = _mm256_set1_ps(-126.0f);
-  const __m256 zero_mask = _mm256_cmp_ps(t, lo, _CMP_LT_OQ);
-  t = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(127.0f)), lo);
-  const __m256 fx = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m256 r = _mm256_sub_ps(t, fx);
-  __m256 y = _mm256_set1_ps(1.5403530393e-4f);
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3333558146e-3f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(9.6181291076e-3f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.5504108665e-2f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(2.4022650696e-1f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(6.9314718056e-1f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(fx), 23);
-  y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y), e));
-  return _mm256_andnot_ps(zero_mask, y);
-}
-
+using simd256::exp2_ps;
 // Lanes [0, n) set, n in [0, 8].
-inline __m256i tail_mask(int n) {
-  static const int32_t tbl[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tbl + 8 - n));
-}
+inline __m256i tail_mask(int n) { return simd256::mask8(n); }
 
 template <bool FULL>
 inline void tile_6x16(int64_t K, const float* a, int64_t rsa, int64_t csa, int m,

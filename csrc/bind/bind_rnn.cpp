@@ -112,21 +112,20 @@ void bind_rnn(py::module_& m) {
       py::arg("gw_hh"), py::arg("gb_ih"), py::arg("gb_hh"));
 
   m.def(
-      "rnn_activation_avx2",
-      [](const py::array& x, py::array& out, const std::string& which) {
-        if (!cpu_has_avx2_fma()) throw py::value_error("this CPU has no AVX2/FMA");
+      "rnn_activation",
+      [](const py::array& x, py::array& out, const std::string& which, const std::string& path) {
         dispatch_float(out, "out", [&](auto tag) {
           using T = decltype(tag);
           const T* px = ptr<T>(x, "x");
           T* po = ptr<T>(out, "out", true);
           const int64_t n = x.size();
           py::gil_scoped_release nogil;
-          if (which == "tanh") tanh_avx2(n, px, po);
-          else sigmoid_avx2(n, px, po);
+          rnn_activation<T>(path.c_str(), which.c_str(), n, px, po);
         });
       },
-      "The AVX2 sigmoid ('sigmoid') or tanh ('tanh') of the gate passes, for accuracy tests",
-      py::arg("x"), py::arg("out"), py::arg("which"));
+      "The vector sigmoid ('sigmoid') or tanh ('tanh') of the gate passes of CPU path `path` "
+      "('avx2', 'avx512'), for accuracy tests",
+      py::arg("x"), py::arg("out"), py::arg("which"), py::arg("path"));
 }
 
 }  // namespace

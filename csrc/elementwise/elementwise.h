@@ -1,5 +1,5 @@
 // Elementwise activations and the fused bias + activation (declarations only: the
-// *_avx2.cpp files include this header).
+// *_avx2.cpp / *_avx512.cpp files include this header).
 #pragma once
 #include <cstdint>
 
@@ -26,5 +26,9 @@ void bias_act_forward(T* y, const T* x, const T* bias, int64_t outer, int64_t C,
 void act_span_avx2(float* y, const float* x, int64_t n, Act act, float slope, const float* bvec,
                    float bscalar, bool has_scalar);
 void act_backward_span_avx2(float* gx, const float* g, const float* v, int64_t n, Act act, float slope);
+// AVX-512 twins (elementwise_avx512.cpp), same contracts.
+void act_span_avx512(float* y, const float* x, int64_t n, Act act, float slope, const float* bvec,
+                     float bscalar, bool has_scalar);
+void act_backward_span_avx512(float* gx, const float* g, const float* v, int64_t n, Act act, float slope);
 
 }  // namespace nk

@@ -1,8 +1,7 @@
 // Activations, float32, AVX2/FMA: 8 lanes per step, a scalar-free tail via a masked
-// load/store. The transcendental pieces are fitted here (least squares on Chebyshev
-// nodes, float64, then rounded; see the comments for the measured error):
+// load/store. The transcendental pieces come from simd/simd_avx2.h (errors there):
 //   exp(x)   = 2^n · p6(r), x = n·ln2 + r, |r| ≤ ln2/2    rel err 2e-8 (+ rounding)
-//   tanh(x)  = x · q5(x²) for |x| < 0.5, else (1-e)/(1+e), e = exp(-2|x|)
+//   tanh(x)  = sign(x) · -u/(u+2), u = expm1(-2|x|)       ≤ 4 ulp
 //   erfc(z)  = t · exp(-z² + P9(t)), t = 2/(2+z), z ≥ 0  rel err 6e-8 (1.5e-6 at z≈4 in f32)
 //   sigmoid  = 1/(1+e) or e/(1+e) with e = exp(-|x|), never overflowing
 //   gelu     = x · Φ(x), Φ(x) = ½ erfc(-x/√2) (accurate in both tails)
@@ -18,79 +17,12 @@
 #include <cstdint>
 
 #include "elementwise/elementwise.h"
+#include "simd/simd_avx2.h"
 
 namespace nk {
 namespace {
 
-inline __m256 exp8(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.0f);
-  __m256 xc = _mm256_min_ps(hi, _mm256_max_ps(lo, x));  // x second: NaN passes through
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(0.00139485808239629f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.00837512889049723f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.04166621827432464f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.16666415477234783f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5000000107749407f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0000000377274487f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-  return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);  // underflow → 0
-}
-
-inline __m256 abs8(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
-
-inline __m256 sigmoid8(__m256 x) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), abs8(x)));
-  __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e));
-  return _mm256_blendv_ps(r, _mm256_mul_ps(e, r), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
-}
-
-inline __m256 tanh8(__m256 x) {
-  const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-  __m256 a = abs8(x);
-  __m256 u = _mm256_mul_ps(x, x);
-  __m256 q = _mm256_set1_ps(-0.00661586401079872f);
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(0.02127623405291174f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-0.05389375383221463f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(0.13332905003554776f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-0.3333332426938016f));
-  q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(0.9999999996880745f));
-  __m256 small = _mm256_mul_ps(x, q);
-  __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), a));
-  __m256 big = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
-  big = _mm256_or_ps(big, _mm256_and_ps(x, sign));
-  return _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.5f), _CMP_LT_OQ));
-}
-
-// ½·erfc(z) for z ≥ 0.
-inline __m256 half_erfc8(__m256 z) {
-  const __m256 two = _mm256_set1_ps(2.0f);
-  __m256 t = _mm256_div_ps(two, _mm256_add_ps(two, z));
-  __m256 p = _mm256_set1_ps(0.1429243179335899f);
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.6698640630945442f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.130835619334948f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.6616400122818744f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.10903463630739925f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.01661692415527437f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.02935567571981584f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.38774431260939385f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.9985034988774035f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26544159147179f));
-  __m256 e = exp8(_mm256_fnmadd_ps(z, z, p));
-  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), t), e);
-}
-
-// Φ(x) = P(N(0,1) ≤ x).
-inline __m256 phi_cdf8(__m256 x) {
-  __m256 q = half_erfc8(_mm256_mul_ps(abs8(x), _mm256_set1_ps(0.70710678118654752f)));
-  return _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), q), q,
-                          _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
-}
+using namespace simd256;
 
 constexpr float kSqrt2OverPi = 0.79788456080286536f, kGeluC = 0.044715f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
@@ -101,14 +33,14 @@ inline __m256 act8(__m256 x, __m256 slope) {
   if constexpr (A == Act::relu) return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ), x);
   if constexpr (A == Act::leaky_relu)
     return _mm256_blendv_ps(x, _mm256_mul_ps(x, slope), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
-  if constexpr (A == Act::sigmoid) return sigmoid8(x);
-  if constexpr (A == Act::tanh) return tanh8(x);
-  if constexpr (A == Act::gelu) return _mm256_mul_ps(x, phi_cdf8(x));
+  if constexpr (A == Act::sigmoid) return sigmoid_ps(x);
+  if constexpr (A == Act::tanh) return tanh_ps(x);
+  if constexpr (A == Act::gelu) return _mm256_mul_ps(x, phi_ps(x));
   if constexpr (A == Act::gelu_tanh) {
     __m256 x2 = _mm256_mul_ps(x, x);
     __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(2.0f * kSqrt2OverPi), x),
                              _mm256_fmadd_ps(_mm256_set1_ps(kGeluC), x2, _mm256_set1_ps(1.0f)));
-    return _mm256_mul_ps(x, sigmoid8(u));
+    return _mm256_mul_ps(x, sigmoid_ps(u));
   }
   return x;
 }
@@ -125,8 +57,8 @@ inline __m256 dact8(__m256 g, __m256 v, __m256 slope) {
   if constexpr (A == Act::tanh) return _mm256_mul_ps(g, _mm256_fnmadd_ps(v, v, one));
   if constexpr (A == Act::gelu) {
     __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(kInvSqrt2Pi),
-                               exp8(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(v, v))));
-    return _mm256_mul_ps(g, _mm256_fmadd_ps(v, pdf, phi_cdf8(v)));
+                               exp_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(v, v))));
+    return _mm256_mul_ps(g, _mm256_fmadd_ps(v, pdf, phi_ps(v)));
   }
   if constexpr (A == Act::gelu_tanh) {
     __m256 x2 = _mm256_mul_ps(v, v);
@@ -135,7 +67,7 @@ inline __m256 dact8(__m256 g, __m256 v, __m256 slope) {
     __m256 du2 = _mm256_mul_ps(_mm256_set1_ps(2.0f * kSqrt2OverPi),
                                _mm256_fmadd_ps(_mm256_set1_ps(3.0f * kGeluC), x2, one));
     // σ(u2) and 1-σ(u2) both from e = exp(-|u2|): no cancellation in either tail
-    __m256 e = exp8(_mm256_sub_ps(zero, abs8(u2)));
+    __m256 e = exp_ps(_mm256_sub_ps(zero, abs_ps(u2)));
     __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e)), er = _mm256_mul_ps(e, r);
     __m256 neg = _mm256_cmp_ps(u2, zero, _CMP_LT_OQ);
     __m256 s = _mm256_blendv_ps(r, er, neg);
@@ -143,10 +75,6 @@ inline __m256 dact8(__m256 g, __m256 v, __m256 slope) {
     return _mm256_mul_ps(g, _mm256_fmadd_ps(_mm256_mul_ps(v, ds), du2, s));
   }
   return g;
-}
-
-inline __m256i tail_mask(int64_t r) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // y = act(x + bias): BIAS 0 none, 1 per-element vector, 2 one scalar.
@@ -161,7 +89,7 @@ void span(float* y, const float* x, int64_t n, float slope_s, const float* bvec,
     _mm256_storeu_ps(y + i, act8<A>(v, slope));
   }
   if (i < n) {
-    const __m256i m = tail_mask(n - i);
+    const __m256i m = mask8(n - i);
     __m256 v = _mm256_maskload_ps(x + i, m);
     if constexpr (BIAS == 1) v = _mm256_add_ps(v, _mm256_maskload_ps(bvec + i, m));
     if constexpr (BIAS == 2) v = _mm256_add_ps(v, bs);
@@ -184,7 +112,7 @@ void dspan(float* gx, const float* g, const float* v, int64_t n, float slope_s) 
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(gx + i, dact8<A>(_mm256_loadu_ps(g + i), _mm256_loadu_ps(v + i), slope));
   if (i < n) {
-    const __m256i m = tail_mask(n - i);
+    const __m256i m = mask8(n - i);
     _mm256_maskstore_ps(gx + i, m, dact8<A>(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(v + i, m), slope));
   }
 }

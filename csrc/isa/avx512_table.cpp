@@ -25,13 +25,15 @@ const CpuKernels& avx512_kernels() {
        attn_transpose_avx2},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,
        attn_probs_generic<double>, attn_dscores_generic<double>, attn_transpose_generic<double>},
-      {"rnn_gates_avx2", lstm_fwd_gates_avx2, lstm_bwd_gates_avx2, gru_fwd_gates_avx2, gru_bwd_gates_avx2},
-      {"rnn_gates_avx2", lstm_fwd_gates_avx2, lstm_bwd_gates_avx2, gru_fwd_gates_avx2, gru_bwd_gates_avx2},
-      {"softmax_avx2", sm_row_max_avx2, sm_row_sumexp_avx2, sm_row_scale_avx2, sm_row_shift_avx2,
-       sm_row_dot_avx2, sm_row_sum_avx2, sm_row_bwd_avx2, lsm_row_bwd_avx2, ce_row_grad_avx2, sm_cols_avx2,
-       sm_cols_bwd_avx2},
-      {"pool_avx2", pool_row_avx2, sum_run_avx2},
-      {"act_avx2", act_span_avx2, act_backward_span_avx2},
+      {"rnn_gates_avx512", lstm_fwd_gates_avx512, lstm_bwd_gates_avx512, gru_fwd_gates_avx512,
+       gru_bwd_gates_avx512},
+      {"rnn_gates_avx512", lstm_fwd_gates_avx512, lstm_bwd_gates_avx512, gru_fwd_gates_avx512,
+       gru_bwd_gates_avx512},
+      {"softmax_avx512", sm_row_max_avx512, sm_row_sumexp_avx512, sm_row_scale_avx512, sm_row_shift_avx512,
+       sm_row_dot_avx512, sm_row_sum_avx512, sm_row_bwd_avx512, lsm_row_bwd_avx512, ce_row_grad_avx512,
+       sm_cols_avx512, sm_cols_bwd_avx512},
+      {"pool_avx512", pool_row_avx512, sum_run_avx512},
+      {"act_avx512", act_span_avx512, act_backward_span_avx512},
   };
   return k;
 }

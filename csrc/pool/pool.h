@@ -1,5 +1,5 @@
-// 2-D max / average / adaptive-average pooling, NCHW (declarations only: pool_avx2.cpp
-// includes this header).
+// 2-D max / average / adaptive-average pooling, NCHW (declarations only: pool_avx2.cpp and
+// pool_avx512.cpp include this header).
 #pragma once
 #include <cstdint>
 
@@ -40,5 +40,11 @@ void pool_row_avx2(float* y, int64_t* idx, const float* x, int64_t W, int64_t ro
 
 // Σ p[0..n), float32, AVX2 (4 accumulators, masked tail).
 float sum_run_avx2(const float* p, int64_t n);
+
+// AVX-512 twins (pool_avx512.cpp), same contracts (the row kernel also takes qb - qa < 8).
+void pool_row_avx512(float* y, int64_t* idx, const float* x, int64_t W, int64_t row0, int64_t nrows,
+                     int64_t row_step, int64_t kw, int64_t sw, int64_t pw, int64_t qa, int64_t qb, int mode,
+                     float scale);
+float sum_run_avx512(const float* p, int64_t n);
 
 }  // namespace nk

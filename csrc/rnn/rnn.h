@@ -35,4 +35,10 @@ void gru_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
                   const T* gy, const T* ghT, T* gx, T* gh0, T* gw_ih, T* gw_hh, T* gb_ih,
                   T* gb_hh);
 
+// The vector sigmoid (which = "sigmoid") or tanh ("tanh") of CPU path `path`'s gate passes
+// ("avx2", "avx512") over n elements, for tests of their accuracy. Throws
+// std::invalid_argument for another name, or a path this CPU cannot run.
+template <typename T>
+void rnn_activation(const char* path, const char* which, int64_t n, const T* x, T* y);
+
 }  // namespace nk

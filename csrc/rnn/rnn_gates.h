@@ -1,6 +1,7 @@
 // Fused gate passes of the LSTM and GRU cells, one row-block × hidden-slice at a time.
-// Declarations only (included by rnn_gates_avx2.cpp): every *_avx2 function has a
-// *_generic twin with the same arguments; callers pick by nk::current_isa().
+// Declarations only (included by rnn_gates_avx2.cpp / rnn_gates_avx512.cpp): every *_avx2
+// function has *_avx512 and *_generic twins with the same arguments; callers take them
+// from the kernel table (kernels().rnn_f32 / rnn_f64).
 //
 // Shapes (all rows contiguous): rows b in [0, rows), hidden units j in [j0, j1) of H.
 //   LSTM: g (rows, 4H) gates i,f,g,o; c_prev, c, h, dh, dc (rows, H); bias (4H)
@@ -65,10 +66,36 @@ void gru_bwd_gates_generic(int64_t rows, int64_t j0, int64_t j1, int64_t H, cons
                            const double* hn, const double* h_prev, double* dh, double* dgx,
                            double* dgh);
 
-// Vector sigmoid/tanh of the AVX2 path, exposed for tests of their accuracy.
+// AVX-512 twins of the *_avx2 gate passes (rnn_gates_avx512.cpp), same contracts.
+void lstm_fwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, float* g,
+                           const float* bias, const float* c_prev, float* c, float* h);
+void lstm_fwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, double* g,
+                           const double* bias, const double* c_prev, double* c, double* h);
+void lstm_bwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, const float* g,
+                           const float* c, const float* c_prev, const float* dh, float* dc, float* dg);
+void lstm_bwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, const double* g,
+                           const double* c, const double* c_prev, const double* dh, double* dc,
+                           double* dg);
+void gru_fwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, float* gx,
+                          const float* gh, const float* b_ih, const float* b_hh,
+                          const float* h_prev, float* hn, float* h);
+void gru_fwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, double* gx,
+                          const double* gh, const double* b_ih, const double* b_hh,
+                          const double* h_prev, double* hn, double* h);
+void gru_bwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, const float* g,
+                          const float* hn, const float* h_prev, float* dh, float* dgx, float* dgh);
+void gru_bwd_gates_avx512(int64_t rows, int64_t j0, int64_t j1, int64_t H, const double* g,
+                          const double* hn, const double* h_prev, double* dh, double* dgx,
+                          double* dgh);
+
+// Vector sigmoid/tanh of the AVX2 / AVX-512 paths, exposed for tests of their accuracy.
 void sigmoid_avx2(int64_t n, const float* x, float* y);
 void sigmoid_avx2(int64_t n, const double* x, double* y);
 void tanh_avx2(int64_t n, const float* x, float* y);
 void tanh_avx2(int64_t n, const double* x, double* y);
+void sigmoid_avx512(int64_t n, const float* x, float* y);
+void sigmoid_avx512(int64_t n, const double* x, double* y);
+void tanh_avx512(int64_t n, const float* x, float* y);
+void tanh_avx512(int64_t n, const double* x, double* y);
 
 }  // namespace nk

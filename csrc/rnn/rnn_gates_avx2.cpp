@@ -2,7 +2,7 @@
 //
 // One pass per time step over a row-block × hidden-slice: 8 floats (4 doubles) of one
 // hidden unit range at a time, all gates of those units together, masked loads and
-// stores for the tail. sigmoid and tanh share one exp core: y = n·ln2 + r with
+// stores for the tail. sigmoid and tanh (simd/simd_avx2.h) share one exp core: y = n·ln2 + r with
 // |r| <= ln2/2 (Cody–Waite split of ln2), expm1(r) by its Taylor polynomial (degree 7
 // for float, 13 for double: truncation below half an ulp), e^y = 2^n·(1 + p).
 //   sigmoid(x) = 1/(1 + e^-|x|) or e^-|x|/(1 + e^-|x|)   (no cancellation either side)
@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "rnn/rnn_gates.h"
+#include "simd/simd_avx2.h"
 
 namespace nk {
 namespace {
@@ -27,9 +28,7 @@ template <> struct V<float> {
   static R set1(float a) { return _mm256_set1_ps(a); }
   static R load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
-  static __m256i mask(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
+  static __m256i mask(int64_t n) { return simd256::mask8(n); }
   static R loadm(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
   static void storem(float* p, __m256i m, R v) { _mm256_maskstore_ps(p, m, v); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
@@ -38,28 +37,8 @@ template <> struct V<float> {
   static R div(R a, R b) { return _mm256_div_ps(a, b); }
   static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
   static R fnma(R a, R b, R c) { return _mm256_fnmadd_ps(a, b, c); }
-  static R max(R a, R b) { return _mm256_max_ps(a, b); }
-  static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-  static R signbit(R a) { return _mm256_and_ps(_mm256_set1_ps(-0.0f), a); }
-  static R xor_(R a, R b) { return _mm256_xor_ps(a, b); }
-  static R blend_neg(R pos, R neg, R x) { return _mm256_blendv_ps(pos, neg, x); }  // by sign of x
-  // e^y = scale · (1 + p) for y in [exp_lo, 0]
-  static constexpr float exp_lo = -87.0f, tanh_lo = -40.0f;
-  static void exp_parts(R y, R& scale, R& p) {
-    const R n = _mm256_round_ps(_mm256_mul_ps(y, set1(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    R r = _mm256_fnmadd_ps(n, set1(0.693359375f), y);
-    r = _mm256_fnmadd_ps(n, set1(-2.12194440e-4f), r);
-    R q = set1(1.0f / 5040);
-    q = fma(q, r, set1(1.0f / 720));
-    q = fma(q, r, set1(1.0f / 120));
-    q = fma(q, r, set1(1.0f / 24));
-    q = fma(q, r, set1(1.0f / 6));
-    q = fma(q, r, set1(0.5f));
-    p = fma(mul(q, r), r, r);
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    scale = _mm256_castsi256_ps(e);
-  }
+  static R sigmoid(R x) { return simd256::sigmoid_ps(x); }
+  static R tanh(R x) { return simd256::tanh_ps(x); }
 };
 
 template <> struct V<double> {
@@ -68,9 +47,7 @@ template <> struct V<double> {
   static R set1(double a) { return _mm256_set1_pd(a); }
   static R load(const double* p) { return _mm256_loadu_pd(p); }
   static void store(double* p, R v) { _mm256_storeu_pd(p, v); }
-  static __m256i mask(int64_t n) {
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
-  }
+  static __m256i mask(int64_t n) { return simd256::mask4(n); }
   static R loadm(const double* p, __m256i m) { return _mm256_maskload_pd(p, m); }
   static void storem(double* p, __m256i m, R v) { _mm256_maskstore_pd(p, m, v); }
   static R add(R a, R b) { return _mm256_add_pd(a, b); }
@@ -79,57 +56,14 @@ template <> struct V<double> {
   static R div(R a, R b) { return _mm256_div_pd(a, b); }
   static R fma(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
   static R fnma(R a, R b, R c) { return _mm256_fnmadd_pd(a, b, c); }
-  static R max(R a, R b) { return _mm256_max_pd(a, b); }
-  static R abs(R a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
-  static R signbit(R a) { return _mm256_and_pd(_mm256_set1_pd(-0.0), a); }
-  static R xor_(R a, R b) { return _mm256_xor_pd(a, b); }
-  static R blend_neg(R pos, R neg, R x) { return _mm256_blendv_pd(pos, neg, x); }
-  static constexpr double exp_lo = -708.0, tanh_lo = -40.0;
-  static void exp_parts(R y, R& scale, R& p) {
-    const R n = _mm256_round_pd(_mm256_mul_pd(y, set1(1.4426950408889634074)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    R r = _mm256_fnmadd_pd(n, set1(6.93147180369123816490e-01), y);
-    r = _mm256_fnmadd_pd(n, set1(1.90821492927058770002e-10), r);
-    // expm1(r) = r + r^2 (1/2! + r/3! + ... + r^11/13!)
-    R q = set1(1.0 / 6227020800.0);
-    q = fma(q, r, set1(1.0 / 479001600.0));
-    q = fma(q, r, set1(1.0 / 39916800.0));
-    q = fma(q, r, set1(1.0 / 3628800.0));
-    q = fma(q, r, set1(1.0 / 362880.0));
-    q = fma(q, r, set1(1.0 / 40320.0));
-    q = fma(q, r, set1(1.0 / 5040.0));
-    q = fma(q, r, set1(1.0 / 720.0));
-    q = fma(q, r, set1(1.0 / 120.0));
-    q = fma(q, r, set1(1.0 / 24.0));
-    q = fma(q, r, set1(1.0 / 6.0));
-    q = fma(q, r, set1(0.5));
-    p = fma(mul(q, r), r, r);
-    const __m128i n32 = _mm256_cvtpd_epi32(n);
-    const __m256i e = _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n32), _mm256_set1_epi64x(1023)), 52);
-    scale = _mm256_castsi256_pd(e);
-  }
+  static R sigmoid(R x) { return simd256::sigmoid_pd(x); }
+  static R tanh(R x) { return simd256::tanh_pd(x); }
 };
 
 template <typename T>
-inline typename V<T>::R vsigmoid(typename V<T>::R x) {
-  using v = V<T>;
-  typename v::R scale, p;
-  v::exp_parts(v::max(v::set1(v::exp_lo), v::sub(v::set1(T(0)), v::abs(x))), scale, p);
-  const auto e = v::fma(scale, p, scale);                    // e^-|x| in (0, 1]
-  const auto d = v::div(v::set1(T(1)), v::add(v::set1(T(1)), e));  // sigmoid(|x|)
-  return v::blend_neg(d, v::mul(e, d), x);
-}
-
+inline typename V<T>::R vsigmoid(typename V<T>::R x) { return V<T>::sigmoid(x); }
 template <typename T>
-inline typename V<T>::R vtanh(typename V<T>::R x) {
-  using v = V<T>;
-  typename v::R scale, p;
-  const auto y = v::max(v::set1(v::tanh_lo), v::mul(v::set1(T(-2)), v::abs(x)));
-  v::exp_parts(y, scale, p);
-  const auto u = v::fma(scale, p, v::sub(scale, v::set1(T(1))));  // expm1(-2|x|) in (-1, 0]
-  const auto t = v::div(v::sub(v::set1(T(0)), u), v::add(u, v::set1(T(2))));
-  return v::xor_(t, v::signbit(x));
-}
+inline typename V<T>::R vtanh(typename V<T>::R x) { return V<T>::tanh(x); }
 
 // Calls body(j, mask, full) for the vectors covering [j0, j1).
 template <typename T, typename F>

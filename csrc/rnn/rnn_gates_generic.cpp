@@ -1,10 +1,16 @@
-// Portable fused gate passes of the LSTM/GRU cells (the twins of rnn_gates_avx2.cpp,
-// and the reference they are tested against): std::exp/std::tanh, one element at a time.
+// Portable fused gate passes of the LSTM/GRU cells (the twins of rnn_gates_avx2.cpp and
+// rnn_gates_avx512.cpp, and the reference they are tested against): std::exp/std::tanh,
+// one element at a time. Also rnn_activation, the test hook of the SIMD activations.
 //
 // Shapes: rows b in [0, rows), hidden j in [j0, j1); g (rows, G·H) gate-major like torch
 // (LSTM i,f,g,o; GRU r,z,n), states (rows, H). See rnn_gates.h for each pass's contract.
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
 
+#include "common.h"
+#include "rnn/rnn.h"
 #include "rnn/rnn_gates.h"
 
 namespace nk {
@@ -115,5 +121,21 @@ void gru_bwd(int64_t rows, int64_t j0, int64_t j1, int64_t H, const T* g, const 
 NK_GATES(float)
 NK_GATES(double)
 #undef NK_GATES
+
+// ---- the vector activations of the SIMD paths, for the accuracy tests ----------------
+template <typename T>
+void rnn_activation(const char* path, const char* which, int64_t n, const T* x, T* y) {
+  Isa isa;
+  if (!isa_from_name(path, &isa) || isa == Isa::generic)
+    throw std::invalid_argument(std::string("rnn_activation: no vector activations on path '") + path + "'");
+  if (!cpu_supports(isa)) throw std::invalid_argument(std::string("this CPU cannot run path '") + path + "'");
+  const bool tanh = std::strcmp(which, "tanh") == 0;
+  if (!tanh && std::strcmp(which, "sigmoid") != 0)
+    throw std::invalid_argument(std::string("rnn_activation: which must be 'sigmoid' or 'tanh', not '") + which + "'");
+  if (isa == Isa::avx2) tanh ? tanh_avx2(n, x, y) : sigmoid_avx2(n, x, y);
+  else tanh ? tanh_avx512(n, x, y) : sigmoid_avx512(n, x, y);
+}
+template void rnn_activation<float>(const char*, const char*, int64_t, const float*, float*);
+template void rnn_activation<double>(const char*, const char*, int64_t, const double*, double*);
 
 }  // namespace nk

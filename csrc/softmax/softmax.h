@@ -1,4 +1,5 @@
-// Softmax, log-softmax and cross-entropy (declarations only: softmax_avx2.cpp includes it).
+// Softmax, log-softmax and cross-entropy (declarations only: softmax_avx2.cpp and
+// softmax_avx512.cpp include it).
 #pragma once
 #include <cstdint>
 
@@ -35,5 +36,19 @@ void ce_row_grad_avx2(float* gx, const float* x, int64_t n, float m, float ls, f
 void sm_cols_avx2(float* y, const float* x, int64_t C, int64_t inner, int64_t i0, int64_t i1, bool log);
 void sm_cols_bwd_avx2(float* gx, const float* g, const float* y, int64_t C, int64_t inner, int64_t i0,
                       int64_t i1, bool log);
+
+// AVX-512 twins (softmax_avx512.cpp), same contracts.
+float sm_row_max_avx512(const float* x, int64_t n);
+double sm_row_sumexp_avx512(const float* x, int64_t n, float m, float* y, double* sumx);
+void sm_row_scale_avx512(float* y, int64_t n, float a);
+void sm_row_shift_avx512(float* y, const float* x, int64_t n, float m, float ls);
+double sm_row_dot_avx512(const float* a, const float* b, int64_t n);
+double sm_row_sum_avx512(const float* a, int64_t n);
+void sm_row_bwd_avx512(float* gx, const float* g, const float* y, int64_t n, float d);
+void lsm_row_bwd_avx512(float* gx, const float* g, const float* y, int64_t n, float s);
+void ce_row_grad_avx512(float* gx, const float* x, int64_t n, float m, float ls, float scale, float off);
+void sm_cols_avx512(float* y, const float* x, int64_t C, int64_t inner, int64_t i0, int64_t i1, bool log);
+void sm_cols_bwd_avx512(float* gx, const float* g, const float* y, int64_t C, int64_t inner, int64_t i0,
+                        int64_t i1, bool log);
 
 }  // namespace nk
