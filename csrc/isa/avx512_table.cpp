@@ -22,8 +22,8 @@ const CpuKernels& avx512_kernels() {
       {"dgemm_avx512_12x16", 12, 16, 240, 256, 4096, dgemm_avx512_12x16},
       nullptr,  // sgemm_pack_a: the strided loop
       nullptr,  // conv_transpose: the loop (NR = 32)
-      {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2, attn_dscores_avx2,
-       attn_transpose_avx2},
+      {"attn_avx512_12x32", attn_tile_avx512, attn_softmax_update_avx512, attn_probs_avx512,
+       attn_dscores_avx512, attn_transpose_avx512, kAttnMR512, kAttnNR512, kAttnBQ512, kAttnBK512},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,
        attn_probs_generic<double>, attn_dscores_generic<double>, attn_transpose_generic<double>},
       {"rnn_gates_avx2", lstm_fwd_gates_avx2, lstm_bwd_gates_avx2, gru_fwd_gates_avx2, gru_bwd_gates_avx2},
