@@ -6,8 +6,9 @@
 //
 // With P = exp(scale·QK^T + mask − lse), Dvec_i = rowsum(dO ∘ O)_i:
 //   dV = P^T dO,  dP = dO V^T,  dS = P ∘ (dP − Dvec),  dK = scale·dS^T Q,  dQ = scale·dS K.
-// Parallel over nb × kv-blocks (BK keys, dynamic chunks of nkv/4 blocks), so each
-// dK, dV block is owned by one thread and accumulated in place in gk, gv. For the
+// Parallel over nb × kv-blocks (BK keys, dynamic chunks of nkv/4 blocks, or of whole
+// items when nb >= 4 per thread), so each dK, dV block is owned by one thread and
+// accumulated in place in gk, gv. For the
 // q-blocks (BQ queries) of each kv-block, all in the transposed tile layout of the forward
 // (BQ, BK, NR: the path's AttnKernels entry, as in the forward):
 //   S^T = K_blk Q^T -> P^T (attn_probs),  dV_blk += P^T dO,  dP^T = V_blk dO^T,
@@ -74,8 +75,10 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
 
     int64_t cur = -1;
     // Dynamic chunks of consecutive kv-blocks of one item: robust to a slow thread, and a
-    // thread changes batch item (repack + flush, O(Lq·D)) at most once per chunk.
-    const int64_t chunk = std::max<int64_t>(1, nkv / 4);
+    // thread changes batch item (repack + flush, O(Lq·D)) at most once per chunk. With
+    // enough items to balance (nb >= 4 per thread) a chunk is a whole item, so each item
+    // is repacked and flushed once in all (at L = 256 the repack is ~10% of an item's work).
+    const int64_t chunk = nb >= 4 * int64_t(nt) ? nkv : std::max<int64_t>(1, nkv / 4);
 #pragma omp for schedule(dynamic, chunk) nowait
     for (int64_t item = 0; item < items; ++item) {
       const int64_t b = item / nkv, j0 = (item % nkv) * BK, kb = std::min(BK, Lk - j0);
