@@ -23,6 +23,7 @@
 //   B8 H8 L256 D64 1.07–1.26×, B4 H8 L1024 D64 1.12–1.35× (causal 1.39–1.60×),
 //   B1 H8 L4096 D64 1.13–1.19× (three runs).
 // Single-thread CPU time (time.thread_time, less sensitive to the load): 1.08×, 1.14×.
+// (Those are the avx2 path's; the avx512 path's figures: attention_kernels_avx512.cpp.)
 // Peak extra memory at B1 H8 L4096 D64 (`python -m nnkernels.bench.attention --memory`):
 // 0.21 MiB beyond the 8 MiB output = 0.003 of one L×L fp32 matrix (torch: 1.7–1.8 MiB);
 // per-thread scratch is (D·BQ + BK·BQ + BQ·Dv + 3·BQ)·4 B = 87 KiB at D = Dv = 64.
