@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 
+#include "attention/attention_kernels.h"
 #include "common.h"
 #include "gemm/gemm.h"
 
@@ -27,6 +28,10 @@ struct AttnKernels {
   void (*probs)(int64_t, int64_t, T*, int64_t, T, const T*);
   void (*dscores)(int64_t, int64_t, const T*, int64_t, T*, int64_t, const T*, T);
   void (*transpose)(int64_t, int64_t, const T*, int64_t, T*, int64_t);
+  // Register tile of `tile` (mr × nr; callers pass n <= nr columns), the drivers' q-block
+  // bq (a multiple of mr and nr) and kv-block bk (a multiple of mr).
+  int mr = kAttnMR, nr = kAttnNR;
+  int64_t bq = kAttnBQ, bk = kAttnBK;
 };
 
 // LSTM / GRU fused gate passes (contracts in rnn/rnn_gates.h).

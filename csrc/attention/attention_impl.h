@@ -1,5 +1,6 @@
 // Internals shared by the attention drivers (generic code only; never included by an
-// *_avx2.cpp / *_avx512.cpp file): the block sizes, the tile kernels of the path, mask helpers.
+// *_avx2.cpp / *_avx512.cpp file): the tile kernels of the path (with their block sizes),
+// mask helpers.
 #pragma once
 #include <cmath>
 #include <algorithm>
@@ -12,11 +13,6 @@
 #include "kernels.h"
 
 namespace nk {
-
-// All attention block sizes. BQ is a multiple of both MR (6) and NR (16); BK of MR.
-// Forward q-block × kv-block; the backward uses the same two sizes (kv-block outer).
-constexpr int64_t kAttnBQ = 96;
-constexpr int64_t kAttnBK = 96;
 
 // The tile kernels of the path in use (the kernel table, kernels.h).
 template <typename T>

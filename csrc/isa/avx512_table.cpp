@@ -1,8 +1,10 @@
 // Kernel table of the avx512 path (AVX-512F/BW/VL/DQ: Intel Skylake-SP and later, AMD
 // Zen 4/5). GEMM: 8×32 sgemm / 8×16 dgemm zmm tiles (gemm_ukernel_avx512.cpp says why 8
 // rows); KC keeps a B micro-panel (KC·32·4 B = 32 KiB) in a 48 KiB L1d, MC·KC·4 B = 480 KiB
-// of A in a 1-2 MiB L2 (BLIS zen4: MC/KC/NC 512/480/6144, skx 480/384/3072). Families without an AVX-512 kernel yet use the AVX2
-// one (the entry's name says which), as BLIS's zen4 configuration reuses Haswell kernels.
+// of A in a 1-2 MiB L2 (BLIS zen4: MC/KC/NC 512/480/6144, skx 480/384/3072). Attention:
+// 12×32 tiles, 96×96 blocks. The packing interleaver is the AVX2 one (8×8 register
+// transposes serve every multiple of 8), as BLIS's zen4 configuration reuses Haswell
+// kernels where wider registers buy nothing.
 // Compiled without ISA flags: it only points at the kernels.
 #include "attention/attention_kernels.h"
 #include "elementwise/elementwise.h"
@@ -21,8 +23,8 @@ const CpuKernels& avx512_kernels() {
       {"dgemm_avx512_8x16", 8, 16, 240, 256, 4096, dgemm_avx512_8x16},
       nullptr,  // sgemm_pack_a: interleave_rows (MR = 8)
       interleave_rows_f32_avx2,  // 8×8 blocks: the 8-row A panels and NR = 32 strips
-      {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2, attn_dscores_avx2,
-       attn_transpose_avx2},
+      {"attn_avx512_12x32", attn_tile_avx512, attn_softmax_update_avx512, attn_probs_avx512,
+       attn_dscores_avx512, attn_transpose_avx512, kAttnMR512, kAttnNR512, kAttnBQ512, kAttnBK512},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,
        attn_probs_generic<double>, attn_dscores_generic<double>, attn_transpose_generic<double>},
       {"rnn_gates_avx512", lstm_fwd_gates_avx512, lstm_bwd_gates_avx512, gru_fwd_gates_avx512,
