@@ -122,9 +122,39 @@ def lstm(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, return_cache=False):
 
 
 def _check_cache(op, cache, kind):
+    """Every array of the cache checked against the others before the kernel reads them
+    (a replaced array of another shape would be read out of bounds): returns T, B, I, H."""
     if not isinstance(cache, RNNCache) or cache.kind != kind:
         raise TypeError(f"{op}: cache must be the cache returned by {kind}(..., return_cache=True), "
                         f"got {type(cache).__name__}")
+    G = 4 if kind == "lstm" else 3
+    names = ["x", "h0", "w_ih", "w_hh", "y", "gates", "states"] + (["c0"] if kind == "lstm" else [])
+    for name in names:
+        a = getattr(cache, name)
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{op}: cache.{name} must be a numpy.ndarray, got {type(a).__name__}")
+    x, h0 = cache.x, cache.h0
+    if x.ndim != 3:
+        raise ValueError(f"{op}: cache.x must be 3-D (seq_len, batch, input_size), got shape {x.shape}")
+    if h0.ndim != 2:
+        raise ValueError(f"{op}: cache.h0 must be 2-D (batch, hidden_size), got shape {h0.shape}")
+    T, B, I = x.shape
+    H = h0.shape[1]
+    want = {"h0": (B, H), "c0": (B, H), "w_ih": (G * H, I), "w_hh": (G * H, H), "y": (T, B, H),
+            "gates": (T, B, G * H), "states": (T, B, H)}
+    dt = x.dtype
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{op}: cache.x has unsupported dtype {dt} (float32 or float64 expected)")
+    for name in names:
+        a = getattr(cache, name)
+        if name != "x" and a.shape != want[name]:
+            raise ValueError(f"{op}: cache.{name} has shape {a.shape}, expected {want[name]} for cache.x "
+                             f"{x.shape} and cache.h0 {h0.shape}")
+        if a.dtype != dt:
+            raise TypeError(f"{op}: cache.{name} has dtype {a.dtype}, expected {dt} (the dtype of cache.x)")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{op}: cache.{name} must be C-contiguous (as the forward saved it)")
+    return T, B, I, H
 
 
 def _grad(op, name, g, shape, dtype):
@@ -145,10 +175,8 @@ def lstm_backward(grad_y, grad_hT, grad_cT, cache):
     when the layer had no biases.
     """
     op = "lstm_backward"
-    _check_cache(op, cache, "lstm")
+    T, B, I, H = _check_cache(op, cache, "lstm")
     dt = cache.dtype
-    T, B, I = cache.x.shape
-    H = cache.h0.shape[1]
     gy = _grad(op, "grad_y", grad_y, (T, B, H), dt)
     ghT = _grad(op, "grad_hT", grad_hT, (B, H), dt)
     gcT = _grad(op, "grad_cT", grad_cT, (B, H), dt)
@@ -197,10 +225,8 @@ def gru_backward(grad_y, grad_hT, cache):
     grad_y (T, B, H) and grad_hT (B, H) may be None (zero).
     """
     op = "gru_backward"
-    _check_cache(op, cache, "gru")
+    T, B, I, H = _check_cache(op, cache, "gru")
     dt = cache.dtype
-    T, B, I = cache.x.shape
-    H = cache.h0.shape[1]
     gy = _grad(op, "grad_y", grad_y, (T, B, H), dt)
     ghT = _grad(op, "grad_hT", grad_hT, (B, H), dt)
     gx = np.empty((T, B, I), dt)
