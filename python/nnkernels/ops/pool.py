@@ -55,6 +55,9 @@ def _geometry(shape, kernel_size, stride, padding, dilation, ceil_mode, op, x_na
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
     H, W = shape[-2:]
+    if H < 1 or W < 1:  # padding would otherwise give windows that read no element (torch refuses too)
+        raise ValueError(f"{op}: {x_name} has an empty spatial dimension, shape {tuple(shape)}: H and W "
+                         "must be >= 1")
     P = _out_size(H, k[0], s[0], p[0], d[0], ceil_mode)
     Q = _out_size(W, k[1], s[1], p[1], d[1], ceil_mode)
     if P < 1 or Q < 1:
@@ -104,6 +107,9 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     H, W = input_shape[-2:]
     P, Q = grad_out.shape[-2:]
     planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    if (H < 1 or W < 1) and indices.size:
+        raise ValueError(f"max_pool2d_backward: input_shape {input_shape} has an empty spatial dimension, so "
+                         f"no index of indices (shape {indices.shape}) can point into it")
     gx = np.empty(input_shape, dtype)
     if gx.size == 0:
         return gx
