@@ -121,3 +121,45 @@ def test_max_pool2d_backward_from_forward_indices(rng):
     y, idx = nk.max_pool2d(x, 3, 2, 1, return_indices=True)
     g = nk.max_pool2d_backward(np.ones_like(y), idx, x.shape)
     assert g.sum() == y.size
+
+
+# ---- attention: huge scaled scores (online softmax must subtract the max first) -----
+
+def _sdpa_ref(q, k, v, scale):
+    s = np.einsum("bqd,bkd->bqk", q.astype(np.float64), k.astype(np.float64)) * scale
+    m = s.max(-1, keepdims=True)
+    p = np.exp(s - m)
+    lse = (m + np.log(p.sum(-1, keepdims=True)))[..., 0]
+    return (p / p.sum(-1, keepdims=True)) @ v.astype(np.float64), lse
+
+
+@pytest.mark.parametrize("mult,scale", [(3e4, None), (1.0, 1e9), (1.0, 1e12), (3e2, 1e6), (1.0, 1e30)])
+@pytest.mark.parametrize("L", [1, 5, 7, 37, 200])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masked", [False, True])
+def test_attention_huge_scores_match_reference(cpu_path, rng, mult, scale, L, dtype, masked):
+    q = (rng.standard_normal((2, L, 8)) * mult).astype(dtype)
+    k = (rng.standard_normal((2, L, 8)) * mult).astype(dtype)
+    v = rng.standard_normal((2, L, 8)).astype(dtype)
+    sc = 1 / np.sqrt(8) if scale is None else scale
+    mask = np.ones((L, L), bool) if masked else None  # a mask takes the pre-scaled tile path
+    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, return_lse=True)
+    ref, ref_lse = _sdpa_ref(q, k, v, sc)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(lse))
+    # Scores this large make the softmax one-hot; the output is then a row of v.
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(lse, ref_lse, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("mult", [1e2, 3e4])
+def test_attention_backward_huge_scores_is_finite(cpu_path, rng, mult):
+    q, k, v, go = (rng.standard_normal((2, 37, 8)).astype(np.float32) for _ in range(4))
+    q *= mult
+    k *= mult
+    out, lse = nk.scaled_dot_product_attention(q, k, v, return_lse=True)
+    gq, gk, gv = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse)
+    assert all(np.all(np.isfinite(g)) for g in (gq, gk, gv))
+    # One-hot probabilities: gv is grad_out summed onto the key each query picked.
+    s = np.einsum("bqd,bkd->bqk", q.astype(np.float64), k.astype(np.float64))
+    p = (s == s.max(-1, keepdims=True)).astype(np.float64)
+    np.testing.assert_allclose(gv, np.einsum("bqk,bqd->bkd", p, go), atol=1e-5)
