@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
+import nnkernels.nn as nn
+import nnkernels.nn.functional as F
 
 
 def _raises(exc, fn, *names):
@@ -163,3 +165,88 @@ def test_attention_backward_huge_scores_is_finite(cpu_path, rng, mult):
     s = np.einsum("bqd,bkd->bqk", q.astype(np.float64), k.astype(np.float64))
     p = (s == s.max(-1, keepdims=True)).astype(np.float64)
     np.testing.assert_allclose(gv, np.einsum("bqk,bqd->bkd", p, go), atol=1e-5)
+
+
+# ---- class indices: negative ones are refused, never wrapped to the last class ----------
+
+def _logits(rng, N=5, C=4):
+    return rng.standard_normal((N, C)).astype(np.float32)
+
+
+@pytest.mark.parametrize("bad", [-1, -5, 4, 2**40])
+def test_cross_entropy_loss_refuses_bad_class(rng, bad):
+    y = np.array([0, 1, bad, 2, 3])
+    for loss in (nn.CrossEntropyLoss(), nn.CrossEntropyLoss(weight=np.ones(4, np.float32)),
+                 nn.CrossEntropyLoss(ignore_index=1), nn.CrossEntropyLoss(label_smoothing=0.1)):
+        _raises(ValueError, lambda: loss(nk.tensor(_logits(rng)), y), "CrossEntropyLoss", "target", str(bad))
+
+
+@pytest.mark.parametrize("bad", [-1, -3, 4])
+def test_nll_loss_refuses_bad_class(rng, bad):
+    x = nk.tensor(_logits(rng))
+    y = np.array([0, 1, bad, 2, 3])
+    _raises(ValueError, lambda: F.nll_loss(x, y), "nll_loss", "target", str(bad))
+    _raises(ValueError, lambda: nn.NLLLoss()(x, y), "NLLLoss", "target", str(bad))
+    _raises(ValueError, lambda: nn.NLLLoss(ignore_index=0)(x, y), "NLLLoss", "target", str(bad))
+
+
+def test_nll_loss_refuses_float_target(rng):
+    _raises(TypeError, lambda: F.nll_loss(nk.tensor(_logits(rng)), np.array([0., 1, 2, 3, 0])), "nll_loss",
+            "target", "float64")
+
+
+@pytest.mark.parametrize("n", [3, 5, 1])
+def test_class_weight_of_wrong_length_is_refused(rng, n):
+    x = nk.tensor(_logits(rng))
+    y = np.array([0, 1, 2, 3, 0])
+    w = np.ones(n, np.float32)
+    _raises(ValueError, lambda: nn.CrossEntropyLoss(weight=w)(x, y), "CrossEntropyLoss", "weight", f"({n},)")
+    _raises(ValueError, lambda: nn.NLLLoss(weight=w)(x, y), "NLLLoss", "weight", f"({n},)")
+    _raises(ValueError, lambda: F.nll_loss(x, y, weight=w), "nll_loss", "weight")
+    p = np.full((5, 4), 0.25, np.float32)
+    _raises(ValueError, lambda: nn.CrossEntropyLoss(weight=w)(x, p), "CrossEntropyLoss", "weight")
+
+
+def test_ignore_index_negative_is_still_ignored(rng):
+    x = _logits(rng)
+    y = np.array([0, -100, 2, 3, -100])
+    got = nn.NLLLoss()(nk.tensor(x), y).item()
+    assert np.isclose(got, -(x[0, 0] + x[2, 2] + x[3, 3]) / 3, rtol=1e-6)
+    all_ignored = nn.CrossEntropyLoss()(nk.tensor(x), np.full(5, -100))
+    assert np.isnan(all_ignored.item())
+
+
+@pytest.mark.parametrize("t,num_classes", [([-1, 0], -1), ([0, -2], 3), ([3, 0], 3), ([0, 1], 1)])
+def test_one_hot_refuses_bad_class(t, num_classes):
+    _raises(ValueError, lambda: F.one_hot(np.array(t), num_classes), "one_hot", "target")
+
+
+def test_one_hot_refuses_float_and_empty():
+    _raises(TypeError, lambda: F.one_hot(np.array([0.0, 1.0])), "one_hot", "t")
+    _raises(ValueError, lambda: F.one_hot(np.array([], np.int64)), "one_hot", "num_classes")
+    assert F.one_hot(np.array([], np.int64), 3).shape == (0, 3)
+    np.testing.assert_array_equal(F.one_hot(np.array([2, 0]), 3).data, [[0, 0, 1], [1, 0, 0]])
+
+
+def test_weighted_losses_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = _logits(rng, 6, 4)
+    y = np.array([0, 1, 3, 3, 2, 1])
+    w = np.array([0.5, 2.0, 1.0, 3.0], np.float32)
+    p = rng.dirichlet(np.ones(4), 6).astype(np.float32)
+    tx, ty, tw, tp = torch.tensor(x), torch.tensor(y), torch.tensor(w), torch.tensor(p)
+    for red in ("mean", "sum", "none"):
+        pairs = [
+            (nn.NLLLoss(weight=w, reduction=red)(nk.tensor(x), y),
+             torch.nn.NLLLoss(weight=tw, reduction=red)(tx, ty)),
+            (nn.NLLLoss(weight=w, ignore_index=3, reduction=red)(nk.tensor(x), y),
+             torch.nn.NLLLoss(weight=tw, ignore_index=3, reduction=red)(tx, ty)),
+            (nn.CrossEntropyLoss(weight=w, reduction=red)(nk.tensor(x), p),
+             torch.nn.CrossEntropyLoss(weight=tw, reduction=red)(tx, tp)),
+            (nn.CrossEntropyLoss(weight=w, ignore_index=1, reduction=red)(nk.tensor(x), y),
+             torch.nn.CrossEntropyLoss(weight=tw, ignore_index=1, reduction=red)(tx, ty)),
+            (nn.CrossEntropyLoss(weight=w, ignore_index=3, label_smoothing=0.3, reduction=red)(nk.tensor(x), y),
+             torch.nn.CrossEntropyLoss(weight=tw, ignore_index=3, label_smoothing=0.3, reduction=red)(tx, ty)),
+        ]
+        for got, ref in pairs:
+            np.testing.assert_allclose(np.asarray(got.data), ref.numpy(), rtol=1e-5, atol=1e-6)
