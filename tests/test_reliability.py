@@ -250,3 +250,110 @@ def test_weighted_losses_match_torch(rng):
         ]
         for got, ref in pairs:
             np.testing.assert_allclose(np.asarray(got.data), ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---- unhelpful exceptions: huge ints, giant outputs, None weights -------------------
+
+_X = np.zeros((1, 2, 5, 5), np.float32)
+_W = np.zeros((3, 2, 3, 3), np.float32)
+_WT = np.zeros((2, 3, 3, 3), np.float32)
+HUGE = [2**63, 2**64 + 1, 2**31, np.uint64(2**63)]
+
+
+@pytest.mark.parametrize("v", HUGE)
+@pytest.mark.parametrize("op,arg,call", [
+    ("conv2d", "stride", lambda v: nk.conv2d(_X, _W, stride=v)),
+    ("conv2d", "dilation", lambda v: nk.conv2d(_X, _W, dilation=v)),
+    ("conv2d", "padding", lambda v: nk.conv2d(_X, _W, padding=(v, 0))),
+    ("conv2d", "groups", lambda v: nk.conv2d(_X, _W, groups=v)),
+    ("conv2d_backward", "stride", lambda v: nk.conv2d_backward(np.zeros((1, 3, 3, 3), np.float32), _X, _W, stride=v)),
+    ("conv_transpose2d", "stride", lambda v: nk.conv_transpose2d(_X, _WT, stride=v)),
+    ("conv_transpose2d", "dilation", lambda v: nk.conv_transpose2d(_X, _WT, dilation=v)),
+    ("conv_transpose2d", "output_padding", lambda v: nk.conv_transpose2d(_X, _WT, output_padding=v)),
+    ("max_pool2d", "stride", lambda v: nk.max_pool2d(_X, 2, stride=v)),
+    ("max_pool2d", "dilation", lambda v: nk.max_pool2d(_X, 2, dilation=v)),
+    ("max_pool2d", "kernel_size", lambda v: nk.max_pool2d(_X, v)),
+    ("avg_pool2d", "stride", lambda v: nk.avg_pool2d(_X, 2, stride=v)),
+    ("avg_pool2d", "padding", lambda v: nk.avg_pool2d(_X, 2, padding=(0, v))),
+    ("avg_pool2d_backward", "stride", lambda v: nk.avg_pool2d_backward(np.zeros((1, 2, 2, 2), np.float32),
+                                                                       _X.shape, 2, stride=v)),
+    ("adaptive_avg_pool2d", "output_size", lambda v: nk.adaptive_avg_pool2d(_X, v)),
+])
+def test_huge_int_argument_is_a_value_error(op, arg, call, v):
+    # was pybind11's "incompatible function arguments" / "Unable to cast Python instance"
+    msg = _raises(ValueError, lambda: call(v), op, arg, str(int(v)))
+    assert "incompatible" not in msg and "cast" not in msg
+
+
+@pytest.mark.parametrize("op,arg,call", [
+    ("conv2d", "padding", lambda: nk.conv2d(_X, _W, padding=(2**30, 0))),
+    ("conv_transpose2d", "stride", lambda: nk.conv_transpose2d(_X, _WT, stride=2**30)),
+    ("adaptive_avg_pool2d", "output_size", lambda: nk.adaptive_avg_pool2d(_X, 2**30)),
+    ("max_pool2d_backward", "input_shape", lambda: nk.max_pool2d_backward(
+        np.zeros((1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 2), np.int64), (1, 2, 2**40, 2**40))),
+    ("avg_pool2d_backward", "input_shape", lambda: nk.avg_pool2d_backward(
+        np.broadcast_to(np.float32(0), (1, 2, 2**28, 2**28)), (1, 2, 2**28, 2**28), 1)),
+    ("matmul", "a and b", lambda: nk.matmul(np.broadcast_to(np.float32(0), (2**22, 1)),
+                                             np.broadcast_to(np.float32(0), (1, 2**22)))),
+    ("gemm", "a and b", lambda: nk.gemm(np.broadcast_to(np.float32(0), (2**22, 1)),
+                                         np.broadcast_to(np.float32(0), (1, 2**22)))),
+])
+def test_giant_result_is_a_value_error(op, arg, call):
+    # was NumPy's MemoryError ("Unable to allocate 96 TiB") naming neither op nor argument
+    _raises(ValueError, call, op, arg)
+
+
+def test_padding_2_40_names_op_argument_and_value():
+    _raises(ValueError, lambda: nk.conv2d(_X, _W, padding=(2**40, 0)), "conv2d", "padding", str(2**40))
+
+
+@pytest.mark.parametrize("op,arg,call", [
+    ("max_pool2d_backward", "input_shape", lambda: nk.max_pool2d_backward(
+        np.zeros((1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 2), np.int64), (1, 2, -2, 2))),
+    ("avg_pool2d_backward", "input_shape", lambda: nk.avg_pool2d_backward(np.zeros((1, 2, 2, 2), np.float32),
+                                                                          (1, 2, 4.5, 4), 2)),
+    ("adaptive_avg_pool2d_backward", "input_shape", lambda: nk.adaptive_avg_pool2d_backward(
+        np.zeros((1, 2, 2, 2), np.float32), None)),
+])
+def test_bad_input_shape(op, arg, call):
+    _raises(ValueError, call, op, arg)
+
+
+@pytest.mark.parametrize("op,arg,exc,call", [
+    ("gemm", "alpha", TypeError, lambda: nk.gemm(np.eye(2), np.eye(2), alpha="x")),
+    ("gemm", "beta", ValueError, lambda: nk.gemm(np.eye(2), np.eye(2), np.eye(2), beta=10**400)),
+    ("scaled_dot_product_attention", "scale", TypeError,
+     lambda: nk.scaled_dot_product_attention(_X, _X, _X, scale="big")),
+    ("leaky_relu", "negative_slope", ValueError, lambda: nk.leaky_relu(_X, 10**400)),
+    ("cross_entropy", "label_smoothing", TypeError,
+     lambda: nk.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), label_smoothing=None)),
+])
+def test_bad_float_argument(op, arg, exc, call):
+    _raises(exc, call, op, arg)
+
+
+_RX = np.zeros((2, 1, 3), np.float32)
+_RW4, _RH4 = np.zeros((4, 3), np.float32), np.zeros((4, 1), np.float32)
+_RW3, _RH3 = np.zeros((3, 3), np.float32), np.zeros((3, 1), np.float32)
+
+
+@pytest.mark.parametrize("op,arg,call", [
+    ("lstm", "w_ih", lambda: nk.lstm(_RX, None, None, None, _RH4)),
+    ("lstm", "w_hh", lambda: nk.lstm(_RX, None, None, _RW4, None)),
+    ("lstm", "x", lambda: nk.lstm(None, None, None, _RW4, _RH4)),
+    ("gru", "w_ih", lambda: nk.gru(_RX, None, None, _RH3)),
+    ("gru", "w_hh", lambda: nk.gru(_RX, None, _RW3, None)),
+    ("lstm_cell", "w_ih", lambda: nk.lstm_cell(_RX[0], None, None, None, _RH4)),
+    ("lstm_cell_backward", "w_hh", lambda: nk.lstm_cell_backward(None, None, _RX[0], None, None, _RW4, None)),
+    ("gru_cell", "w_hh", lambda: nk.gru_cell(_RX[0], None, _RW3, None)),
+    ("gru_cell_backward", "w_ih", lambda: nk.gru_cell_backward(None, _RX[0], None, None, _RH3)),
+])
+def test_none_for_required_rnn_weight_is_a_type_error(op, arg, call):
+    # was AttributeError "'NoneType' object has no attribute 'ndim'"
+    _raises(TypeError, call, op, arg, "None")
+
+
+def test_valid_big_but_sane_arguments_still_work():
+    assert nk.conv2d(_X, _W, padding=(1000, 0)).shape == (1, 3, 2003, 3)
+    assert nk.max_pool2d(_X, 2, stride=2**31 - 1).shape == (1, 2, 1, 1)
+    assert nk.gemm(np.eye(2), np.eye(2), alpha=np.float32(2), beta=np.array(0.0)).tolist() == [[2, 0], [0, 2]]

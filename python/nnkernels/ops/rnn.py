@@ -80,6 +80,9 @@ def _arrays(**kw):
 # ---- sequences ------------------------------------------------------------------
 
 def _prepare_seq(op, G, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    for name, v in (("x", x), ("w_ih", w_ih), ("w_hh", w_hh)):
+        if v is None:
+            raise TypeError(f"{op}: {name} is required (an array), got None")
     a = _arrays(x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
     dtype = result_float_dtype(op, **a)
     x = a["x"]
@@ -275,8 +278,8 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     x3, (h, c), unb = _prepare_cell("lstm_cell", x, (("h", h), ("c", c)))
     try:
         _, h1, c1 = lstm(x3, h, c, w_ih, w_hh, b_ih, b_hh)
-    except ValueError as e:
-        raise ValueError(str(e).replace("lstm:", "lstm_cell:").replace("h0", "h").replace("c0", "c")) from None
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("lstm:", "lstm_cell:").replace("h0", "h").replace("c0", "c")) from None
     return (h1[0], c1[0]) if unb else (h1, c1)
 
 
@@ -288,8 +291,8 @@ def lstm_cell_backward(grad_h1, grad_c1, x, h, c, w_ih, w_hh, b_ih=None, b_hh=No
     x3, (h, c), unb = _prepare_cell("lstm_cell_backward", x, (("h", h), ("c", c)))
     try:
         *_, cache = lstm(x3, h, c, w_ih, w_hh, b_ih, b_hh, return_cache=True)
-    except ValueError as e:
-        raise ValueError(str(e).replace("lstm:", "lstm_cell_backward:").replace("h0", "h")
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("lstm:", "lstm_cell_backward:").replace("h0", "h")
                          .replace("c0", "c")) from None
     B, H = cache.h0.shape
     gh1 = _grad("lstm_cell_backward", "grad_h1", grad_h1, (H,) if unb else (B, H), cache.dtype)
@@ -312,8 +315,8 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     x3, (h,), unb = _prepare_cell("gru_cell", x, (("h", h),))
     try:
         _, h1 = gru(x3, h, w_ih, w_hh, b_ih, b_hh)
-    except ValueError as e:
-        raise ValueError(str(e).replace("gru:", "gru_cell:").replace("h0", "h")) from None
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("gru:", "gru_cell:").replace("h0", "h")) from None
     return h1[0] if unb else h1
 
 
@@ -325,8 +328,8 @@ def gru_cell_backward(grad_h1, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     x3, (h,), unb = _prepare_cell("gru_cell_backward", x, (("h", h),))
     try:
         *_, cache = gru(x3, h, w_ih, w_hh, b_ih, b_hh, return_cache=True)
-    except ValueError as e:
-        raise ValueError(str(e).replace("gru:", "gru_cell_backward:").replace("h0", "h")) from None
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("gru:", "gru_cell_backward:").replace("h0", "h")) from None
     B, H = cache.h0.shape
     gh1 = _grad("gru_cell_backward", "grad_h1", grad_h1, (H,) if unb else (B, H), cache.dtype)
     if unb and gh1 is not None:
