@@ -357,3 +357,27 @@ def test_valid_big_but_sane_arguments_still_work():
     assert nk.conv2d(_X, _W, padding=(1000, 0)).shape == (1, 3, 2003, 3)
     assert nk.max_pool2d(_X, 2, stride=2**31 - 1).shape == (1, 2, 1, 1)
     assert nk.gemm(np.eye(2), np.eye(2), alpha=np.float32(2), beta=np.array(0.0)).tolist() == [[2, 0], [0, 2]]
+
+
+# ---- attention: a NaN/Inf score gives NaN (as torch), never a finite made-up row ---------
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_attention_nan_score_propagates(cpu_path, bad, dtype):
+    q = np.array([[bad], [1.0]], dtype)
+    k = np.array([[1.0], [2.0]], dtype)
+    v = np.array([[0.3], [0.5]], dtype)
+    out, lse = nk.scaled_dot_product_attention(q, k, v, return_lse=True)
+    assert np.isnan(out[0]).all() and np.isnan(lse[0])  # the AVX2 path returned 0.3 (p = 1)
+    assert np.isfinite(out[1]).all() and np.isfinite(lse[1])  # other rows untouched
+    masked = nk.scaled_dot_product_attention(q, k, v, attn_mask=np.array([[False, False], [True, True]]))
+    assert np.all(masked[0] == 0)  # a row that sees no key is still 0
+
+
+def test_losses_refuse_integer_input():
+    # nn.NLLLoss(weight=...) on int input cast the weights to int (0) and returned NaN
+    x = nk.tensor(np.array([[3, 1]], np.int32))
+    w = np.array([0.25, 1.0], np.float32)
+    _raises(TypeError, lambda: nn.NLLLoss(weight=w)(x, np.array([0])), "NLLLoss", "input", "int32")
+    _raises(TypeError, lambda: F.nll_loss(x, np.array([0])), "nll_loss", "input")
+    _raises(TypeError, lambda: nn.CrossEntropyLoss(weight=w)(x, np.array([0])), "CrossEntropyLoss", "input")

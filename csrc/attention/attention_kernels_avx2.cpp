@@ -17,11 +17,13 @@ namespace nk {
 namespace {
 
 // 2^t: t = n + r with n = round(t), |r| <= 1/2; 2^r by its degree-6 Taylor polynomial
-// (relative error < 2e-7); 2^n added to the exponent bits. t < -126 gives exactly 0.
+// (relative error < 2e-7); 2^n added to the exponent bits. t < -126 gives exactly 0, NaN
+// gives NaN.
 inline __m256 exp2_ps(__m256 t) {
   const __m256 lo = _mm256_set1_ps(-126.0f);
   const __m256 zero_mask = _mm256_cmp_ps(t, lo, _CMP_LT_OQ);
-  t = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(127.0f)), lo);
+  // Operand order keeps a NaN t a NaN (min/max return their second operand on NaN).
+  t = _mm256_max_ps(lo, _mm256_min_ps(_mm256_set1_ps(127.0f), t));
   const __m256 fx = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256 r = _mm256_sub_ps(t, fx);
   __m256 y = _mm256_set1_ps(1.5403530393e-4f);

@@ -153,6 +153,12 @@ def _class_targets(op, target, C, ignore_index=None):
     return t
 
 
+def _float_input(op, input):
+    """Losses take float log-probabilities / logits (torch refuses integer input too)."""
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must hold floats, got dtype {input.dtype}")
+
+
 def _class_weight(op, weight, C, dtype):
     """A class-weight vector of exactly C entries, as `dtype` (None stays None)."""
     if weight is None:
@@ -224,6 +230,7 @@ def nll_loss(input, target, reduction="mean", *, weight=None, ignore_index=-100)
     """input (N, C) log-probabilities, target (N,) class indices in [0, C) (or ignore_index);
     weight (C,) per-class weights ('mean' divides by the weights of the kept targets)."""
     input = _t(input)
+    _float_input("nll_loss", input)
     if input.ndim != 2:
         raise ValueError(f"nll_loss: input must be 2-D (N, C), got shape {input.shape}")
     N, C = input.shape

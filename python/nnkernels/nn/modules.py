@@ -876,6 +876,7 @@ class CrossEntropyLoss(_Loss):
         op = "CrossEntropyLoss"
         input = ag._t(input)
         t = ag._as_data(target)
+        F._float_input(op, input)
         if input.ndim < 1:
             raise ValueError(f"{op}: input must be (N, C) or (N, C, d...) logits, got shape {input.shape}")
         C = input.shape[1] if input.ndim >= 2 else input.shape[0]
