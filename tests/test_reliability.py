@@ -1,5 +1,7 @@
 """Bad input is refused with a ValueError/TypeError naming the op and the argument, and
 never crashes the process or returns garbage (issue 9). One regression test per case found."""
+import os
+
 import numpy as np
 import pytest
 
@@ -381,3 +383,128 @@ def test_losses_refuse_integer_input():
     _raises(TypeError, lambda: nn.NLLLoss(weight=w)(x, np.array([0])), "NLLLoss", "input", "int32")
     _raises(TypeError, lambda: F.nll_loss(x, np.array([0])), "nll_loss", "input")
     _raises(TypeError, lambda: nn.CrossEntropyLoss(weight=w)(x, np.array([0])), "CrossEntropyLoss", "input")
+
+
+# ---- saving is safe: atomic writes, corrupt files refused, model unchanged --------------
+
+def _keras_model():
+    from nnkernels.keras import layers, models
+    return models.Sequential([layers.Dense(3, input_shape=(4,)), layers.Dense(2)])
+
+
+def _writers(tmp_path):
+    """(name, write(path) of a *new* state, read(path) -> dict of arrays) for every writer."""
+    from nnkernels.keras import callbacks
+    lin = nn.Linear(4, 3)
+
+    def keras_save(path, seed):
+        m = _keras_model()
+        m.set_weights([np.full(w.shape, seed, w.dtype) for w in m.get_weights()])
+        m.save_weights(path)
+
+    def checkpoint(path, seed):
+        m = _keras_model()
+        m.set_weights([np.full(w.shape, seed, w.dtype) for w in m.get_weights()])
+        cb = callbacks.ModelCheckpoint(path)
+        cb.model = m
+        cb.on_epoch_end(0, {})
+
+    def torch_style(path, seed):
+        lin.weight.data[...] = seed
+        nk.save(lin.state_dict(), path)
+
+    return [("save_weights", keras_save, ".weights.npz"), ("ModelCheckpoint", checkpoint, ".weights.npz"),
+            ("nk.save", torch_style, ".npz")]
+
+
+@pytest.mark.parametrize("which", ["save_weights", "ModelCheckpoint", "nk.save"])
+@pytest.mark.parametrize("fail", ["savez", "replace", "fsync"])
+def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch, which, fail):
+    name, write, ext = next(w for w in _writers(tmp_path) if w[0] == which)
+    path = str(tmp_path / ("w" + ext))
+    write(path, 1)
+    good = nk.load(path)
+    real_savez, real_replace, real_fsync = np.savez, os.replace, os.fsync
+
+    class Boom(Exception):
+        pass
+
+    def savez(f, **arrays):  # writes part of the archive, then the process "dies"
+        real_savez(f, **arrays)
+        f.truncate(50)
+        raise Boom("disk full")
+
+    def replace(a, b):
+        raise Boom("rename failed")
+
+    def fsync(fd):
+        raise Boom("fsync failed")
+
+    monkeypatch.setattr(np, "savez", savez if fail == "savez" else real_savez)
+    monkeypatch.setattr(os, "replace", replace if fail == "replace" else real_replace)
+    monkeypatch.setattr(os, "fsync", fsync if fail == "fsync" else real_fsync)
+    with pytest.raises(Boom):
+        write(path, 2)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ["w" + ext]  # no temporary left behind
+    after = nk.load(path)  # the old file, whole
+    assert after.keys() == good.keys()
+    for k in good:
+        np.testing.assert_array_equal(after[k], good[k])
+
+
+def test_save_replaces_atomically_and_round_trips(tmp_path):
+    m = _keras_model()
+    path = str(tmp_path / "m.weights.npz")
+    m.save_weights(path)
+    m.save_weights(path)  # overwrite
+    assert os.listdir(tmp_path) == ["m.weights.npz"]
+    m2 = _keras_model()
+    m2.load_weights(path)
+    for a, b in zip(m.get_weights(), m2.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def _damaged(src, dst, how):
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+    if how == "empty":
+        data = b""
+    elif how.startswith("cut"):
+        data = data[:int(len(data) * float(how[3:]))]
+    elif how == "flip":  # one byte in the middle of the stored arrays (CRC error)
+        data[len(data) // 3] ^= 0xFF
+    elif how == "garbage":
+        data = b"PK\x03\x04" + bytes(range(256)) * 4
+    with open(dst, "wb") as f:
+        f.write(bytes(data))
+    return dst
+
+
+DAMAGE = ["empty", "cut0.1", "cut0.5", "cut0.9", "cut0.99", "flip", "garbage"]
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_damaged_keras_weights_rejected_model_unchanged(tmp_path, how):
+    a = _keras_model()
+    src = str(tmp_path / "a.weights.npz")
+    a.set_weights([np.full(w.shape, 7, w.dtype) for w in a.get_weights()])
+    a.save_weights(src)
+    bad = _damaged(src, str(tmp_path / "bad.weights.npz"), how)
+    m = _keras_model()
+    before = [w.copy() for w in m.get_weights()]
+    _raises(ValueError, lambda: m.load_weights(bad), "load_weights", "bad.weights.npz")
+    for w, b in zip(m.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_damaged_state_dict_rejected_module_unchanged(tmp_path, how):
+    lin = nn.Linear(4, 3)
+    src = str(tmp_path / "lin.npz")
+    nk.save({k: np.full(v.shape, 7, v.dtype) for k, v in lin.state_dict().items()}, src)
+    bad = _damaged(src, str(tmp_path / "bad.npz"), how)
+    before = {k: v.copy() for k, v in lin.state_dict().items()}
+    _raises(ValueError, lambda: lin.load_state_dict(nk.load(bad)), "load", "bad.npz")
+    for k, v in lin.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
