@@ -77,11 +77,12 @@ void forward_block(const AttnProblem<T>& p, const AttnKernels<T>& kern, int64_t 
   }
 
   for (int64_t i = 0; i < qb; ++i) {
+    // l = 0: the query saw no key (output 0, lse -inf); l NaN: a NaN/Inf score (NaN, as torch).
     const T l = lrow[i];
-    const T inv = l > T(0) ? T(1) / l : T(0);
+    const T inv = l > T(0) ? T(1) / l : l == T(0) ? T(0) : l;
     T* orow = out + ((b * p.Lq) + q0 + i) * Dv;
     for (int64_t d = 0; d < Dv; ++d) orow[d] = O[i * Dvp + d] * inv;
-    lse[b * p.Lq + q0 + i] = l > T(0) ? mrow[i] + std::log(l) : -std::numeric_limits<T>::infinity();
+    lse[b * p.Lq + q0 + i] = l > T(0) ? mrow[i] + std::log(l) : l == T(0) ? -std::numeric_limits<T>::infinity() : l;
   }
 }
 

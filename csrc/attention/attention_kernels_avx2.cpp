@@ -18,6 +18,14 @@ namespace nk {
 namespace {
 
 using simd256::exp2_ps;
+
+// v, opaque to the optimiser: a product passed through it is rounded as written and
+// never fused with a later subtraction into an FMA (GCC contracts intrinsics too).
+inline __m256 rounded(__m256 v) {
+  asm("" : "+x"(v));
+  return v;
+}
+
 // Lanes [0, n) set, n in [0, 8].
 inline __m256i tail_mask(int n) { return simd256::mask8(n); }
 
@@ -116,10 +124,12 @@ void attn_tile_avx2(int64_t K, const float* a, int64_t rsa, int64_t csa, int m, 
 
 void attn_softmax_update_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, float scale,
                               float* mrow, float* lrow, float* alpha) {
-  // Works in base 2: t = s·scale·log2(e), p = 2^(t − m·log2(e)); the same numbers.
+  // Works in base 2: p = 2^((s·scale − m)·log2(e)). The running max is subtracted before
+  // the change of base, from the very (rounded, unfused) products the max was taken of, so
+  // the largest score gives exactly 2^0 whatever its magnitude (s·scale·log2e − m·log2e,
+  // or an FMA of s·scale − m, differ from 0 by tens near 1e9 and gave 0 or inf).
   const float log2e = 1.44269504088896341f;
   const __m256 vsc = _mm256_set1_ps(scale);
-  const __m256 vsc2 = _mm256_set1_ps(scale * log2e);
   const __m256 vl2e = _mm256_set1_ps(log2e);
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
   const __m256 zero = _mm256_setzero_ps();
@@ -135,19 +145,21 @@ void attn_softmax_update_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, flo
     const __m256 mold = _mm256_loadu_ps(mrow + i);
     const __m256 mnew = _mm256_max_ps(mold, _mm256_max_ps(mx0, mx1));
     const __m256 mref = _mm256_blendv_ps(mnew, zero, _mm256_cmp_ps(mnew, ninf, _CMP_EQ_OQ));
-    const __m256 mref2 = _mm256_mul_ps(mref, vl2e);
-    const __m256 al = exp2_ps(_mm256_fmsub_ps(mold, vl2e, mref2));
+    const __m256 al = exp2_ps(_mm256_mul_ps(_mm256_sub_ps(mold, mref), vl2e));
+    auto prob = [&](const float* x) {
+      return exp2_ps(_mm256_mul_ps(_mm256_sub_ps(rounded(_mm256_mul_ps(_mm256_loadu_ps(x), vsc)), mref), vl2e));
+    };
     __m256 sum0 = zero, sum1 = zero;
     for (j = 0; j + 1 < kb; j += 2) {
-      const __m256 p0 = exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + j * lds), vsc2, mref2));
-      const __m256 p1 = exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + (j + 1) * lds), vsc2, mref2));
+      const __m256 p0 = prob(col + j * lds);
+      const __m256 p1 = prob(col + (j + 1) * lds);
       _mm256_storeu_ps(col + j * lds, p0);
       _mm256_storeu_ps(col + (j + 1) * lds, p1);
       sum0 = _mm256_add_ps(sum0, p0);
       sum1 = _mm256_add_ps(sum1, p1);
     }
     if (j < kb) {
-      const __m256 p0 = exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(col + j * lds), vsc2, mref2));
+      const __m256 p0 = prob(col + j * lds);
       _mm256_storeu_ps(col + j * lds, p0);
       sum0 = _mm256_add_ps(sum0, p0);
     }
@@ -158,14 +170,16 @@ void attn_softmax_update_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, flo
 }
 
 void attn_probs_avx2(int64_t kb, int64_t nq, float* s, int64_t lds, float scale, const float* lse) {
+  // As in the forward: lse is subtracted before the change of base (any magnitude).
   const float log2e = 1.44269504088896341f;
-  const __m256 vsc2 = _mm256_set1_ps(scale * log2e);
+  const __m256 vsc = _mm256_set1_ps(scale);
   const __m256 vl2e = _mm256_set1_ps(log2e);
   for (int64_t j = 0; j < kb; ++j) {
     float* row = s + j * lds;
     for (int64_t i = 0; i < nq; i += 8)
-      _mm256_storeu_ps(row + i, exp2_ps(_mm256_fmsub_ps(_mm256_loadu_ps(row + i), vsc2,
-                                                        _mm256_mul_ps(_mm256_loadu_ps(lse + i), vl2e))));
+      _mm256_storeu_ps(row + i, exp2_ps(_mm256_mul_ps(
+                                    _mm256_sub_ps(rounded(_mm256_mul_ps(_mm256_loadu_ps(row + i), vsc)),
+                                                  _mm256_loadu_ps(lse + i)), vl2e)));
   }
 }
 

@@ -43,14 +43,20 @@ void attn_softmax_update_generic(int64_t kb, int64_t nq, T* s, int64_t lds, T sc
                                  T* lrow, T* alpha) {
   const T ninf = -std::numeric_limits<T>::infinity();
   for (int64_t i = 0; i < nq; ++i) {
+    // The scaled scores are stored before the max is taken of them, so the max is
+    // subtracted from the very same numbers (largest score -> exp(0) = 1 at any magnitude,
+    // even where the compiler would fuse s·scale − m into one FMA).
     T mx = ninf;
-    for (int64_t j = 0; j < kb; ++j) mx = std::max(mx, s[j * lds + i] * scale);
+    for (int64_t j = 0; j < kb; ++j) {
+      s[j * lds + i] *= scale;
+      mx = std::max(mx, s[j * lds + i]);
+    }
     const T mnew = std::max(mrow[i], mx);
     const T mref = mnew == ninf ? T(0) : mnew;
     const T al = std::exp(mrow[i] - mref);
     T sum = 0;
     for (int64_t j = 0; j < kb; ++j) {
-      const T e = std::exp(s[j * lds + i] * scale - mref);
+      const T e = std::exp(s[j * lds + i] - mref);
       s[j * lds + i] = e;
       sum += e;
     }

@@ -130,16 +130,10 @@ def _ready(x, dtype):
 
 
 def _pair(v, name: str, op: str):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair, got {v!r}")
-        a, b = v
-    else:
-        a = b = v
-    try:
-        return int(a), int(b)
-    except (TypeError, ValueError):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}") from None
+    # The CPU ops' check (ints only, at most INT_ARG_MAX); each op checks its own minimum.
+    from .ops._common import INT_ARG_MAX, int_pair
+
+    return int_pair(v, name, op, -INT_ARG_MAX)
 
 
 # ---------------------------------------------------------------------------------

@@ -592,16 +592,17 @@ def device(name="cpu"):
 
 
 def save(obj, path):
-    """Save a state dict (name -> array/Tensor) as .npz (no pickle)."""
+    """Save a state dict (name -> array/Tensor) as .npz (no pickle), atomically: a temporary
+    file in the same directory renamed over `path`, so `path` is never half-written."""
+    from ._io import write_npz
     arrays = {k: np.asarray(v.numpy() if isinstance(v, Tensor) else v) for k, v in obj.items()}
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    write_npz(path, arrays)
 
 
 def load(path, map_location=None, weights_only=True):
-    """Load a state dict saved by nk.save."""
-    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    """Load a state dict saved by nk.save; a truncated or corrupt file is a ValueError."""
+    from ._io import read_npz
+    return read_npz(path, "load")
 
 
 # ---------------------------------------------------------------- shape ops

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-import zipfile
 
 import numpy as np
 
 from .. import autograd as ag
+from .._io import read_npz, write_npz
 from ..autograd import Tensor
 from . import callbacks as callbacks_mod
 from . import losses as losses_mod
@@ -393,9 +393,7 @@ class Model(Layer):
             raise FileExistsError(f"save_weights: {filepath} exists and overwrite=False")
         arrays = {k: np.asarray(t.numpy()) for k, t in self._weight_items()}
         arrays["__format__"] = np.array(WEIGHTS_FORMAT)
-        tmp = filepath + ".tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, filepath)
+        write_npz(filepath, arrays)  # temporary file in the same directory, then os.replace
 
     def load_weights(self, filepath):
         """Read weights saved by save_weights. The whole file is checked (format, names, shapes)
@@ -404,11 +402,7 @@ class Model(Layer):
         if not os.path.exists(filepath):
             raise FileNotFoundError(f"load_weights: no such file {filepath!r}")
         self._check_built("load_weights")
-        try:
-            with open(filepath, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                data = {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-            raise ValueError(f"load_weights: {filepath} is not a readable .weights.npz file ({e})") from None
+        data = read_npz(filepath, "load_weights")
         if str(data.pop("__format__", "")) != WEIGHTS_FORMAT:
             raise ValueError(f"load_weights: {filepath} is not an nnkernels Keras weights file "
                              f"(expected format {WEIGHTS_FORMAT!r})")

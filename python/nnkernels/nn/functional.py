@@ -136,9 +136,60 @@ def flatten(x, start_dim=1, end_dim=-1):
     return ag.flatten(x, start_dim, end_dim)
 
 
+def _class_targets(op, target, C, ignore_index=None):
+    """Integer class indices as int64, each in [0, C) unless it equals ignore_index (never
+    wrapped around like a NumPy index); TypeError/ValueError naming op and target."""
+    t = ag._as_data(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {t.dtype}")
+    t = t.astype(np.int64)
+    valid = t if ignore_index is None else t[t != ignore_index]
+    if valid.size:
+        lo, hi = int(valid.min()), int(valid.max())
+        if lo < 0 or hi >= C:
+            extra = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+            raise ValueError(f"{op}: target values must be in [0, {C}){extra} for {C} classes, "
+                             f"got {lo if lo < 0 else hi}")
+    return t
+
+
+def _float_input(op, input):
+    """Losses take float log-probabilities / logits (torch refuses integer input too)."""
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must hold floats, got dtype {input.dtype}")
+
+
+def _class_weight(op, weight, C, dtype):
+    """A class-weight vector of exactly C entries, as `dtype` (None stays None)."""
+    if weight is None:
+        return None
+    w = ag._as_data(weight)
+    if w.shape != (C,):
+        raise ValueError(f"{op}: weight must have shape ({C},), one entry per class, got shape {w.shape}")
+    return w.astype(dtype)
+
+
+def _weighted_mean(total, wsum):
+    """total / wsum; NaN (as torch) when every target was ignored, without a NumPy warning."""
+    return total / wsum if wsum != 0 else total * float("nan")
+
+
 def one_hot(t, num_classes=-1):
-    t = ag._as_data(t).astype(np.int64)
-    n = int(t.max()) + 1 if num_classes < 0 else num_classes
+    """Integer class indices (...) -> int64 one-hot (..., num_classes); negative indices and
+    indices >= num_classes are refused (torch's rule), never wrapped around."""
+    t = ag._as_data(t)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: t must hold integer class indices, got dtype {t.dtype}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be an int >= 0 or -1 (inferred), got {num_classes!r}")
+    t = t.astype(np.int64)
+    if num_classes == -1:
+        if t.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty t; pass num_classes")
+        n = int(t.max()) + 1
+    else:
+        n = int(num_classes)
+    _class_targets("one_hot", t, max(n, 0))
     return Tensor(np.eye(n, dtype=np.int64)[t])
 
 
@@ -175,11 +226,35 @@ def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
         np.asarray(g, input.dtype), input.data, tgt, reduction=reduction, label_smoothing=label_smoothing),))
 
 
-def nll_loss(input, target, reduction="mean"):
-    """input (N, C) log-probabilities, target (N,) class indices."""
+def nll_loss(input, target, reduction="mean", *, weight=None, ignore_index=-100):
+    """input (N, C) log-probabilities, target (N,) class indices in [0, C) (or ignore_index);
+    weight (C,) per-class weights ('mean' divides by the weights of the kept targets)."""
     input = _t(input)
-    tgt = ag._as_data(target).astype(np.int64)
-    return _reduce(-input[np.arange(input.shape[0]), tgt], reduction)
+    _float_input("nll_loss", input)
+    if input.ndim != 2:
+        raise ValueError(f"nll_loss: input must be 2-D (N, C), got shape {input.shape}")
+    N, C = input.shape
+    tgt = _class_targets("nll_loss", target, C, ignore_index)
+    if tgt.shape != (N,):
+        raise ValueError(f"nll_loss: target has shape {tgt.shape}, expected ({N},) for input of shape {input.shape}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"nll_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    w = _class_weight("nll_loss", weight, C, input.dtype)
+    keep = tgt != ignore_index
+    if w is None and keep.all():
+        return _reduce(-input[np.arange(N), tgt], reduction)
+    safe, wt = _kept_weights(tgt, keep, w, C, input.dtype)
+    wl = -input[np.arange(N), safe] * Tensor(wt)  # ignored rows: weight 0 (loss 0 with 'none', as torch)
+    if reduction == "mean":
+        return _weighted_mean(wl.sum(), float(wt.sum()))
+    return wl.sum() if reduction == "sum" else wl
+
+
+def _kept_weights(tgt, keep, w, C, dtype):
+    """(targets with ignored entries set to class 0, per-row weight: w[target], 0 if ignored)."""
+    safe = np.where(keep, tgt, 0)
+    wt = (np.ones(C, dtype) if w is None else w)[safe] * keep.astype(dtype)
+    return safe, wt
 
 
 def mse_loss(input, target, reduction="mean"):

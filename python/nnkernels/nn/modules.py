@@ -868,31 +868,67 @@ class CrossEntropyLoss(_Loss):
         if not 0 <= label_smoothing <= 1:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
         self.weight = None if weight is None else ag._as_data(weight)
+        if self.weight is not None and self.weight.ndim != 1:
+            raise ValueError(f"CrossEntropyLoss: weight must be 1-D (C,), got shape {self.weight.shape}")
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
+        op = "CrossEntropyLoss"
         input = ag._t(input)
         t = ag._as_data(target)
-        if self.weight is None and (np.issubdtype(t.dtype, np.floating) or not (t == self.ignore_index).any()):
+        F._float_input(op, input)
+        if input.ndim < 1:
+            raise ValueError(f"{op}: input must be (N, C) or (N, C, d...) logits, got shape {input.shape}")
+        C = input.shape[1] if input.ndim >= 2 else input.shape[0]
+        w = F._class_weight(op, self.weight, C, input.dtype)
+        probs = np.issubdtype(t.dtype, np.floating)
+        if not probs:
+            t = F._class_targets(op, t, C, self.ignore_index)
+        if w is None and (probs or not (t == self.ignore_index).any()):
             return F.cross_entropy(input, t, self.reduction, self.label_smoothing)
         if input.ndim != 2:
-            raise ValueError("CrossEntropyLoss: weight/ignore_index need (N, C) logits")
-        keep = np.nonzero(t != self.ignore_index)[0]
-        t = t[keep].astype(np.int64)
-        lp = ag.log_softmax(input[keep], 1)
-        w = np.ones(input.shape[1], input.dtype) if self.weight is None else self.weight.astype(input.dtype)
-        nll = -lp[np.arange(len(keep)), t]
-        if self.label_smoothing:
-            nll = (1 - self.label_smoothing) * nll - self.label_smoothing * lp.mean(axis=1)
-        wl = nll * Tensor(w[t])
+            raise ValueError(f"{op}: weight/ignore_index need (N, C) logits, got shape {input.shape}")
+        if probs:  # class probabilities, weighted per class (torch: 'mean' divides by N)
+            if t.shape != input.shape:
+                raise ValueError(f"{op}: probability target has shape {t.shape}, expected {input.shape}")
+            p = t.astype(input.dtype)
+            if self.label_smoothing:
+                p = p * (1 - self.label_smoothing) + self.label_smoothing / C
+            loss = -(Tensor(p * w) * ag.log_softmax(input, 1)).sum(axis=1)
+            return F._reduce(loss, self.reduction)
+        if t.shape != (input.shape[0],):
+            raise ValueError(f"{op}: target has shape {t.shape}, expected ({input.shape[0]},) for input of "
+                             f"shape {input.shape}")
+        safe, wt = F._kept_weights(t, t != self.ignore_index, w, C, input.dtype)
+        lp = ag.log_softmax(input, 1)
+        wl = -lp[np.arange(len(t)), safe] * Tensor(wt)  # ignored rows: weight 0 (loss 0 with 'none', as torch)
+        if self.label_smoothing:  # torch: the uniform part weighted per class, ignored rows 0
+            eps = self.label_smoothing
+            cw = np.ones(C, input.dtype) if w is None else w
+            smooth = (lp * Tensor(cw)).sum(axis=1) * Tensor((t != self.ignore_index).astype(input.dtype) / -C)
+            wl = (1 - eps) * wl + eps * smooth
         if self.reduction == "mean":
-            return wl.sum() / float(w[t].sum())
+            return F._weighted_mean(wl.sum(), float(wt.sum()))
         return wl.sum() if self.reduction == "sum" else wl
 
 
 class NLLLoss(_Loss):
+    """log-probabilities (N, C), target (N,) class indices; weight (C,), ignore_index as torch."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        if isinstance(weight, str):  # NLLLoss("sum"): the reduction, as before weight existed
+            weight, reduction = None, weight
+        super().__init__(reduction)
+        self.weight = None if weight is None else ag._as_data(weight)
+        if self.weight is not None and self.weight.ndim != 1:
+            raise ValueError(f"NLLLoss: weight must be 1-D (C,), got shape {self.weight.shape}")
+        self.ignore_index = ignore_index
+
     def forward(self, input, target):
-        return F.nll_loss(input, target, self.reduction)
+        try:
+            return F.nll_loss(input, target, self.reduction, weight=self.weight, ignore_index=self.ignore_index)
+        except (ValueError, TypeError) as e:
+            raise type(e)(str(e).replace("nll_loss:", "NLLLoss:", 1)) from None
 
 
 class MSELoss(_Loss):

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _C
-from ._common import as_array, result_float_dtype
+from ._common import as_array, float_arg, result_float_dtype
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "relu_backward", "leaky_relu_backward",
            "sigmoid_backward", "tanh_backward", "gelu_backward", "bias_act", "bias_act_backward"]
@@ -58,10 +58,7 @@ def _gelu_code(approximate, op):
 
 
 def _slope(negative_slope, op):
-    s = float(negative_slope)
-    if not np.isfinite(s):
-        raise ValueError(f"{op}: negative_slope must be finite, got {negative_slope!r}")
-    return s
+    return float_arg(negative_slope, "negative_slope", op, finite=True)
 
 
 def relu(x):

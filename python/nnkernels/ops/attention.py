@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .. import _C
-from ._common import as_array, kernel_ready, result_float_dtype
+from ._common import as_array, check_result_size, float_arg, kernel_ready, result_float_dtype
 from .gemm import _batch_offsets
 
 __all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_backward"]
@@ -88,7 +88,7 @@ def _prepare(op, q, k, v, attn_mask, is_causal, scale):
         mask = np.broadcast_to(mask, full)
     if scale is None:
         scale = 1.0 / math.sqrt(D) if D > 0 else 1.0
-    scale = float(scale)
+    scale = float_arg(scale, "scale", op)
     q, k, v = (_rows_ready(a, dtype) for a in (q, k, v))
     nb = math.prod(batch)
     args = (q, _offsets(q, batch), k, _offsets(k, batch), v, _offsets(v, batch),
@@ -109,6 +109,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False, scale
     """
     args, dtype, batch, nb, (Lq, Lk, D, Dv) = _prepare("scaled_dot_product_attention", q, k, v,
                                                        attn_mask, is_causal, scale)
+    check_result_size("scaled_dot_product_attention", batch + (Lq, Dv), dtype, "the shapes of q, k and v")
     out = np.empty((nb, Lq, Dv), dtype)
     lse = np.empty((nb, Lq), dtype)
     if nb and Lq:

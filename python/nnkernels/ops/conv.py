@@ -12,28 +12,17 @@ import numbers
 import numpy as np
 
 from .. import _C
-from ._common import as_array, result_float_dtype
+from ._common import as_array, check_result_size, int_arg, int_pair, result_float_dtype
 
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
 
 
 def _pair(v, name: str, op: str, minimum: int):
-    if isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool):
-        t = (int(v), int(v))
-    elif isinstance(v, (tuple, list)) and len(v) == 2 and all(
-            isinstance(e, (numbers.Integral, np.integer)) and not isinstance(e, bool) for e in v):
-        t = (int(v[0]), int(v[1]))
-    else:
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
-    if min(t) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {v!r}")
-    return t
+    return int_pair(v, name, op, minimum)
 
 
 def _groups(groups, op: str) -> int:
-    if not isinstance(groups, (numbers.Integral, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    return int(groups)
+    return int_arg(groups, "groups", op, 1)
 
 
 def _batched(x, name: str, op: str):
@@ -112,6 +101,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride, pad, dil, groups, (P, Q) = _conv_geometry(op, x4.shape, weight.shape, stride, padding, dilation, groups)
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    check_result_size(op, (x4.shape[0], weight.shape[0], P, Q), dtype, "padding, stride, dilation")
     y = np.empty((x4.shape[0], weight.shape[0], P, Q), dtype)
     _C.conv2d_forward(_contig(x4, dtype), _contig(weight, dtype), None if bias is None else _contig(bias, dtype),
                       y, **_kargs(stride, pad, dil, groups))
@@ -197,6 +187,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Cout = weight.shape[1] * groups
     if bias is not None and bias.shape != (Cout,):
         raise ValueError(f"{op}: bias must have shape ({Cout},), got {bias.shape}")
+    check_result_size(op, (x4.shape[0], Cout, Ho, Wo), dtype, "stride, dilation, output_padding")
     y = np.empty((x4.shape[0], Cout, Ho, Wo), dtype)
     _C.conv2d_backward_data(_contig(x4, dtype), _contig(weight, dtype), y, **_kargs(stride, pad, dil, groups))
     if bias is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from ._common import as_array, check_out, kernel_ready, result_float_dtype, rows_contiguous
+from ._common import as_array, check_out, check_result_size, float_arg, kernel_ready, result_float_dtype, rows_contiguous
 
 __all__ = ["gemm", "matmul"]
 
@@ -27,6 +27,8 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"gemm: a and b must be 2-D, got shapes {a.shape} and {b.shape}")
     dtype = result_float_dtype("gemm", a=a, b=b, c=c)
+    alpha = float_arg(alpha, "alpha", "gemm")
+    beta = float_arg(beta, "beta", "gemm")
     M, K = (a.shape[1], a.shape[0]) if trans_a else a.shape
     K2, N = (b.shape[1], b.shape[0]) if trans_b else b.shape
     if K != K2:
@@ -43,6 +45,7 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
     if out is not None:
         check_out(out, (M, N), dtype, "gemm")
     else:
+        check_result_size("gemm", (M, N), dtype, "the shapes of a and b")
         out = np.empty((M, N), dtype)
     if M == 0 or N == 0:
         return out
@@ -85,6 +88,7 @@ def matmul(a, b, *, out=None):
     if out is None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.dtype.char in "fd" \
             and a.shape[1] == b.shape[0]:
         # Fast path for the common 2-D case: the kernel reads any strides.
+        check_result_size("matmul", (a.shape[0], b.shape[1]), a.dtype, "the shapes of a and b")
         res = np.empty((a.shape[0], b.shape[1]), a.dtype)
         if res.size:
             _C.gemm(kernel_ready(a, a.dtype), kernel_ready(b, b.dtype), res, 1.0, 0.0, False, False)
@@ -118,6 +122,7 @@ def matmul(a, b, *, out=None):
     a2 = kernel_ready(a2, dtype)
     b2 = kernel_ready(b2, dtype)
     nbatch = int(np.prod(batch))
+    check_result_size("matmul", full_shape, dtype, "the shapes of a and b")
     result = np.empty(full_shape, dtype)
     if result.size:
         if b2.ndim == 2 and a2.shape[:-2] == tuple(batch) and a2.flags.c_contiguous:

@@ -9,23 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from ._common import as_array, result_float_dtype
+from ._common import as_array, check_result_size, int_arg, int_pair, result_float_dtype, shape_arg
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"]
 
 
 def _pair(v, name, op, minimum):
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        v = (int(v), int(v))
-    elif isinstance(v, (tuple, list)) and len(v) == 2 and all(
-            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in v):
-        v = (int(v[0]), int(v[1]))
-    else:
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
-    if min(v) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {v}")
-    return v
+    return int_pair(v, name, op, minimum)
 
 
 def _input(x, op, name="x"):
@@ -55,6 +46,9 @@ def _geometry(shape, kernel_size, stride, padding, dilation, ceil_mode, op, x_na
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
     H, W = shape[-2:]
+    if H < 1 or W < 1:  # padding would otherwise give windows that read no element (torch refuses too)
+        raise ValueError(f"{op}: {x_name} has an empty spatial dimension, shape {tuple(shape)}: H and W "
+                         "must be >= 1")
     P = _out_size(H, k[0], s[0], p[0], d[0], ceil_mode)
     Q = _out_size(W, k[1], s[1], p[1], d[1], ceil_mode)
     if P < 1 or Q < 1:
@@ -91,7 +85,7 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     dtype = result_float_dtype("max_pool2d_backward", grad_out=grad_out)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"max_pool2d_backward: indices must be integers, got dtype {indices.dtype}")
-    input_shape = tuple(int(v) for v in input_shape)
+    input_shape = shape_arg(input_shape, "input_shape", "max_pool2d_backward")
     if len(input_shape) not in (3, 4) or grad_out.ndim != len(input_shape):
         raise ValueError(f"max_pool2d_backward: input_shape {input_shape} and grad_out {grad_out.shape} must "
                          "both be (N, C, H, W) or (C, H, W)")
@@ -104,6 +98,10 @@ def max_pool2d_backward(grad_out, indices, input_shape):
     H, W = input_shape[-2:]
     P, Q = grad_out.shape[-2:]
     planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    if (H < 1 or W < 1) and indices.size:
+        raise ValueError(f"max_pool2d_backward: input_shape {input_shape} has an empty spatial dimension, so "
+                         f"no index of indices (shape {indices.shape}) can point into it")
+    check_result_size("max_pool2d_backward", input_shape, dtype, "input_shape")
     gx = np.empty(input_shape, dtype)
     if gx.size == 0:
         return gx
@@ -135,7 +133,7 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
     """Gradient of avg_pool2d with respect to its input (shape `input_shape`)."""
     grad_out = as_array(grad_out, "grad_out")
     dtype = result_float_dtype("avg_pool2d_backward", grad_out=grad_out)
-    input_shape = tuple(int(v) for v in input_shape)
+    input_shape = shape_arg(input_shape, "input_shape", "avg_pool2d_backward")
     if len(input_shape) not in (3, 4):
         raise ValueError(f"avg_pool2d_backward: input_shape must be (N, C, H, W) or (C, H, W), got {input_shape}")
     k, s, p, d, (P, Q) = _geometry(input_shape, kernel_size, stride, padding, 1, ceil_mode,
@@ -146,6 +144,7 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
                          f"input_shape {input_shape}")
     H, W = input_shape[-2:]
     planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    check_result_size("avg_pool2d_backward", input_shape, dtype, "input_shape")
     gx = np.empty(input_shape, dtype)
     if gx.size:
         _C.avg_pool2d_backward(np.ascontiguousarray(grad_out, dtype=dtype), gx,
@@ -160,10 +159,7 @@ def _adaptive_size(output_size, H, W, op):
         raise ValueError(f"{op}: output_size must be an int or a pair (None keeps the input size), "
                          f"got {output_size!r}")
     P, Q = (H if output_size[0] is None else output_size[0], W if output_size[1] is None else output_size[1])
-    for v in (P, Q):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{op}: output_size entries must be ints >= 1, got {tuple(output_size)}")
-    return int(P), int(Q)
+    return int_arg(P, "output_size", op, 1), int_arg(Q, "output_size", op, 1)
 
 
 def adaptive_avg_pool2d(x, output_size):
@@ -176,6 +172,7 @@ def adaptive_avg_pool2d(x, output_size):
         raise ValueError(f"adaptive_avg_pool2d: x has an empty spatial dimension, shape {x.shape}")
     lead = x.shape[:-2]
     planes = int(np.prod(lead, dtype=np.int64))
+    check_result_size("adaptive_avg_pool2d", lead + (P, Q), dtype, "output_size")
     out = np.empty(lead + (P, Q), dtype)
     if planes:
         _C.adaptive_avg_pool2d_forward(np.ascontiguousarray(x, dtype=dtype), out, planes, H, W, P, Q)
@@ -186,7 +183,7 @@ def adaptive_avg_pool2d_backward(grad_out, input_shape):
     """Gradient of adaptive_avg_pool2d; the output size is read from grad_out."""
     grad_out = as_array(grad_out, "grad_out")
     dtype = result_float_dtype("adaptive_avg_pool2d_backward", grad_out=grad_out)
-    input_shape = tuple(int(v) for v in input_shape)
+    input_shape = shape_arg(input_shape, "input_shape", "adaptive_avg_pool2d_backward")
     if len(input_shape) not in (3, 4) or grad_out.ndim != len(input_shape) or \
             grad_out.shape[:-2] != input_shape[:-2]:
         raise ValueError(f"adaptive_avg_pool2d_backward: grad_out {grad_out.shape} does not match input_shape "
@@ -197,6 +194,7 @@ def adaptive_avg_pool2d_backward(grad_out, input_shape):
         raise ValueError(f"adaptive_avg_pool2d_backward: empty spatial size (input_shape {input_shape}, "
                          f"grad_out {grad_out.shape})")
     planes = int(np.prod(input_shape[:-2], dtype=np.int64))
+    check_result_size("adaptive_avg_pool2d_backward", input_shape, dtype, "input_shape")
     gx = np.empty(input_shape, dtype)
     if planes:
         _C.adaptive_avg_pool2d_backward(np.ascontiguousarray(grad_out, dtype=dtype), gx, planes, H, W, P, Q)

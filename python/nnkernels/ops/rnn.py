@@ -80,6 +80,9 @@ def _arrays(**kw):
 # ---- sequences ------------------------------------------------------------------
 
 def _prepare_seq(op, G, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    for name, v in (("x", x), ("w_ih", w_ih), ("w_hh", w_hh)):
+        if v is None:
+            raise TypeError(f"{op}: {name} is required (an array), got None")
     a = _arrays(x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
     dtype = result_float_dtype(op, **a)
     x = a["x"]
@@ -122,9 +125,39 @@ def lstm(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, return_cache=False):
 
 
 def _check_cache(op, cache, kind):
+    """Every array of the cache checked against the others before the kernel reads them
+    (a replaced array of another shape would be read out of bounds): returns T, B, I, H."""
     if not isinstance(cache, RNNCache) or cache.kind != kind:
         raise TypeError(f"{op}: cache must be the cache returned by {kind}(..., return_cache=True), "
                         f"got {type(cache).__name__}")
+    G = 4 if kind == "lstm" else 3
+    names = ["x", "h0", "w_ih", "w_hh", "y", "gates", "states"] + (["c0"] if kind == "lstm" else [])
+    for name in names:
+        a = getattr(cache, name)
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{op}: cache.{name} must be a numpy.ndarray, got {type(a).__name__}")
+    x, h0 = cache.x, cache.h0
+    if x.ndim != 3:
+        raise ValueError(f"{op}: cache.x must be 3-D (seq_len, batch, input_size), got shape {x.shape}")
+    if h0.ndim != 2:
+        raise ValueError(f"{op}: cache.h0 must be 2-D (batch, hidden_size), got shape {h0.shape}")
+    T, B, I = x.shape
+    H = h0.shape[1]
+    want = {"h0": (B, H), "c0": (B, H), "w_ih": (G * H, I), "w_hh": (G * H, H), "y": (T, B, H),
+            "gates": (T, B, G * H), "states": (T, B, H)}
+    dt = x.dtype
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{op}: cache.x has unsupported dtype {dt} (float32 or float64 expected)")
+    for name in names:
+        a = getattr(cache, name)
+        if name != "x" and a.shape != want[name]:
+            raise ValueError(f"{op}: cache.{name} has shape {a.shape}, expected {want[name]} for cache.x "
+                             f"{x.shape} and cache.h0 {h0.shape}")
+        if a.dtype != dt:
+            raise TypeError(f"{op}: cache.{name} has dtype {a.dtype}, expected {dt} (the dtype of cache.x)")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{op}: cache.{name} must be C-contiguous (as the forward saved it)")
+    return T, B, I, H
 
 
 def _grad(op, name, g, shape, dtype):
@@ -145,10 +178,8 @@ def lstm_backward(grad_y, grad_hT, grad_cT, cache):
     when the layer had no biases.
     """
     op = "lstm_backward"
-    _check_cache(op, cache, "lstm")
+    T, B, I, H = _check_cache(op, cache, "lstm")
     dt = cache.dtype
-    T, B, I = cache.x.shape
-    H = cache.h0.shape[1]
     gy = _grad(op, "grad_y", grad_y, (T, B, H), dt)
     ghT = _grad(op, "grad_hT", grad_hT, (B, H), dt)
     gcT = _grad(op, "grad_cT", grad_cT, (B, H), dt)
@@ -197,10 +228,8 @@ def gru_backward(grad_y, grad_hT, cache):
     grad_y (T, B, H) and grad_hT (B, H) may be None (zero).
     """
     op = "gru_backward"
-    _check_cache(op, cache, "gru")
+    T, B, I, H = _check_cache(op, cache, "gru")
     dt = cache.dtype
-    T, B, I = cache.x.shape
-    H = cache.h0.shape[1]
     gy = _grad(op, "grad_y", grad_y, (T, B, H), dt)
     ghT = _grad(op, "grad_hT", grad_hT, (B, H), dt)
     gx = np.empty((T, B, I), dt)
@@ -249,8 +278,8 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     x3, (h, c), unb = _prepare_cell("lstm_cell", x, (("h", h), ("c", c)))
     try:
         _, h1, c1 = lstm(x3, h, c, w_ih, w_hh, b_ih, b_hh)
-    except ValueError as e:
-        raise ValueError(str(e).replace("lstm:", "lstm_cell:").replace("h0", "h").replace("c0", "c")) from None
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("lstm:", "lstm_cell:").replace("h0", "h").replace("c0", "c")) from None
     return (h1[0], c1[0]) if unb else (h1, c1)
 
 
@@ -262,8 +291,8 @@ def lstm_cell_backward(grad_h1, grad_c1, x, h, c, w_ih, w_hh, b_ih=None, b_hh=No
     x3, (h, c), unb = _prepare_cell("lstm_cell_backward", x, (("h", h), ("c", c)))
     try:
         *_, cache = lstm(x3, h, c, w_ih, w_hh, b_ih, b_hh, return_cache=True)
-    except ValueError as e:
-        raise ValueError(str(e).replace("lstm:", "lstm_cell_backward:").replace("h0", "h")
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("lstm:", "lstm_cell_backward:").replace("h0", "h")
                          .replace("c0", "c")) from None
     B, H = cache.h0.shape
     gh1 = _grad("lstm_cell_backward", "grad_h1", grad_h1, (H,) if unb else (B, H), cache.dtype)
@@ -286,8 +315,8 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     x3, (h,), unb = _prepare_cell("gru_cell", x, (("h", h),))
     try:
         _, h1 = gru(x3, h, w_ih, w_hh, b_ih, b_hh)
-    except ValueError as e:
-        raise ValueError(str(e).replace("gru:", "gru_cell:").replace("h0", "h")) from None
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("gru:", "gru_cell:").replace("h0", "h")) from None
     return h1[0] if unb else h1
 
 
@@ -299,8 +328,8 @@ def gru_cell_backward(grad_h1, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     x3, (h,), unb = _prepare_cell("gru_cell_backward", x, (("h", h),))
     try:
         *_, cache = gru(x3, h, w_ih, w_hh, b_ih, b_hh, return_cache=True)
-    except ValueError as e:
-        raise ValueError(str(e).replace("gru:", "gru_cell_backward:").replace("h0", "h")) from None
+    except (ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("gru:", "gru_cell_backward:").replace("h0", "h")) from None
     B, H = cache.h0.shape
     gh1 = _grad("gru_cell_backward", "grad_h1", grad_h1, (H,) if unb else (B, H), cache.dtype)
     if unb and gh1 is not None:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import _C
-from ._common import as_array, result_float_dtype
+from ._common import as_array, float_arg, result_float_dtype
 
 __all__ = ["softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "cross_entropy",
            "cross_entropy_backward"]
@@ -94,7 +94,7 @@ def _ce_args(logits, target, reduction, label_smoothing, op):
         raise ValueError(f"{op}: target has shape {target.shape}, expected ({N},) for logits of shape {logits.shape}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    eps = float(label_smoothing)
+    eps = float_arg(label_smoothing, "label_smoothing", op)
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     if N:
