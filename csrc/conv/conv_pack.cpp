@@ -24,6 +24,25 @@ namespace nk {
 
 namespace {
 
+// A constant-size memcpy: the compiler emits vector moves (a loop here stays scalar for
+// fear of aliasing).
+template <typename T, int NRc>
+inline void copy_fixed(T* d, const T* s) {
+  std::memcpy(d, s, sizeof(T) * NRc);
+}
+
+// One strip row of n values, n = a table's NR (8, 16 or 32: fixed-size copies), else memcpy.
+template <typename T>
+inline void copy_strip(T* d, const T* s, int n) {
+  switch (n) {
+    case 8: return copy_fixed<T, 8>(d, s);
+    case 16: return copy_fixed<T, 16>(d, s);
+    case 32: return copy_fixed<T, 32>(d, s);
+    default: std::memcpy(d, s, sizeof(T) * size_t(n));
+  }
+}
+inline bool fixed_strip(int n) { return n == 8 || n == 16 || n == 32; }
+
 // Copy src[w0 + t·sw] for t < len into d[t·ds], zero where w0 + t·sw is outside [0, W).
 template <typename T>
 inline void gather_row(T* d, int64_t ds, const T* row, int64_t w0, int64_t sw, int64_t len, int64_t W) {
@@ -90,10 +109,8 @@ void RowsB<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, in
   for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR) {
     const int nr = int(std::min<int64_t>(NR, nc - s0));
     const T* src = p + k0 * ld + j0 + s0;
-    if (nr == 16) {
-      for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * NR, src + kk * ld, sizeof(T) * 16);
-    } else if (nr == 8 && NR == 8) {
-      for (int64_t kk = 0; kk < kc; ++kk) std::memcpy(dst + kk * NR, src + kk * ld, sizeof(T) * 8);
+    if (nr == NR && fixed_strip(NR)) {
+      for (int64_t kk = 0; kk < kc; ++kk) copy_strip(dst + kk * NR, src + kk * ld, NR);
     } else {
       for (int64_t kk = 0; kk < kc; ++kk) {
         for (int j = 0; j < nr; ++j) dst[kk * NR + j] = src[kk * ld + j];
@@ -199,14 +216,6 @@ void ImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, 
 
 // ---- row-wrapped im2col (stride 1) ------------------------------------------------
 
-namespace {
-// A constant-size memcpy: the compiler emits vector moves (a loop here stays scalar for
-// fear of aliasing).
-template <typename T, int NRc>
-inline void copy_fixed(T* d, const T* s) {
-  std::memcpy(d, s, sizeof(T) * NRc);
-}
-}  // namespace
 
 template <typename T>
 void WrapPacker<T>::pack_a(T*, int64_t, int64_t, int64_t, int64_t, int) const { std::abort(); }
@@ -229,7 +238,7 @@ void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t n
     // copy per row from a per-tap offset table, no checks.
     const int64_t RS = R * S;
     const int64_t lo = J - g.ph * W - g.pw, hi = J + ((R - 1) * g.dh - g.ph) * W + (S - 1) * g.dw - g.pw;
-    if (nr == NR && (NR == 16 || NR == 8) && RS <= 64 && lo >= 0 && hi + NR <= HW &&
+    if (nr == NR && fixed_strip(NR) && RS <= 64 && lo >= 0 && hi + NR <= HW &&
         (qhi < 0 || (qlo - g.pw >= 0 && qhi + (S - 1) * g.dw - g.pw < W))) {
       int64_t tap[64];
       for (int64_t r = 0; r < R; ++r)
@@ -237,12 +246,17 @@ void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t n
       int64_t c = k0 / RS, rs = k0 % RS;
       const T* xc = x + c * HW;
       for (int64_t kk = 0; kk < kc; ++kk) {
-        if (NR == 16) copy_fixed<T, 16>(dst + kk * NR, xc + tap[rs]);
-        else copy_fixed<T, 8>(dst + kk * NR, xc + tap[rs]);
+        copy_strip(dst + kk * NR, xc + tap[rs], NR);
         if (++rs == RS) { rs = 0; xc += HW; }
       }
       continue;
     }
+    // Per filter column s, which lanes read inside their image row (padding columns are 0).
+    const bool masks = S <= 16;
+    uint8_t keep[16][64];
+    for (int64_t s = 0; masks && s < S; ++s)
+      for (int jj = 0; jj < nr; ++jj)
+        keep[s][jj] = qv[jj] >= Q || uint64_t(qv[jj] + s * g.dw - g.pw) < uint64_t(W);
     int64_t c = k0 / (R * S), r = (k0 / S) % R, s = k0 % S;
     for (int64_t kk = 0; kk < kc; ++kk) {
       T* d = dst + kk * NR;
@@ -250,12 +264,19 @@ void WrapPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t n
       const int64_t sft = s * g.dw - g.pw;
       const int64_t i0 = J + (r * g.dh - g.ph) * W + sft;
       if (i0 >= 0 && i0 + nr <= HW && (qhi < 0 || (qlo + sft >= 0 && qhi + sft < W))) {
-        if (nr == 16) copy_fixed<T, 16>(d, xc + i0);
-        else if (nr == 8) copy_fixed<T, 8>(d, xc + i0);
-        else {
-          std::memcpy(d, xc + i0, sizeof(T) * size_t(nr));
-          for (int jj = nr; jj < NR; ++jj) d[jj] = T(0);
+        copy_strip(d, xc + i0, nr);
+        for (int jj = nr; jj < NR; ++jj) d[jj] = T(0);
+      } else if (masks) {  // lanes [a, b) read inside the plane: a select there, vectorised
+        const int64_t a = std::min<int64_t>(nr, std::max<int64_t>(0, -i0));
+        const int64_t b = std::max(a, std::min<int64_t>(nr, HW - i0));
+        const uint8_t* k = keep[s];
+        const T* src = xc + i0;
+        for (int64_t jj = 0; jj < a; ++jj) d[jj] = T(0);
+        for (int64_t jj = a; jj < b; ++jj) {
+          const T v = src[jj];
+          d[jj] = k[jj] ? v : T(0);
         }
+        for (int64_t jj = b; jj < NR; ++jj) d[jj] = T(0);
       } else {
         for (int jj = 0; jj < nr; ++jj) {
           const int64_t idx = i0 + jj, wq = qv[jj] + sft;

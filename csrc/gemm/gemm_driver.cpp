@@ -1,7 +1,8 @@
 // GEMM macro loops (BLIS's five loops) with OpenMP, the block-size table, and batching.
 //
 //   for jc in N step NC:            B panel KC×NC lives in L3, shared by all threads
-//     for pc in K step KC:          pack B panel (threads split its NR-strips)
+//     for pc in K step KC:          pack B panel (threads split its NR-strips); the blocks
+//                                   of K are of equal size (balanced_kc), at most KC
 //       for (ic, chunk) items:      one A block MC×KC per item, packed by its thread (L2)
 //         for jr in chunk strips:   B micro-panel KC×NR stays in L1
 //           for ir in MC step MR:   micro-kernel on an MR×NR tile of C
@@ -53,6 +54,10 @@ inline void prefetch_rows(const T* c, int64_t rows, int64_t ldc, int n) {
   }
 }
 
+// The k-block: at most KC, and the same for every block of K (K = 288 with KC = 256 runs
+// two blocks of 144, not 256 + 32: a thin last block pays the C-tile update of a whole one).
+inline int64_t balanced_kc(int64_t K, int64_t KC) { return ceil_div(K, ceil_div(K, KC)); }
+
 // One thread's share of the loops. With nt > 1 it runs inside an OpenMP region and
 // meets the other threads at the barriers; with nt == 1 it runs alone (no OpenMP
 // construct is touched, so it is safe inside someone else's parallel region).
@@ -61,7 +66,7 @@ void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N
                  T alpha, const Packer<T>& A, const Packer<T>& B, T beta, T* C, int64_t ldc,
                  T* Bbuf, int64_t mc, int64_t nbm, int64_t nchunks) {
   const int MR = cfg.MR, NR = cfg.NR;
-  const int64_t kc_max = std::min<int64_t>(K, cfg.KC);
+  const int64_t KC = balanced_kc(K, cfg.KC), kc_max = std::min(K, KC);
   T* Abuf = tl_apack.get<T>(size_t(round_up(mc, MR) * kc_max));
   const int64_t nitems = nbm * nchunks;
 
@@ -69,8 +74,8 @@ void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N
     const int64_t nc = std::min<int64_t>(cfg.NC, N - jc);
     const int64_t nstrips = ceil_div(nc, NR);
     const int64_t strips_per_chunk = ceil_div(nstrips, nchunks);
-    for (int64_t pc = 0; pc < K; pc += cfg.KC) {
-      const int64_t kc = std::min<int64_t>(cfg.KC, K - pc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min<int64_t>(KC, K - pc);
       const T beta_eff = pc == 0 ? beta : T(1);
 
       {  // each thread packs a contiguous range of the panel's strips
@@ -132,7 +137,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, T alpha, const Packer<T>& A,
   nbm = ceil_div(M, mc);
   const int64_t nchunks = nbm >= nt ? 1 : ceil_div(nt, nbm);
 
-  const int64_t kc_max = std::min<int64_t>(K, cfg.KC);
+  const int64_t kc_max = std::min<int64_t>(K, balanced_kc(K, cfg.KC));
   const int64_t nc_max = std::min<int64_t>(round_up(N, cfg.NR), cfg.NC);
   T* Bbuf = tl_bpack.get<T>(size_t(kc_max * nc_max));
 
