@@ -508,3 +508,32 @@ def test_damaged_state_dict_rejected_module_unchanged(tmp_path, how):
     _raises(ValueError, lambda: lin.load_state_dict(nk.load(bad)), "load", "bad.npz")
     for k, v in lin.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+# ---- unaligned arrays (a view of a byte buffer at an odd offset) are copied, not read
+# through misaligned typed pointers (UBSan: misaligned load) ------------------------------
+
+def _unaligned(a):
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    u = np.frombuffer(raw.data, a.dtype, count=a.size, offset=1).reshape(a.shape)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unaligned_inputs_give_the_aligned_result(rng, dtype):
+    a, b = rng.standard_normal((5, 7)).astype(dtype), rng.standard_normal((7, 3)).astype(dtype)
+    np.testing.assert_array_equal(nk.matmul(_unaligned(a), _unaligned(b)), nk.matmul(a, b))
+    out = _unaligned(np.zeros((5, 3), dtype))
+    nk.gemm(a, b, out=out)
+    np.testing.assert_array_equal(out, nk.matmul(a, b))
+    x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    np.testing.assert_array_equal(nk.conv2d(_unaligned(x), _unaligned(w)), nk.conv2d(x, w))
+    np.testing.assert_array_equal(nk.max_pool2d(_unaligned(x), 2), nk.max_pool2d(x, 2))
+    np.testing.assert_array_equal(nk.softmax(_unaligned(x)), nk.softmax(x))
+    np.testing.assert_array_equal(nk.gelu(_unaligned(x)), nk.gelu(x))
+    q = rng.standard_normal((2, 5, 4)).astype(dtype)
+    np.testing.assert_array_equal(nk.scaled_dot_product_attention(_unaligned(q), q, q),
+                                  nk.scaled_dot_product_attention(q, q, q))

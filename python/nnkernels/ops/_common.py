@@ -18,7 +18,9 @@ def as_array(x, name: str) -> np.ndarray:
     """A NumPy array for `x` (array-likes are converted); CuPy arrays are refused until
     the op has a CUDA kernel."""
     if isinstance(x, np.ndarray):
-        return x
+        # The kernels read elements through typed pointers: a data pointer that is not a
+        # multiple of the item size (a view of a byte buffer at an odd offset) is copied.
+        return x if x.flags.aligned else x.copy()
     if is_cupy(x):
         raise TypeError(f"{name}: CuPy arrays are not supported by this op yet (no CUDA kernel); "
                         "pass a NumPy array")
@@ -46,6 +48,8 @@ def kernel_ready(a: np.ndarray, dtype) -> np.ndarray:
     Views, transposes and negative strides pass through without a copy."""
     if a.dtype != dtype:
         a = a.astype(dtype)
+    if not a.flags.aligned:
+        a = a.copy()
     if not a.flags.c_contiguous and any(s % a.itemsize for s in a.strides):
         a = np.ascontiguousarray(a)
     return a

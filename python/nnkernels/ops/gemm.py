@@ -54,7 +54,7 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
 
     # The kernel writes rows of `work`; use `out` itself when it can take that and
     # does not overlap an input.
-    direct = rows_contiguous(out) and out.strides[0] % out.itemsize == 0 and (
+    direct = rows_contiguous(out) and out.flags.aligned and out.strides[0] % out.itemsize == 0 and (
         fresh or not (np.may_share_memory(out, a) or np.may_share_memory(out, b)))
     work = out if direct else np.empty((M, N), dtype)
     if beta != 0:

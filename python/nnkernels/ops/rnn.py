@@ -155,8 +155,8 @@ def _check_cache(op, cache, kind):
                              f"{x.shape} and cache.h0 {h0.shape}")
         if a.dtype != dt:
             raise TypeError(f"{op}: cache.{name} has dtype {a.dtype}, expected {dt} (the dtype of cache.x)")
-        if not a.flags.c_contiguous:
-            raise ValueError(f"{op}: cache.{name} must be C-contiguous (as the forward saved it)")
+        if not (a.flags.c_contiguous and a.flags.aligned):
+            raise ValueError(f"{op}: cache.{name} must be C-contiguous and aligned (as the forward saved it)")
     return T, B, I, H
 
 
