@@ -317,42 +317,51 @@ void WrapTPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t 
       const int64_t len = std::min(Lw - l, kc - kk);
       const T* xn = x + n * img;
       T* d0 = dst + kk * NR;
-      bool inside = nr == NR;
+      // In-plane index of row t for lane jj is i0 + t. Rows [ta, tb) are inside the plane
+      // for every lane (with padding only the first and last rows of an image are not).
+      int64_t ta = 0, tb = len;
       for (int jj = 0; jj < nr; ++jj) {
-        // in-plane index of row t is i0 + t: the whole stretch must stay in [0, HW)
         const int64_t c = (j0 + s0 + jj) / (R * S);
         const int64_t i0 = l + off[jj] - c * HW;
-        inside = inside && i0 >= 0 && i0 + len <= HW;
+        ta = std::max(ta, -i0);
+        tb = std::min(tb, HW - i0);
       }
-      if (inside)
-        for (int jj = 0; jj < nr; ++jj) src[jj] = xn + l + off[jj];
-      bool done = false;
-      if constexpr (std::is_same<T, float>::value) {
-        if (inside && interleave) {
-          interleave(src, NR, len, d0);
-          done = true;
-        }
-      }
-      if (!done) {
+      ta = std::min(ta, len);
+      tb = std::max(ta, tb);
+      // Rows [t_lo, t_hi) lane by lane (zero outside the plane), and the unused lanes.
+      auto lanes = [&](int64_t t_lo, int64_t t_hi) {
         for (int jj = 0; jj < nr; ++jj) {
           const int64_t c = (j0 + s0 + jj) / (R * S);
           const int64_t i0 = l + off[jj] - c * HW;
           const T* xc = xn + c * HW;
           T* d = d0 + jj;
-          const int64_t t0 = std::min(len, std::max<int64_t>(0, -i0));
-          const int64_t t1 = std::max(t0, std::min(len, HW - i0));
-          for (int64_t t = 0; t < t0; ++t) d[t * NR] = T(0);
+          const int64_t t0 = std::min(t_hi, std::max(t_lo, -i0));
+          const int64_t t1 = std::max(t0, std::min(t_hi, HW - i0));
+          for (int64_t t = t_lo; t < t0; ++t) d[t * NR] = T(0);
           for (int64_t t = t0; t < t1; ++t) d[t * NR] = xc[i0 + t];
-          for (int64_t t = t1; t < len; ++t) d[t * NR] = T(0);
+          for (int64_t t = t1; t < t_hi; ++t) d[t * NR] = T(0);
         }
-        for (int64_t t = 0; t < len; ++t)
+        for (int64_t t = t_lo; t < t_hi; ++t)
           for (int j = nr; j < NR; ++j) d0[t * NR + j] = T(0);
+      };
+      bool done = false;
+      if constexpr (std::is_same<T, float>::value) {
+        if (nr == NR && interleave && tb > ta) {
+          for (int jj = 0; jj < nr; ++jj) src[jj] = xn + l + off[jj] + ta;
+          interleave(src, NR, tb - ta, d0 + ta * NR);
+          lanes(0, ta);
+          lanes(tb, len);
+          done = true;
+        }
       }
+      if (!done) lanes(0, len);
+      // Zero the padding columns: real q < Q with q + sft outside [0, W), every W rows.
+      const int64_t q_first = l % W;  // q of row t = 0
       for (int jj = 0; jj < nr; ++jj) {
         if (!edge[jj]) continue;
-        for (int64_t t = 0; t < len; ++t) {
-          const int64_t q = (l + t) % W;
-          if (q < Q && uint64_t(q + sft[jj]) >= uint64_t(W)) d0[t * NR + jj] = T(0);
+        for (int64_t qz = 0; qz < Q; ++qz) {
+          if (uint64_t(qz + sft[jj]) < uint64_t(W)) continue;
+          for (int64_t t = (qz - q_first + W) % W; t < len; t += W) d0[t * NR + jj] = T(0);
         }
       }
       kk += len;
