@@ -61,24 +61,7 @@ using simd512::mask16;
 constexpr int MR = kAttnMR512;  // 12 rows
 constexpr int NR = kAttnNR512;  // 32 columns = 2 zmm
 
-// 2^t for t <= 0 (every caller here subtracts a maximum or the lse first; a larger t
-// still gives the right value or +inf, through scalef), with the underflow lanes
-// (t < -126, −inf included) set to exactly 0 inside the final scalef: two instructions
-// fewer than simd512::exp2_ps. NaN stays NaN.
-inline __m512 exp2z(__m512 t) {
-  const __mmask16 keep = _mm512_cmp_ps_mask(t, _mm512_set1_ps(-126.0f), _CMP_NLT_UQ);
-  const __m512 fx = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_sub_ps(t, fx);
-  // Degree-5 fit of 2^r on [-1/2, 1/2] (relative-error weighted, refitted here; max relative
-  // error 1.6e-7 in float32 Horner form, as the degree-6 Taylor form of simd512::exp2_ps).
-  __m512 y = _mm512_set1_ps(1.3264728477e-3f);
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(9.6715129912e-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.5507335812e-2f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(2.4022242427e-1f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(6.9314700365e-1f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.0f));
-  return _mm512_maskz_scalef_ps(keep, y, fx);
-}
+using simd512::exp2_ps;
 
 // t = s·scale rounded to float on its own: GCC contracts a plain _mm512_mul_ps followed by
 // _mm512_sub_ps into one FMA (-ffp-contract=fast), and s·scale − m unrounded differs from
@@ -204,15 +187,15 @@ void attn_softmax_update_avx512(int64_t kb, int64_t nq, float* s, int64_t lds, f
     const __m512 mnew = _mm512_max_ps(mold, mblk);
     // A column that has seen only −inf subtracts 0 (its p stay 0, never NaN).
     const __m512 mref = _mm512_mask_mov_ps(mnew, _mm512_cmp_ps_mask(mnew, ninf, _CMP_EQ_OQ), zero);
-    const __m512 al = exp2z(_mm512_mul_ps(_mm512_sub_ps(mold, mref), vl2e));
+    const __m512 al = exp2_ps(_mm512_mul_ps(_mm512_sub_ps(mold, mref), vl2e));
     __m512 sum0 = zero, sum1 = zero;
     for (j = 0; j + 1 < kb; j += 2) {
       float* r0 = col + j * lds;
       float* r1 = r0 + lds;
       const __m512 t0 = scaled(_mm512_maskz_loadu_ps(mk, r0), vsc);
       const __m512 t1 = scaled(_mm512_maskz_loadu_ps(mk, r1), vsc);
-      const __m512 p0 = exp2z(_mm512_mul_ps(_mm512_sub_ps(t0, mref), vl2e));
-      const __m512 p1 = exp2z(_mm512_mul_ps(_mm512_sub_ps(t1, mref), vl2e));
+      const __m512 p0 = exp2_ps(_mm512_mul_ps(_mm512_sub_ps(t0, mref), vl2e));
+      const __m512 p1 = exp2_ps(_mm512_mul_ps(_mm512_sub_ps(t1, mref), vl2e));
       _mm512_mask_storeu_ps(r0, mk, p0);
       _mm512_mask_storeu_ps(r1, mk, p1);
       sum0 = _mm512_add_ps(sum0, p0);
@@ -221,7 +204,7 @@ void attn_softmax_update_avx512(int64_t kb, int64_t nq, float* s, int64_t lds, f
     if (j < kb) {
       float* r0 = col + j * lds;
       const __m512 t0 = scaled(_mm512_maskz_loadu_ps(mk, r0), vsc);
-      const __m512 p0 = exp2z(_mm512_mul_ps(_mm512_sub_ps(t0, mref), vl2e));
+      const __m512 p0 = exp2_ps(_mm512_mul_ps(_mm512_sub_ps(t0, mref), vl2e));
       _mm512_mask_storeu_ps(r0, mk, p0);
       sum0 = _mm512_add_ps(sum0, p0);
     }
@@ -242,7 +225,7 @@ void attn_probs_avx512(int64_t kb, int64_t nq, float* s, int64_t lds, float scal
     float* col = s + i;
     for (int64_t j = 0; j < kb; ++j) {
       const __m512 t = scaled(_mm512_maskz_loadu_ps(mk, col + j * lds), vsc);
-      _mm512_mask_storeu_ps(col + j * lds, mk, exp2z(_mm512_mul_ps(_mm512_sub_ps(t, vl), vl2e)));
+      _mm512_mask_storeu_ps(col + j * lds, mk, exp2_ps(_mm512_mul_ps(_mm512_sub_ps(t, vl), vl2e)));
     }
   }
 }
