@@ -33,7 +33,6 @@ const CpuFeatures& cpu_features();
 bool cpu_supports(Isa isa);
 // The highest path this CPU can run.
 Isa best_isa();
-bool cpu_has_avx2_fma();
 
 // The ISA the kernels dispatch on right now (NNKERNELS_CPU at import, or set_isa).
 // Families never test it: they ask the kernel table (kernels.h) for their kernels.

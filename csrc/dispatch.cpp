@@ -71,8 +71,6 @@ Isa best_isa() {
   return cpu_supports(Isa::avx512) ? Isa::avx512 : cpu_supports(Isa::avx2) ? Isa::avx2 : Isa::generic;
 }
 
-bool cpu_has_avx2_fma() { return cpu_supports(Isa::avx2); }
-
 Isa current_isa() {
   int v = g_isa.load(std::memory_order_relaxed);
   if (v < 0) {

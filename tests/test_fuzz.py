@@ -49,7 +49,7 @@ EXAMPLES = int(os.environ.get("NNKERNELS_FUZZ_EXAMPLES", 2500 if LONG else 100))
 CASE_TIMEOUT = float(os.environ.get("NNKERNELS_FUZZ_TIMEOUT", "300"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, database=None,
                     suppress_health_check=list(HealthCheck), print_blob=True)
-CPU_PATHS = ["avx2", "generic"] if nk._C.cpu_has_avx2_fma() else ["generic"]
+CPU_PATHS = nk.cpu_paths()[::-1]
 STATS = collections.Counter()
 OK_ERRORS = ("ValueError", "TypeError")
 

@@ -12,7 +12,6 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("cpu_isa", [] { return std::string(nk::isa_name(nk::current_isa())); },
         "The CPU code path in use: 'generic', 'avx2' or 'avx512'");
-  m.def("cpu_has_avx2_fma", &nk::cpu_has_avx2_fma, "Whether this CPU supports AVX2 and FMA");
   m.def(
       "cpu_paths",
       [] {

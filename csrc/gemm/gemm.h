@@ -32,9 +32,8 @@ struct GemmConfig {
   UKernel<T> ukernel;
 };
 
-// The config of the current path, or of path `isa` (from the kernel table, kernels.h).
+// The config of the current path (from the kernel table, kernels.h).
 template <typename T> const GemmConfig<T>& gemm_config();
-template <typename T> const GemmConfig<T>& gemm_config(Isa isa);
 
 // Source of a packed operand. pack_a packs rows [i0, i0+mc) × cols [k0, k0+kc) of A
 // into ceil(mc/MR) micro-panels of kc×MR; pack_b packs rows [k0, k0+kc) × cols

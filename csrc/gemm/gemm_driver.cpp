@@ -28,11 +28,7 @@ thread_local Scratch tl_bpack;
 
 // The block sizes and micro-kernel of each path live in its kernel table (csrc/isa/).
 template <typename T>
-const GemmConfig<T>& gemm_config(Isa isa) { return gemm_config_of<T>(kernels(isa)); }
-template <typename T>
 const GemmConfig<T>& gemm_config() { return gemm_config_of<T>(kernels()); }
-template const GemmConfig<float>& gemm_config<float>(Isa);
-template const GemmConfig<double>& gemm_config<double>(Isa);
 template const GemmConfig<float>& gemm_config<float>();
 template const GemmConfig<double>& gemm_config<double>();
 
