@@ -132,9 +132,9 @@ T sum_run_ref(const T* p, int64_t n) {
 }
 
 template <typename T>
-T sum_run(const T* p, int64_t n, bool avx) {
+T sum_run(const T* p, int64_t n, float (*fast)(const float*, int64_t)) {
   if constexpr (std::is_same_v<T, float>) {
-    if (avx) return kernels().pool.sum_run(p, n);
+    if (fast) return fast(p, n);
   }
   return sum_run_ref(p, n);
 }
@@ -149,8 +149,9 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, const PoolShape& s) {
   // x (planes, H, W), y/idx (planes, P, Q)
   int64_t qlo = 0, qhi = 0;
   bool avx = false;
+  const auto row_fast = kernels().pool.row;  // read once: one table for the whole call
   if constexpr (std::is_same_v<T, float>)
-    avx = kernels().pool.row && s.dw == 1 && (s.sw == 1 || s.sw == 2) && s.H * s.W < (int64_t(1) << 31);
+    avx = row_fast && s.dw == 1 && (s.sw == 1 || s.sw == 2) && s.H * s.W < (int64_t(1) << 31);
   if (avx) interior(s, qlo, qhi);
 #pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
   for (int64_t n = 0; n < s.planes; ++n)
@@ -164,7 +165,7 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, const PoolShape& s) {
         int64_t r0, r1;
         taps(p, s.sh, s.ph, s.dh, s.kh, s.H, r0, r1);
         if (r1 > r0) {
-          kernels().pool.row(yr, ir, xp, s.W, p * s.sh - s.ph + r0 * s.dh, r1 - r0, s.dh, s.kw, s.sw, s.pw, qlo, qhi,
+          row_fast(yr, ir, xp, s.W, p * s.sh - s.ph + r0 * s.dh, r1 - r0, s.dh, s.kw, s.sw, s.pw, qlo, qhi,
                         idx ? 1 : 0, 1.0f);
           max_row_ref(yr, ir, xp, s, p, 0, qlo);
           max_row_ref(yr, ir, xp, s, p, qhi, s.Q);
@@ -199,7 +200,8 @@ template <typename T>
 void avg_pool2d_forward(T* y, const T* x, const PoolShape& s) {
   int64_t qlo = 0, qhi = 0;
   bool avx = false;
-  if constexpr (std::is_same_v<T, float>) avx = kernels().pool.row && (s.sw == 1 || s.sw == 2);
+  const auto row_fast = kernels().pool.row;  // read once: one table for the whole call
+  if constexpr (std::is_same_v<T, float>) avx = row_fast && (s.sw == 1 || s.sw == 2);
   if (avx) interior(s, qlo, qhi);
 #pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
   for (int64_t n = 0; n < s.planes; ++n)
@@ -214,7 +216,7 @@ void avg_pool2d_forward(T* y, const T* x, const PoolShape& s) {
         if (r1 > r0) {
           // interior columns: the divisor only depends on the row
           const float scale = 1.0f / float(avg_divisor(s, p, qlo));
-          kernels().pool.row(yr, nullptr, xp, s.W, p * s.sh - s.ph + r0, r1 - r0, 1, s.kw, s.sw, s.pw, qlo, qhi, 2, scale);
+          row_fast(yr, nullptr, xp, s.W, p * s.sh - s.ph + r0, r1 - r0, 1, s.kw, s.sw, s.pw, qlo, qhi, 2, scale);
           avg_row_ref(yr, xp, s, p, 0, qlo);
           avg_row_ref(yr, xp, s, p, qhi, s.Q);
           continue;
@@ -257,11 +259,11 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
   std::vector<int64_t> hb(2 * P), wb(2 * Q);
   for (int64_t p = 0; p < P; ++p) hb[2 * p] = adaptive_start(p, H, P), hb[2 * p + 1] = adaptive_end(p, H, P);
   for (int64_t q = 0; q < Q; ++q) wb[2 * q] = adaptive_start(q, W, Q), wb[2 * q + 1] = adaptive_end(q, W, Q);
-  const bool avx = kernels().pool.sum_run != nullptr;
+  const auto sum_fast = kernels().pool.sum_run;  // null: the portable sum
   if (P == 1 && Q == 1) {  // global average pooling: one contiguous sum per plane
     const int64_t HW = H * W;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(planes * HW))
-    for (int64_t n = 0; n < planes; ++n) y[n] = sum_run(x + n * HW, HW, avx) / T(HW);
+    for (int64_t n = 0; n < planes; ++n) y[n] = sum_run(x + n * HW, HW, sum_fast) / T(HW);
     return;
   }
   const int64_t* hbp = hb.data();
@@ -276,9 +278,9 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
       const int64_t w0 = wbp[2 * q], w1 = wbp[2 * q + 1];
       T sum = 0;
       if (w0 == 0 && w1 == W) {  // whole rows: one contiguous run (global average pooling)
-        sum = sum_run(xp + h0 * W, (h1 - h0) * W, avx);
+        sum = sum_run(xp + h0 * W, (h1 - h0) * W, sum_fast);
       } else {
-        for (int64_t h = h0; h < h1; ++h) sum += sum_run(xp + h * W + w0, w1 - w0, avx);
+        for (int64_t h = h0; h < h1; ++h) sum += sum_run(xp + h * W + w0, w1 - w0, sum_fast);
       }
       yr[q] = sum / T((h1 - h0) * (w1 - w0));
     }
