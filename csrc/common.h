@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "runtime/threads.h"
+
 namespace nk {
 
 // The CPU code paths, ordered: each level runs only where the CPU (and the OS) can run
@@ -44,10 +46,7 @@ const char* isa_name(Isa isa);
 // The path named `name` ("generic", "avx2", "avx512"); false if there is no such name.
 bool isa_from_name(const char* name, Isa* out);
 
-// Threads used by every parallel region of the library (not a per-thread OpenMP ICV,
-// so a value set from one Python thread holds for calls from all of them).
-int num_threads();
-void set_num_threads(int n);
+// num_threads(), set_num_threads() and the parallel loops: runtime/threads.h.
 
 // 64-byte aligned scratch buffer that only grows; one per thread via thread_local.
 struct Scratch {

@@ -2,7 +2,6 @@
 // thread count. The kernel table of each path is in csrc/isa/.
 #include "common.h"
 
-#include <omp.h>
 #include <atomic>
 #include <cstring>
 
@@ -49,7 +48,6 @@ Isa initial_isa() {
 }
 
 std::atomic<int> g_isa{-1};
-std::atomic<int> g_threads{0};
 
 }  // namespace
 
@@ -103,16 +101,5 @@ bool isa_from_name(const char* name, Isa* out) {
   }
   return false;
 }
-
-int num_threads() {
-  int n = g_threads.load(std::memory_order_relaxed);
-  if (n <= 0) {
-    n = omp_get_max_threads();  // honours OMP_NUM_THREADS at first use
-    g_threads.store(n);
-  }
-  return n;
-}
-
-void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n); }
 
 }  // namespace nk

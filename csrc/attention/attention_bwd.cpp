@@ -21,13 +21,14 @@
 // Measured forward + backward vs torch SDPA + autograd (float32, 2 threads, loaded dev box,
 // `python -m nnkernels --only attention`, three runs): B8 H8 L256 D64 1.77–2.10×,
 // B4 H8 L1024 D64 1.15–1.20×.
-#include <omp.h>
-
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <cmath>
 #include <limits>
 
 #include "attention/attention_impl.h"
+#include "runtime/threads.h"
 
 namespace nk {
 namespace {
@@ -56,8 +57,14 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
   const int64_t work = nb * Lq * Lk * (2 * D + 2 * Dv + 8);
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>({int64_t(num_threads()), items, work >> 20})));
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
+  // Dynamic chunks of consecutive kv-blocks of one item: robust to a slow thread, and a
+  // thread changes batch item (repack + flush, O(Lq·D)) at most once per chunk. With
+  // enough items to balance (nb >= 4 per thread) a chunk is a whole item, so each item
+  // is repacked and flushed once in all (at L = 256 the repack is ~10% of an item's work).
+  const int64_t chunk = nb >= 4 * int64_t(nt) ? nkv : std::max<int64_t>(1, nkv / 4);
+  std::atomic<int64_t> next_item{0};
+  std::mutex dq_mu;  // guards the dQ flushes into gq
+  parallel_region(nt, [&](Team&) {
     T* QT = tl_bwd_scratch.get<T>((D + Dv) * LqP + Lq * D + 2 * LqP + 2 * BK * BQ);
     T* dOT = QT + D * LqP;
     T* dQ = dOT + Dv * LqP;
@@ -69,18 +76,13 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
 
     auto flush = [&](int64_t b) {
       T* g = gq + b * Lq * D;
-#pragma omp critical(nk_attention_bwd_dq)
+      std::lock_guard<std::mutex> lock(dq_mu);
       for (int64_t x = 0; x < Lq * D; ++x) g[x] += dQ[x];
     };
 
     int64_t cur = -1;
-    // Dynamic chunks of consecutive kv-blocks of one item: robust to a slow thread, and a
-    // thread changes batch item (repack + flush, O(Lq·D)) at most once per chunk. With
-    // enough items to balance (nb >= 4 per thread) a chunk is a whole item, so each item
-    // is repacked and flushed once in all (at L = 256 the repack is ~10% of an item's work).
-    const int64_t chunk = nb >= 4 * int64_t(nt) ? nkv : std::max<int64_t>(1, nkv / 4);
-#pragma omp for schedule(dynamic, chunk) nowait
-    for (int64_t item = 0; item < items; ++item) {
+    for (int64_t c0; (c0 = next_item.fetch_add(chunk)) < items;)
+    for (int64_t item = c0; item < std::min(items, c0 + chunk); ++item) {
       const int64_t b = item / nkv, j0 = (item % nkv) * BK, kb = std::min(BK, Lk - j0);
       const T* Q = p.q + p.q_off[b];
       const T* K = p.k + p.k_off[b];
@@ -136,7 +138,7 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
       }
     }
     if (cur >= 0) flush(cur);
-  }
+  });
 }
 
 template void attention_backward<float>(const AttnProblem<float>&, const float*, const float*,

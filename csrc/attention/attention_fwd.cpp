@@ -27,13 +27,12 @@
 // Peak extra memory at B1 H8 L4096 D64 (`python -m nnkernels.bench.attention --memory`):
 // 0.21 MiB beyond the 8 MiB output = 0.003 of one L×L fp32 matrix (torch: 1.7–1.8 MiB);
 // per-thread scratch is (D·BQ + BK·BQ + BQ·Dv + 3·BQ)·4 B = 87 KiB at D = Dv = 64.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "attention/attention_impl.h"
+#include "runtime/threads.h"
 
 namespace nk {
 namespace {
@@ -98,11 +97,10 @@ void attention_forward(const AttnProblem<T>& p, T* out, T* lse) {
   // One thread per ~2 Mflop at least: waking a team costs more than small problems take.
   const int64_t work = p.nb * p.Lq * std::max<int64_t>(p.Lk, 1) * (p.D + p.Dv + 8);
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>({int64_t(num_threads()), items, work >> 20})));
-#pragma omp parallel for schedule(dynamic) num_threads(nt) if (nt > 1)
-  for (int64_t it = 0; it < items; ++it) {
+  parallel_for_each_dynamic(items, nt, [&](int64_t it) {
     const int64_t b = it / nqb, q0 = (it % nqb) * BQ;
     forward_block(p, kern, b, q0, std::min(BQ, p.Lq - q0), out, lse);
-  }
+  });
 }
 
 template void attention_forward<float>(const AttnProblem<float>&, float*, float*);

@@ -1,6 +1,4 @@
 // The _C extension: registers each kernel family's bindings and the runtime settings.
-#include <omp.h>
-
 #include "bind/array.h"
 #include "bind/registry.h"
 #include "common.h"
@@ -8,7 +6,7 @@
 
 PYBIND11_MODULE(_C, m) {
   namespace py = pybind11;
-  m.doc() = "nnkernels CPU kernels (C++/OpenMP; generic, AVX2 or AVX-512 chosen at run time)";
+  m.doc() = "nnkernels CPU kernels (C++ with its own thread pool; generic, AVX2 or AVX-512 chosen at run time)";
 
   m.def("cpu_isa", [] { return std::string(nk::isa_name(nk::current_isa())); },
         "The CPU code path in use: 'generic', 'avx2' or 'avx512'");
@@ -63,7 +61,8 @@ PYBIND11_MODULE(_C, m) {
       "Which kernel each family uses on a path (default: the path in use)", py::arg("path") = "");
   m.def("get_num_threads", &nk::num_threads);
   m.def("set_num_threads", &nk::set_num_threads);
-  m.attr("openmp_version") = _OPENMP;
+  m.def("get_spin_us", &nk::spin_us, "How long idle kernel threads poll before they park (µs)");
+  m.def("set_spin_us", &nk::set_spin_us, py::arg("us"));
   m.attr("cuda_built") = bool(NK_CUDA_BUILT);
 
   // Kernel families, each registered from its own bind_*.cpp (see registry.h).

@@ -40,7 +40,6 @@
 // Every pass runs at about the speed of the shared GEMM micro-kernel (70–77 GFLOP/s a core
 // here, where torch's direct conv reaches 82–85): perf shows the micro-kernel at 67–80 % of
 // the samples, B packing ~6 %, the A copies ~5 %, junk wide-row columns 4–16 % of the flops.
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -48,6 +47,7 @@
 #include <vector>
 
 #include "conv/conv_pack.h"
+#include "runtime/threads.h"
 
 namespace nk {
 
@@ -236,12 +236,11 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T*
   // Enough items: one thread per item. Else enough tiles: one thread per tile (tiles
   // write disjoint outputs). Else each GEMM uses every thread.
   if (over_items(items, nt)) {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; ++it)
+    parallel_for_each_dynamic(items, nt, [&](int64_t it) {
       for (int64_t tl = 0; tl < ntiles; ++tl) unit(it, tl, 1);
+    });
   } else if (nt > 1 && items * ntiles >= 2 * nt) {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t u = 0; u < items * ntiles; ++u) unit(u / ntiles, u % ntiles, 1);
+    parallel_for_each_dynamic(items * ntiles, nt, [&](int64_t u) { unit(u / ntiles, u % ntiles, 1); });
   } else {
     for (int64_t it = 0; it < items; ++it)
       for (int64_t tl = 0; tl < ntiles; ++tl) unit(it, tl, nt);
@@ -290,14 +289,12 @@ void conv2d_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
       if (threads == 1) {
         col2im_add<T>(g, col, nj, j0, nj, gxc, 0, Cg);
       } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t c = 0; c < Cg; ++c) col2im_add<T>(g, col, nj, j0, nj, gxc, c, c + 1);
+        parallel_for_each(Cg, threads, [&](int64_t c) { col2im_add<T>(g, col, nj, j0, nj, gxc, c, c + 1); });
       }
     }
   };
   if (over_items(items, nt)) {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; ++it) item(it, 1);
+    parallel_for_each_dynamic(items, nt, [&](int64_t it) { item(it, 1); });
   } else {
     for (int64_t it = 0; it < items; ++it) item(it, nt);
   }
@@ -335,23 +332,21 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   if (nt > 1 && g.N >= nt) {
     // Split the batch: thread t sums images [n0, n1) into its own partial.
     std::vector<T> part(size_t(wsize) * size_t(nt - 1));
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num(), tn = omp_get_num_threads();
+    parallel_region(nt, [&](Team& team) {
+      const int t = team.tid(), tn = team.size();
       const int64_t n0 = g.N * t / tn, n1 = g.N * (t + 1) / tn;
       T* out = t == 0 ? gw : part.data() + (t - 1) * wsize;
       for (int64_t gi = 0; gi < g.G; ++gi) product(gi, n0, n1, out, 1);
-#pragma omp barrier
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < wsize; ++i) {
+      team.barrier();
+      const int64_t i0 = wsize * t / tn, i1 = wsize * (t + 1) / tn;
+      for (int64_t i = i0; i < i1; ++i) {
         T acc = gw[i];
         for (int u = 1; u < tn; ++u) acc += part[size_t((u - 1) * wsize + i)];
         gw[i] = acc;
       }
-    }
+    });
   } else if (nt > 1 && g.G >= nt) {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t gi = 0; gi < g.G; ++gi) product(gi, 0, g.N, gw, 1);
+    parallel_for_each_dynamic(g.G, nt, [&](int64_t gi) { product(gi, 0, g.N, gw, 1); });
   } else {
     for (int64_t gi = 0; gi < g.G; ++gi) product(gi, 0, g.N, gw, nt);
   }
@@ -360,8 +355,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
 template <typename T>
 void channel_sum(int64_t N, int64_t C, int64_t L, const T* a, T* out) {
   const int nt = double(N) * C * L < 1e5 ? 1 : num_threads();
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t c = 0; c < C; ++c) {
+  parallel_for_each(C, nt, [&](int64_t c) {
     double acc = 0.0;
     for (int64_t n = 0; n < N; ++n) {
       const T* p = a + (n * C + c) * L;
@@ -375,7 +369,7 @@ void channel_sum(int64_t N, int64_t C, int64_t L, const T* a, T* out) {
       acc += double(part);
     }
     out[c] = T(acc);
-  }
+  });
 }
 
 #define NK_INSTANTIATE(T)                                                                  \

@@ -10,13 +10,13 @@
 // Speed: see elementwise_avx2.cpp; `python -m nnkernels --only activations`.
 #include "elementwise/elementwise.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 
 #include "common.h"
+#include "runtime/threads.h"
 #include "kernels.h"
 
 namespace nk {
@@ -98,20 +98,12 @@ void dspan(T* gx, const T* g, const T* v, int64_t n, Act act, T slope) {
   for (int64_t i = 0; i < n; ++i) gx[i] = dact1(g[i], v[i], act, slope);
 }
 
-// Split [0, n) into one contiguous chunk per thread (multiples of 64) when n is large.
+// Split [0, n) into chunks (multiples of 64 elements) over the threads when n is large.
 template <typename F>
 void for_chunks(int64_t n, F&& f) {
-  const int nt = num_threads();
-  if (n < kParallelMin || nt == 1) {
-    f(0, n);
-    return;
-  }
-  const int64_t chunk = round_up(ceil_div(n, nt), 64);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int t = 0; t < nt; ++t) {
-    const int64_t b = t * chunk, e = std::min(n, b + chunk);
-    if (b < e) f(b, e);
-  }
+  const int nt = n < kParallelMin ? 1 : num_threads();
+  const int64_t blocks = ceil_div(n, 64);
+  parallel_for(blocks, nt, [&](int64_t b, int64_t e) { f(b * 64, std::min(n, e * 64)); });
 }
 
 }  // namespace
@@ -133,12 +125,11 @@ void bias_act_forward(T* y, const T* x, const T* bias, int64_t outer, int64_t C,
   const int64_t total = outer * C * inner;
   const bool par = total >= kParallelMin && num_threads() > 1;
   if (inner == 1) {  // rows of C with the bias vector
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-    for (int64_t o = 0; o < outer; ++o) span<T>(y + o * C, x + o * C, C, act, slope, bias, T(0), false);
+    parallel_for_each(outer, par ? num_threads() : 1, [&](int64_t o) { span<T>(y + o * C, x + o * C, C, act, slope, bias, T(0), false); });
   } else {  // runs of `inner` with one bias each
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-    for (int64_t oc = 0; oc < outer * C; ++oc)
+    parallel_for_each(outer * C, par ? num_threads() : 1, [&](int64_t oc) {
       span<T>(y + oc * inner, x + oc * inner, inner, act, slope, nullptr, bias[oc % C], true);
+    });
   }
 }
 

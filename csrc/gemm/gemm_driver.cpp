@@ -1,4 +1,4 @@
-// GEMM macro loops (BLIS's five loops) with OpenMP, the block-size table, and batching.
+// GEMM macro loops (BLIS's five loops) on the thread runtime, the block-size table, batching.
 //
 //   for jc in N step NC:            B panel KC×NC lives in L3, shared by all threads
 //     for pc in K step KC:          pack B panel (threads split its NR-strips); the blocks
@@ -11,12 +11,12 @@
 // count; when M is too small for that (M <= MC), the NR-strips of each B panel are
 // split into chunks instead, so skinny products still use every core. Products under
 // ~80³ run on one thread (the fork costs more than it saves).
-#include <omp.h>
 
 #include <algorithm>
 
 #include "gemm/gemm.h"
 #include "kernels.h"
+#include "runtime/threads.h"
 
 namespace nk {
 namespace {
@@ -54,13 +54,13 @@ inline void prefetch_rows(const T* c, int64_t rows, int64_t ldc, int n) {
 // two blocks of 144, not 256 + 32: a thin last block pays the C-tile update of a whole one).
 inline int64_t balanced_kc(int64_t K, int64_t KC) { return ceil_div(K, ceil_div(K, KC)); }
 
-// One thread's share of the loops. With nt > 1 it runs inside an OpenMP region and
-// meets the other threads at the barriers; with nt == 1 it runs alone (no OpenMP
-// construct is touched, so it is safe inside someone else's parallel region).
+// One thread's share of the loops; it meets the rest of its team at the barriers (a team
+// of one, when the product runs on one thread, never waits).
 template <typename T>
-void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N, int64_t K,
+void gemm_thread(Team& team, const GemmConfig<T>& cfg, int64_t M, int64_t N, int64_t K,
                  T alpha, const Packer<T>& A, const Packer<T>& B, T beta, T* C, int64_t ldc,
                  T* Bbuf, int64_t mc, int64_t nbm, int64_t nchunks) {
+  const int tid = team.tid(), nt = team.size();
   const int MR = cfg.MR, NR = cfg.NR;
   const int64_t KC = balanced_kc(K, cfg.KC), kc_max = std::min(K, KC);
   T* Abuf = tl_apack.get<T>(size_t(round_up(mc, MR) * kc_max));
@@ -79,9 +79,7 @@ void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N
         if (s1 > s0)
           B.pack_b(Bbuf + s0 * kc * NR, pc, kc, jc + s0 * NR, std::min(nc, s1 * NR) - s0 * NR, NR);
       }
-      if (nt > 1) {
-#pragma omp barrier
-      }
+      team.barrier();
 
       int64_t packed_ib = -1;
       for (int64_t it = tid; it < nitems; it += nt) {
@@ -106,9 +104,7 @@ void gemm_thread(int tid, int nt, const GemmConfig<T>& cfg, int64_t M, int64_t N
           }
         }
       }
-      if (nt > 1) {
-#pragma omp barrier
-      }
+      team.barrier();
     }
   }
 }
@@ -137,16 +133,10 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, T alpha, const Packer<T>& A,
   const int64_t nc_max = std::min<int64_t>(round_up(N, cfg.NR), cfg.NC);
   T* Bbuf = tl_bpack.get<T>(size_t(kc_max * nc_max));
 
-  if (nt == 1) {
-    gemm_thread<T>(0, 1, cfg, M, N, K, alpha, A, B, beta, C, ldc, Bbuf, mc, nbm, nchunks);
-    return;
-  }
-#pragma omp parallel num_threads(nt)
-  {
-    // The team may be smaller than asked (nested regions, thread limits).
-    gemm_thread<T>(omp_get_thread_num(), omp_get_num_threads(), cfg, M, N, K, alpha, A, B, beta,
-                   C, ldc, Bbuf, mc, nbm, nchunks);
-  }
+  parallel_region(nt, [&](Team& team) {
+    // The team may be smaller than asked (a worker late to join, nested regions).
+    gemm_thread<T>(team, cfg, M, N, K, alpha, A, B, beta, C, ldc, Bbuf, mc, nbm, nchunks);
+  });
 }
 
 namespace {
@@ -177,11 +167,10 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha,
   // Parallel over the batch when there are many items or each is small (< ~200³).
   const bool over_batch = nt > 1 && batch > 1 && (batch >= 4 * nt || macs < (int64_t(1) << 23));
   if (over_batch) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < batch; ++i) {
+    parallel_for_each(batch, nt, [&](int64_t i) {
       StridedPacker<T> A(a + a_off[i], rsa, csa), B(b + b_off[i], rsb, csb);
       gemm_packed<T>(M, N, K, alpha, A, B, beta, c + i * c_batch_stride, ldc, 1);
-    }
+    });
   } else {
     for (int64_t i = 0; i < batch; ++i)
       gemm<T>(M, N, K, alpha, a + a_off[i], rsa, csa, b + b_off[i], rsb, csb, beta,

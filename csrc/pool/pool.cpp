@@ -12,9 +12,9 @@
 // torch (scatter-bound). python -m nnkernels --only pool
 #include "pool/pool.h"
 
-#include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common.h"
+#include "runtime/threads.h"
 #include "kernels.h"
 
 namespace nk {
@@ -153,9 +154,8 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, const PoolShape& s) {
   if constexpr (std::is_same_v<T, float>)
     avx = row_fast && s.dw == 1 && (s.sw == 1 || s.sw == 2) && s.H * s.W < (int64_t(1) << 31);
   if (avx) interior(s, qlo, qhi);
-#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
-  for (int64_t n = 0; n < s.planes; ++n)
-  for (int64_t p = 0; p < s.P; ++p) {
+  parallel_for_each(s.planes * s.P, parallel(s.planes * s.H * s.W) ? num_threads() : 1, [&](int64_t np) {
+    const int64_t n = np / s.P, p = np % s.P;
     const int64_t pr = n * s.P + p;
     const T* xp = x + n * s.H * s.W;
     T* yr = y + pr * s.Q;
@@ -169,31 +169,34 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, const PoolShape& s) {
                         idx ? 1 : 0, 1.0f);
           max_row_ref(yr, ir, xp, s, p, 0, qlo);
           max_row_ref(yr, ir, xp, s, p, qhi, s.Q);
-          continue;
+          return;
         }
       }
     }
     max_row_ref(yr, ir, xp, s, p, 0, s.Q);
-  }
+  });
 }
 
 template <typename T>
 int64_t max_pool2d_backward(T* gx, const T* gy, const int64_t* idx, int64_t planes, int64_t HW, int64_t PQ) {
   // gy, idx (planes, PQ); gx (planes, HW)
-  int64_t bad = 0;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) reduction(+ : bad) if (parallel(planes * HW))
-  for (int64_t n = 0; n < planes; ++n) {
-    T* g = gx + n * HW;
-    std::memset(g, 0, sizeof(T) * HW);
-    const T* gyn = gy + n * PQ;
-    const int64_t* in = idx + n * PQ;
-    for (int64_t j = 0; j < PQ; ++j) {
-      const int64_t i = in[j];
-      if (i >= 0 && i < HW) g[i] += gyn[j];
-      else ++bad;
+  std::atomic<int64_t> bad{0};
+  parallel_for(planes, parallel(planes * HW) ? num_threads() : 1, [&](int64_t n0, int64_t n1) {
+    int64_t miss = 0;
+    for (int64_t n = n0; n < n1; ++n) {
+      T* g = gx + n * HW;
+      std::memset(g, 0, sizeof(T) * HW);
+      const T* gyn = gy + n * PQ;
+      const int64_t* in = idx + n * PQ;
+      for (int64_t j = 0; j < PQ; ++j) {
+        const int64_t i = in[j];
+        if (i >= 0 && i < HW) g[i] += gyn[j];
+        else ++miss;
+      }
     }
-  }
-  return bad;
+    if (miss) bad += miss;
+  });
+  return bad.load();
 }
 
 template <typename T>
@@ -203,9 +206,8 @@ void avg_pool2d_forward(T* y, const T* x, const PoolShape& s) {
   const auto row_fast = kernels().pool.row;  // read once: one table for the whole call
   if constexpr (std::is_same_v<T, float>) avx = row_fast && (s.sw == 1 || s.sw == 2);
   if (avx) interior(s, qlo, qhi);
-#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
-  for (int64_t n = 0; n < s.planes; ++n)
-  for (int64_t p = 0; p < s.P; ++p) {
+  parallel_for_each(s.planes * s.P, parallel(s.planes * s.H * s.W) ? num_threads() : 1, [&](int64_t np) {
+    const int64_t n = np / s.P, p = np % s.P;
     const int64_t pr = n * s.P + p;
     const T* xp = x + n * s.H * s.W;
     T* yr = y + pr * s.Q;
@@ -219,19 +221,18 @@ void avg_pool2d_forward(T* y, const T* x, const PoolShape& s) {
           row_fast(yr, nullptr, xp, s.W, p * s.sh - s.ph + r0, r1 - r0, 1, s.kw, s.sw, s.pw, qlo, qhi, 2, scale);
           avg_row_ref(yr, xp, s, p, 0, qlo);
           avg_row_ref(yr, xp, s, p, qhi, s.Q);
-          continue;
+          return;
         }
       }
     }
     avg_row_ref(yr, xp, s, p, 0, s.Q);
-  }
+  });
 }
 
 template <typename T>
 void avg_pool2d_backward(T* gx, const T* gy, const PoolShape& s) {
   // gy (planes, P, Q) -> gx (planes, H, W)
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(s.planes * s.H * s.W))
-  for (int64_t n = 0; n < s.planes; ++n) {
+  parallel_for_each(s.planes, parallel(s.planes * s.H * s.W) ? num_threads() : 1, [&](int64_t n) {
     T* g = gx + n * s.H * s.W;
     std::memset(g, 0, sizeof(T) * s.H * s.W);
     const T* gyn = gy + n * s.P * s.Q;
@@ -250,7 +251,7 @@ void avg_pool2d_backward(T* gx, const T* gy, const PoolShape& s) {
         }
       }
     }
-  }
+  });
 }
 
 template <typename T>
@@ -262,15 +263,13 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
   const auto sum_fast = kernels().pool.sum_run;  // null: the portable sum
   if (P == 1 && Q == 1) {  // global average pooling: one contiguous sum per plane
     const int64_t HW = H * W;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(planes * HW))
-    for (int64_t n = 0; n < planes; ++n) y[n] = sum_run(x + n * HW, HW, sum_fast) / T(HW);
+    parallel_for_each(planes, parallel(planes * HW) ? num_threads() : 1, [&](int64_t n) { y[n] = sum_run(x + n * HW, HW, sum_fast) / T(HW); });
     return;
   }
   const int64_t* hbp = hb.data();
   const int64_t* wbp = wb.data();
-#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) if (parallel(planes * H * W))
-  for (int64_t n = 0; n < planes; ++n)
-  for (int64_t p = 0; p < P; ++p) {
+  parallel_for_each(planes * P, parallel(planes * H * W) ? num_threads() : 1, [&](int64_t np) {
+    const int64_t n = np / P, p = np % P;
     const int64_t h0 = hbp[2 * p], h1 = hbp[2 * p + 1];
     const T* xp = x + n * H * W;
     T* yr = y + (n * P + p) * Q;
@@ -284,13 +283,12 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t planes, int64_t H, in
       }
       yr[q] = sum / T((h1 - h0) * (w1 - w0));
     }
-  }
+  });
 }
 
 template <typename T>
 void adaptive_avg_pool2d_backward(T* gx, const T* gy, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parallel(planes * H * W))
-  for (int64_t n = 0; n < planes; ++n) {
+  parallel_for_each(planes, parallel(planes * H * W) ? num_threads() : 1, [&](int64_t n) {
     T* g = gx + n * H * W;
     std::memset(g, 0, sizeof(T) * H * W);
     for (int64_t p = 0; p < P; ++p) {
@@ -302,7 +300,7 @@ void adaptive_avg_pool2d_backward(T* gx, const T* gy, int64_t planes, int64_t H,
           for (int64_t w = w0; w < w1; ++w) g[h * W + w] += v;
       }
     }
-  }
+  });
 }
 
 #define NK_INSTANTIATE(T)                                                                                  \

@@ -19,8 +19,6 @@
 // region with a barrier per step; backward keeps dA and dU and finishes with large GEMMs).
 // Speed, 2 threads vs torch.nn.GRU, float32, `python -m nnkernels --only rnn` (quiet 2-core VM):
 //   T50 B64 I64 H64: fwd 2.63x torch, fwd+bwd 3.24x;  T100 B32 I128 H256: fwd 1.83x, fwd+bwd 1.68x
-#include <omp.h>
-
 #include <cstring>
 
 #include "rnn/rnn.h"
@@ -47,9 +45,8 @@ void gru_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const 
   auto ghbuf = rnn::aligned_buffer<T>(size_t(B * G));                 // h · w_hh^T of one step
   T* gh = ghbuf.get();
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+  parallel_region(nt, [&](Team& tm) {
+    const int tid = tm.tid(), team = tm.size();
     const rnn::Tile tile = rnn::make_tile(tid, team, B, cfg.MR, H, cfg.NR);
     T* ab = abuf.get() + tid * abuf_n;
     for (int64_t t = 0; t < T_; ++t) {
@@ -61,9 +58,9 @@ void gru_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const 
         gates_k.gru_fwd(nr, tile.j0, tile.j1, H, g, gh + r * G, b_ih, b_hh, hp + r * H,
                              hn + t * BH + r * H, y + t * BH + r * H);
       }
-#pragma omp barrier
+      tm.barrier();
     }
-  }
+  });
 }
 
 template <typename T>
@@ -87,9 +84,8 @@ void gru_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
   auto abuf = rnn::aligned_buffer<T>(size_t(abuf_n * nt));
   T* dh = gh0;  // dh (B × H) lives in the output during the loop
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+  parallel_region(nt, [&](Team& tm) {
+    const int tid = tm.tid(), team = tm.size();
     const rnn::Tile tile = rnn::make_tile(tid, team, B, cfg.MR, H, cfg.NR);
     T* ab = abuf.get() + tid * abuf_n;
     const int64_t r0 = tile.r0, nr = tile.r1 - tile.r0, j0 = tile.j0, j1 = tile.j1;
@@ -111,11 +107,11 @@ void gru_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
         gates_k.gru_bwd(nr, j0, j1, H, gates + t * B * G + r0 * G, hn + t * BH + r0 * H,
                              hp + r0 * H, dh + r0 * H, dA + t * B * G + r0 * G, dU + t * B * G + r0 * G);
       }
-#pragma omp barrier
+      tm.barrier();
     }
     // dh0 = dh ∘ z (already in dh) + dU[0] · w_hh.
     if (tile.active) rnn::tile_gemm<T>(cfg, W, dU, G, tile, T(1), dh, H, ab);
-  }
+  });
 
   gemm<T>(T_ * B, I, G, T(1), dA, G, 1, w_ih, I, 1, T(0), gx, I);            // gx = dA · w_ih
   gemm<T>(G, I, T_ * B, T(1), dA, 1, G, x, I, 1, T(0), gw_ih, I);            // gw_ih = dA^T · x

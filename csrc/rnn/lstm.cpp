@@ -26,8 +26,6 @@
 // (2026-11-23, 2-core AMD EPYC VM, measured while the machine was quiet):
 //   T50 B64 I64 H64:    fwd 95 GFLOP/s = 1.36x torch, fwd+bwd 95 GFLOP/s = 1.14x
 //   T100 B32 I128 H256: fwd 131 GFLOP/s = 1.13x torch, fwd+bwd 124 GFLOP/s = 1.21x
-#include <omp.h>
-
 #include <cstring>
 #include <vector>
 
@@ -55,9 +53,8 @@ void lstm_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
   const int64_t abuf_n = round_up(B, cfg.MR) * std::min<int64_t>(H, cfg.KC) + 64;
   auto abuf = rnn::aligned_buffer<T>(size_t(abuf_n * nt));
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+  parallel_region(nt, [&](Team& tm) {
+    const int tid = tm.tid(), team = tm.size();
     const rnn::Tile tile = rnn::make_tile(tid, team, B, cfg.MR, H, cfg.NR);
     T* ab = abuf.get() + tid * abuf_n;
     for (int64_t t = 0; t < T_; ++t) {
@@ -70,9 +67,9 @@ void lstm_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
         gates_k.lstm_fwd(nr, tile.j0, tile.j1, H, g + r * G, bias, cp + r * H,
                               cs + t * BH + r * H, y + t * BH + r * H);
       }
-#pragma omp barrier
+      tm.barrier();
     }
-  }
+  });
 }
 
 template <typename T>
@@ -97,9 +94,8 @@ void lstm_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, cons
   T* dh = gh0;
   T* dc = gc0;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+  parallel_region(nt, [&](Team& tm) {
+    const int tid = tm.tid(), team = tm.size();
     const rnn::Tile tile = rnn::make_tile(tid, team, B, cfg.MR, H, cfg.NR);
     T* ab = abuf.get() + tid * abuf_n;
     const int64_t r0 = tile.r0, nr = tile.r1 - tile.r0, j0 = tile.j0, nj = tile.j1 - tile.j0;
@@ -123,11 +119,11 @@ void lstm_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, cons
         gates_k.lstm_bwd(nr, j0, tile.j1, H, gates + t * B * G + r0 * G, cs + t * BH + r0 * H,
                               cp + r0 * H, dh + r0 * H, dc + r0 * H, da + t * B * G + r0 * G);
       }
-#pragma omp barrier
+      tm.barrier();
     }
     // dh0 = dA[0] · w_hh (dc already holds dc0).
     if (tile.active) rnn::tile_gemm<T>(cfg, W, da, G, tile, T(0), dh, H, ab);
-  }
+  });
 
   // The input and weight gradients as two large GEMMs over all steps.
   gemm<T>(T_ * B, I, G, T(1), da, G, 1, w_ih, I, 1, T(0), gx, I);            // gx = dA · w_ih

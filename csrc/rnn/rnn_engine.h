@@ -8,7 +8,6 @@
 // the GEMM columns of every gate of its hidden units, applies the fused gate pass to
 // exactly that tile, and meets the others at one barrier per step.
 #pragma once
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -16,6 +15,7 @@
 #include <memory>
 
 #include "common.h"
+#include "runtime/threads.h"
 #include "gemm/gemm.h"
 
 namespace nk {
@@ -163,8 +163,7 @@ void column_sums(int64_t rows, int64_t N, const T* a, T* out) {
   const int64_t cb = 256;
   const int64_t nblk = ceil_div(N, cb);
   const int nt = rows * N < (int64_t(1) << 16) ? 1 : num_threads();
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t blk = 0; blk < nblk; ++blk) {
+  parallel_for_each(nblk, nt > 1 ? nt : 1, [&](int64_t blk) {
     const int64_t n0 = blk * cb, n1 = std::min(N, n0 + cb);
     T acc[256];
     for (int64_t n = n0; n < n1; ++n) acc[n - n0] = T(0);
@@ -173,7 +172,7 @@ void column_sums(int64_t rows, int64_t N, const T* a, T* out) {
       for (int64_t n = n0; n < n1; ++n) acc[n - n0] += row[n];
     }
     for (int64_t n = n0; n < n1; ++n) out[n] = acc[n - n0];
-  }
+  });
 }
 
 }  // namespace rnn

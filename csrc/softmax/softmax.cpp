@@ -13,7 +13,6 @@
 // Speed: see softmax_avx2.cpp; python -m nnkernels --only softmax.
 #include "softmax/softmax.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +20,7 @@
 #include <type_traits>
 
 #include "common.h"
+#include "runtime/threads.h"
 #include "kernels.h"
 
 namespace nk {
@@ -171,24 +171,22 @@ void softmax_forward(T* y, const T* x, int64_t outer, int64_t C, int64_t inner, 
   const Rows<T> R;
   const bool par = outer * C * inner >= kParallelMin && num_threads() > 1;
   if (inner == 1) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-    for (int64_t o = 0; o < outer; ++o) row_forward(R, y + o * C, x + o * C, C, log);
+    parallel_for_each(outer, par ? num_threads() : 1, [&](int64_t o) { row_forward(R, y + o * C, x + o * C, C, log); });
     return;
   }
   const int64_t nb = ceil_div(inner, kLanes);
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-  for (int64_t ob = 0; ob < outer * nb; ++ob) {
+  parallel_for_each(outer * nb, par ? num_threads() : 1, [&](int64_t ob) {
     const int64_t o = ob / nb, i0 = (ob % nb) * kLanes, i1 = std::min(inner, i0 + kLanes);
     T* yo = y + o * C * inner;
     const T* xo = x + o * C * inner;
     if constexpr (std::is_same_v<T, float>) {
       if (R.avx) {
         R.k.cols(yo, xo, C, inner, i0, i1, log);
-        continue;
+        return;
       }
     }
     cols_forward_ref(yo, xo, C, inner, i0, i1, log);
-  }
+  });
 }
 
 template <typename T>
@@ -196,23 +194,21 @@ void softmax_backward(T* gx, const T* g, const T* y, int64_t outer, int64_t C, i
   const Rows<T> R;
   const bool par = outer * C * inner >= kParallelMin && num_threads() > 1;
   if (inner == 1) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-    for (int64_t o = 0; o < outer; ++o) row_backward(R, gx + o * C, g + o * C, y + o * C, C, log);
+    parallel_for_each(outer, par ? num_threads() : 1, [&](int64_t o) { row_backward(R, gx + o * C, g + o * C, y + o * C, C, log); });
     return;
   }
   const int64_t nb = ceil_div(inner, kLanes);
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-  for (int64_t ob = 0; ob < outer * nb; ++ob) {
+  parallel_for_each(outer * nb, par ? num_threads() : 1, [&](int64_t ob) {
     const int64_t o = ob / nb, i0 = (ob % nb) * kLanes, i1 = std::min(inner, i0 + kLanes);
     const int64_t off = o * C * inner;
     if constexpr (std::is_same_v<T, float>) {
       if (R.avx) {
         R.k.cols_bwd(gx + off, g + off, y + off, C, inner, i0, i1, log);
-        continue;
+        return;
       }
     }
     cols_backward_ref(gx + off, g + off, y + off, C, inner, i0, i1, log);
-  }
+  });
 }
 
 template <typename T>
@@ -221,8 +217,7 @@ void cross_entropy_forward(T* loss, const T* x, const int64_t* target, int64_t N
   const Rows<T> R;
   const bool par = N * C >= kParallelMin && num_threads() > 1;
   const double eps = smoothing;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-  for (int64_t i = 0; i < N; ++i) {
+  parallel_for_each(N, par ? num_threads() : 1, [&](int64_t i) {
     const T* xi = x + i * C;
     const T m = R.max(xi, C);
     double sumx = 0;
@@ -231,7 +226,7 @@ void cross_entropy_forward(T* loss, const T* x, const int64_t* target, int64_t N
     double l = (1 - eps) * (lse - double(xi[target[i]]));
     if (eps != 0) l += eps * (lse - sumx / double(C));
     loss[i] = T(l);
-  }
+  });
 }
 
 template <typename T>
@@ -240,8 +235,7 @@ void cross_entropy_backward(T* gx, const T* x, const int64_t* target, const T* g
   // x, gx (N, C); gscale[i * gstride] is dloss/dloss_i
   const Rows<T> R;
   const bool par = N * C >= kParallelMin && num_threads() > 1;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par)
-  for (int64_t i = 0; i < N; ++i) {
+  parallel_for_each(N, par ? num_threads() : 1, [&](int64_t i) {
     const T* xi = x + i * C;
     T* gi = gx + i * C;
     const T m = R.max(xi, C);
@@ -249,7 +243,7 @@ void cross_entropy_backward(T* gx, const T* x, const int64_t* target, const T* g
     const T scale = gscale[i * gstride];
     R.ce_grad(gi, xi, C, m, T(std::log(s)), scale, T(double(scale) * double(smoothing) / double(C)));
     gi[target[i]] -= T(double(scale) * (1.0 - double(smoothing)));
-  }
+  });
 }
 
 #define NK_INSTANTIATE(T)                                                                               \

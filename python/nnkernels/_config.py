@@ -75,7 +75,7 @@ def show_config(file=None) -> None:
     ]
     lines += [f"  {fam:<13} {name}" for fam, name in _C.kernel_names().items()]
     lines += [
-        f"  threads       {get_num_threads()} (OpenMP {_C.openmp_version})",
+        f"  threads       {get_num_threads()} (own pool; idle threads park after {_C.get_spin_us()} µs)",
         f"  cuda built    {'yes' if _C.cuda_built else 'no'}",
     ]
     info = cuda.info()

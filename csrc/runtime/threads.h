@@ -1,0 +1,109 @@
+// The kernels' thread runtime: one small pool of its own, made to share the CPU with
+// other pools in the process (NumPy's OpenBLAS, MKL, torch's OpenMP) and with other
+// processes.
+//
+// Why not OpenMP: libgomp's idle workers spin (without yielding) for a long while after
+// each region, and OpenBLAS's idle workers do the same after each of its calls; on a
+// machine with as many cores as threads, the two pools then take each other's cores in
+// whole scheduler slices, and a loop alternating `a @ b` with one nnkernels call ran at
+// 4 % of its speed (issue 17; benchmarks/coexist.py measures it).
+//
+// The rules this runtime keeps:
+//   * The calling thread is thread 0 of every region and does its share of the work.
+//   * A worker that finishes spins on `pause` for a few microseconds, then keeps polling
+//     with sched_yield (which hands the core to any other runnable thread at once), and
+//     parks on a futex once the spin window (NNKERNELS_SPIN_US, default 300 µs) has
+//     passed. Nothing spins after that window.
+//   * A region's team is whoever joins in time: the caller waits a short while for the
+//     workers, then closes the team, and a worker that was descheduled (a busy core)
+//     stays out of that region instead of stalling it. parallel_for hands out chunks
+//     dynamically, so a slow thread does less of the work.
+//   * A region opened inside a region, or while another Python thread holds the pool,
+//     runs on its calling thread alone (correct, never deadlocks).
+//   * Waits at team barriers spin briefly and then yield.
+#pragma once
+#include <cstdint>
+#include <utility>
+
+namespace nk {
+
+// Threads every parallel region of the library may use (one value for the process, so
+// a value set from one Python thread holds for calls from all of them). The default is
+// NNKERNELS_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on.
+int num_threads();
+void set_num_threads(int n);
+
+// How long an idle worker polls before it parks, in microseconds (0 = park at once).
+int spin_us();
+void set_spin_us(int us);
+
+// True inside a parallel region (a nested region runs serially).
+bool in_parallel();
+
+// A region's team as seen by one of its threads.
+class Team {
+ public:
+  int tid() const { return tid_; }
+  int size() const { return size_; }
+  // Every thread of the team waits here until all have arrived.
+  void barrier();
+
+  // Made by the runtime (shared: the team's barrier state; null for a team of one).
+  Team(int tid, int size, void* shared) : tid_(tid), size_(size), shared_(shared) {}
+
+ private:
+  int tid_, size_;
+  void* shared_;
+};
+
+namespace detail {
+// A non-owning reference to a callable (the region body lives on the caller's stack for
+// the whole region).
+template <typename... Args>
+struct FnRef {
+  void* obj;
+  void (*call)(void*, Args...);
+  template <typename F>
+  static FnRef of(F& f) {
+    return {static_cast<void*>(&f), [](void* o, Args... a) { (*static_cast<F*>(o))(a...); }};
+  }
+  void operator()(Args... a) const { call(obj, a...); }
+};
+void run_region(int nt, FnRef<Team&> body);
+// chunk > 0: exactly that many indices per claim; chunk == 0: about four chunks per thread.
+void run_for(int64_t n, int nt, int64_t chunk, FnRef<int64_t, int64_t> body);
+}  // namespace detail
+
+// body(team) on up to nt threads (the caller is tid 0); the team may be smaller.
+template <typename F>
+void parallel_region(int nt, F&& body) {
+  detail::run_region(nt, detail::FnRef<Team&>::of(body));
+}
+
+// body(begin, end) over [0, n) on up to nt threads, in about four contiguous chunks per
+// thread (few enough that each thread's rows stay together, enough that a thread slowed
+// by another process does less of the work). Chunks are claimed dynamically, so which
+// thread runs which is not fixed.
+template <typename F>
+void parallel_for(int64_t n, int nt, F&& body) {
+  detail::run_for(n, nt, 0, detail::FnRef<int64_t, int64_t>::of(body));
+}
+
+// parallel_for with one index per call: body(i).
+template <typename F>
+void parallel_for_each(int64_t n, int nt, F&& body) {
+  parallel_for(n, nt, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) body(i);
+  });
+}
+
+// The same with one index per claim, for items of uneven or large cost.
+template <typename F>
+void parallel_for_each_dynamic(int64_t n, int nt, F&& body) {
+  auto range = [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) body(i);
+  };
+  detail::run_for(n, nt, 1, detail::FnRef<int64_t, int64_t>::of(range));
+}
+
+}  // namespace nk
