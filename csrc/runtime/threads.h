@@ -12,7 +12,7 @@
 //   * The calling thread is thread 0 of every region and does its share of the work.
 //   * A worker that finishes spins on `pause` for a few microseconds, then keeps polling
 //     with sched_yield (which hands the core to any other runnable thread at once), and
-//     parks on a futex once the spin window (NNKERNELS_SPIN_US, default 300 µs) has
+//     parks on a futex once the spin window (NNKERNELS_SPIN_US, at most; default 100 µs) has
 //     passed. Nothing spins after that window.
 //   * A region's team is whoever joins in time: the caller waits a short while for the
 //     workers, then closes the team, and a worker that was descheduled (a busy core)
@@ -39,6 +39,15 @@ void set_spin_us(int us);
 
 // True inside a parallel region (a nested region runs serially).
 bool in_parallel();
+
+// Counts since the last call (for tests and benchmarks/coexist.py): team regions and
+// loops run on the pool, workers wanted and joined, the callers' time waiting for joins,
+// futex wakes of parked workers, workers woken on the caller's CPU, back-offs to solo
+// running after a member was kept off its CPU, and regions run solo because of that.
+struct ThreadStats {
+  int64_t regions, loops, wanted, joined, join_wait_ns, wakes, same_cpu, backoffs, solo;
+};
+ThreadStats take_thread_stats();
 
 // A region's team as seen by one of its threads.
 class Team {

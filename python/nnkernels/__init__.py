@@ -1,4 +1,4 @@
-"""nnkernels: hand-written CPU (AVX2/FMA + OpenMP) and CUDA deep-learning kernels.
+"""nnkernels: hand-written CPU (SIMD on its own thread pool) and CUDA deep-learning kernels.
 
     import nnkernels as nk
     c = nk.matmul(a, b)          # NumPy in, NumPy out
@@ -18,6 +18,8 @@ from ._config import (  # noqa: E402
     show_config,
     _apply_env,
 )
+from . import _threadpool  # noqa: E402
+_threadpool.register()  # threadpoolctl sees and limits the kernel threads (if installed)
 from . import cuda  # noqa: E402  never fails without a GPU
 from . import ops  # noqa: E402
 from .ops import *  # noqa: E402,F401,F403

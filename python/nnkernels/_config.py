@@ -22,7 +22,8 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """Threads the CPU kernels use; defaults to OMP_NUM_THREADS or the number of cores."""
+    """Threads the CPU kernels use; defaults to NNKERNELS_NUM_THREADS, else OMP_NUM_THREADS,
+    else the CPUs this process may run on."""
     return _C.get_num_threads()
 
 
