@@ -99,17 +99,27 @@ def loop_row(label, who, reps):
         f = {LOOP_CALLS[0]: lambda: torch.matmul(ta, tb),
              LOOP_CALLS[1]: lambda: F.max_pool2d(tx, 2),
              LOOP_CALLS[2]: lambda: F.conv2d(tx, tw, padding=1)}[label]
+    # Blocks of each in turn, so a slow spell of the host lands on all of them alike.
     stats = getattr(nk._C, "_thread_stats", dict)
-    stats()
-    alone = back_to_back(f, reps)
-    s_alone = stats()
-    time.sleep(0.3)
-    np_alone = back_to_back(npmm, reps)
-    time.sleep(0.3)
-    stats()
-    t_np, t_f = alternating(npmm, f, reps)
-    return dict(alone=alone, loop=t_f, np_alone=np_alone, np_loop=t_np, pool_alone=s_alone,
-                pool_loop=stats())
+    blocks, per = 10, max(5, reps // 10)
+    alone, np_alone, loop, np_loop = [], [], [], []
+    s_alone, s_loop = {}, {}
+    add = lambda acc, d: {k: acc.get(k, 0) + v for k, v in d.items()}
+    for _ in range(blocks):
+        time.sleep(0.4)     # OpenBLAS's idle workers spin ~0.1-0.2 s after its last call
+        stats()
+        alone.append(back_to_back(f, per))
+        s_alone = add(s_alone, stats())
+        time.sleep(0.15)
+        np_alone.append(back_to_back(npmm, per))
+        time.sleep(0.15)
+        stats()
+        t_np, t_f = alternating(npmm, f, per)
+        s_loop = add(s_loop, stats())
+        loop.append(t_f)
+        np_loop.append(t_np)
+    return dict(alone=med(alone), loop=med(loop), np_alone=med(np_alone), np_loop=med(np_loop),
+                pool_alone=s_alone, pool_loop=s_loop)
 
 
 def in_subprocess(args):

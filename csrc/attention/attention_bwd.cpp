@@ -138,7 +138,7 @@ void attention_backward(const AttnProblem<T>& p, const T* dout, const T* out, co
       }
     }
     if (cur >= 0) flush(cur);
-  });
+  }, 2.0 * double(work));
 }
 
 template void attention_backward<float>(const AttnProblem<float>&, const float*, const float*,

@@ -1,45 +1,8 @@
 // The _C extension: registers each kernel family's bindings and the runtime settings.
-#include <algorithm>
-#include <atomic>
-#include <vector>
-
 #include "bind/array.h"
 #include "bind/registry.h"
 #include "common.h"
 #include "kernels.h"
-
-namespace {
-// Exercises the thread runtime: each round runs a team region whose members write their
-// tid into a phase table between barriers (every member must see every other's write
-// after each barrier), then a loop that must visit each index exactly once.
-int64_t runtime_check(int rounds, int threads) {
-  int64_t bad = 0;
-  std::vector<int> seen(4096);
-  std::vector<int64_t> hits(10007);
-  for (int r = 0; r < rounds; ++r) {
-    std::atomic<int64_t> errors{0};
-    nk::parallel_region(threads, [&](nk::Team& team) {
-      if (team.size() < 1 || team.size() > threads || team.tid() >= team.size()) ++errors;
-      for (int phase = 1; phase <= 3; ++phase) {
-        seen[size_t(team.tid())] = phase * 1000 + r % 1000;
-        team.barrier();
-        for (int t = 0; t < team.size(); ++t)
-          if (seen[size_t(t)] != phase * 1000 + r % 1000) ++errors;
-        team.barrier();
-      }
-    });
-    const int64_t n = 1 + (r * 7919) % int64_t(hits.size());
-    std::fill(hits.begin(), hits.end(), 0);
-    nk::parallel_for(n, threads, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
-    });
-    for (int64_t i = 0; i < int64_t(hits.size()); ++i)
-      if (hits[size_t(i)] != (i < n ? 1 : 0)) ++errors;
-    bad += errors.load();
-  }
-  return bad;
-}
-}  // namespace
 
 PYBIND11_MODULE(_C, m) {
   namespace py = pybind11;
@@ -100,7 +63,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &nk::set_num_threads);
   m.def("get_spin_us", &nk::spin_us, "How long idle kernel threads poll before they park (µs)");
   m.def("set_spin_us", &nk::set_spin_us, py::arg("us"));
-  m.def("_runtime_check", &runtime_check, py::arg("rounds"), py::arg("threads"),
+  m.def("_runtime_check", &nk::runtime_check, py::arg("rounds"), py::arg("threads"),
         py::call_guard<py::gil_scoped_release>(),
         "Runs `rounds` team regions with barriers and loops on the pool and returns how many "
         "checks failed (0 expected); for tests/test_threads.py");

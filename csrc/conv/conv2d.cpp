@@ -344,7 +344,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
         for (int u = 1; u < tn; ++u) acc += part[size_t((u - 1) * wsize + i)];
         gw[i] = acc;
       }
-    });
+    }, 2.0 * double(g.N) * double(g.K) * double(PQ) * double(CRS));
   } else if (nt > 1 && g.G >= nt) {
     parallel_for_each_dynamic(g.G, nt, [&](int64_t gi) { product(gi, 0, g.N, gw, 1); });
   } else {

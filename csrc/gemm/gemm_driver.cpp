@@ -136,7 +136,7 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, T alpha, const Packer<T>& A,
   parallel_region(nt, [&](Team& team) {
     // The team may be smaller than asked (a worker late to join, nested regions).
     gemm_thread<T>(team, cfg, M, N, K, alpha, A, B, beta, C, ldc, Bbuf, mc, nbm, nchunks);
-  });
+  }, 2.0 * double(M) * double(N) * double(K));
 }
 
 namespace {

@@ -60,7 +60,7 @@ void gru_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const 
       }
       tm.barrier();
     }
-  });
+  }, 2.0 * double(T_) * double(B) * double(G) * double(H));
 }
 
 template <typename T>
@@ -111,7 +111,7 @@ void gru_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
     }
     // dh0 = dh ∘ z (already in dh) + dU[0] · w_hh.
     if (tile.active) rnn::tile_gemm<T>(cfg, W, dU, G, tile, T(1), dh, H, ab);
-  });
+  }, 2.0 * double(T_) * double(B) * double(G) * double(H));
 
   gemm<T>(T_ * B, I, G, T(1), dA, G, 1, w_ih, I, 1, T(0), gx, I);            // gx = dA · w_ih
   gemm<T>(G, I, T_ * B, T(1), dA, 1, G, x, I, 1, T(0), gw_ih, I);            // gw_ih = dA^T · x

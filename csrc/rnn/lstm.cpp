@@ -69,7 +69,7 @@ void lstm_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
       }
       tm.barrier();
     }
-  });
+  }, 2.0 * double(T_) * double(B) * double(G) * double(H));
 }
 
 template <typename T>
@@ -123,7 +123,7 @@ void lstm_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, cons
     }
     // dh0 = dA[0] · w_hh (dc already holds dc0).
     if (tile.active) rnn::tile_gemm<T>(cfg, W, da, G, tile, T(0), dh, H, ab);
-  });
+  }, 2.0 * double(T_) * double(B) * double(G) * double(H));
 
   // The input and weight gradients as two large GEMMs over all steps.
   gemm<T>(T_ * B, I, G, T(1), da, G, 1, w_ih, I, 1, T(0), gx, I);            // gx = dA · w_ih

@@ -135,7 +135,7 @@ ThreadStats take_thread_stats() {
 class Pool {
  public:
   // The caller's share is tid 0; `want` counts the other members.
-  void run_region(int nt, detail::FnRef<Team&> body);
+  void run_region(int nt, detail::FnRef<Team&> body, double flops);
   void run_for(int64_t n, int nt, int64_t chunk, detail::FnRef<int64_t, int64_t> body);
 
   std::atomic<bool> busy{false};
@@ -315,15 +315,17 @@ void Pool::worker_main(int idx) {
   }
 }
 
-void Pool::run_region(int nt, detail::FnRef<Team&> body) {
+void Pool::run_region(int nt, detail::FnRef<Team&> body, double flops) {
   const auto t_start = Clock::now();
   grow(nt - 1);
   is_for_ = false;
   region_ = body;
   const uint32_t gen = publish(nt - 1);
-  // Give the workers a short window to join; whoever has not by then stays out.
+  // Give the workers a window to join; whoever has not by then stays out. The window is
+  // an eighth of the region's time at a modest 25 GFLOP/s a thread, within [60 µs, 4 ms].
   const auto t0 = Clock::now();
-  const int64_t window_ns = 60000;
+  const int64_t window_ns =
+      int64_t(std::clamp(flops / (25.0 * nt) / 8.0, 60000.0, 4000000.0));
   for (int i = 0; word_count(join_.load(std::memory_order_acquire)) < nt - 1; ++i) {
     if ((i & 15) == 15 && (Clock::now() - t0).count() > window_ns) break;
     if (i > 2048) sched_yield(); else cpu_relax();
@@ -410,7 +412,7 @@ struct PoolLease {
 
 namespace detail {
 
-void run_region(int nt, FnRef<Team&> body) {
+void run_region(int nt, FnRef<Team&> body, double flops) {
   nt = std::min(nt, kMaxThreads);
   PoolLease lease(nt);
   if (!lease.p) {
@@ -418,7 +420,7 @@ void run_region(int nt, FnRef<Team&> body) {
     body(alone);
     return;
   }
-  lease.p->run_region(nt, body);
+  lease.p->run_region(nt, body, flops);
 }
 
 void run_for(int64_t n, int nt, int64_t chunk, FnRef<int64_t, int64_t> body) {
@@ -436,6 +438,37 @@ void run_for(int64_t n, int nt, int64_t chunk, FnRef<int64_t, int64_t> body) {
 }  // namespace detail
 
 bool in_parallel() { return tl_in_region; }
+
+// Exercises the thread runtime: each round runs a team region whose members write their
+// tid into a phase table between barriers (every member must see every other's write
+// after each barrier), then a loop that must visit each index exactly once.
+int64_t runtime_check(int rounds, int threads) {
+  int64_t bad = 0;
+  std::vector<int> seen(4096);
+  std::vector<int64_t> hits(10007);
+  for (int r = 0; r < rounds; ++r) {
+    std::atomic<int64_t> errors{0};
+    parallel_region(threads, [&](Team& team) {
+      if (team.size() < 1 || team.size() > threads || team.tid() >= team.size()) ++errors;
+      for (int phase = 1; phase <= 3; ++phase) {
+        seen[size_t(team.tid())] = phase * 1000 + r % 1000;
+        team.barrier();
+        for (int t = 0; t < team.size(); ++t)
+          if (seen[size_t(t)] != phase * 1000 + r % 1000) ++errors;
+        team.barrier();
+      }
+    });
+    const int64_t n = 1 + (r * 7919) % int64_t(hits.size());
+    std::fill(hits.begin(), hits.end(), 0);
+    parallel_for(n, threads, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
+    });
+    for (int64_t i = 0; i < int64_t(hits.size()); ++i)
+      if (hits[size_t(i)] != (i < n ? 1 : 0)) ++errors;
+    bad += errors.load();
+  }
+  return bad;
+}
 
 int num_threads() {
   int n = g_threads.load(std::memory_order_relaxed);

@@ -49,6 +49,10 @@ struct ThreadStats {
 };
 ThreadStats take_thread_stats();
 
+// Runs `rounds` team regions with barriers and loops on up to `threads` threads and returns
+// how many of their checks failed (0 expected); for tests/test_threads.py.
+int64_t runtime_check(int rounds, int threads);
+
 // A region's team as seen by one of its threads.
 class Team {
  public:
@@ -78,15 +82,20 @@ struct FnRef {
   }
   void operator()(Args... a) const { call(obj, a...); }
 };
-void run_region(int nt, FnRef<Team&> body);
+void run_region(int nt, FnRef<Team&> body, double flops);
 // chunk > 0: exactly that many indices per claim; chunk == 0: about four chunks per thread.
 void run_for(int64_t n, int nt, int64_t chunk, FnRef<int64_t, int64_t> body);
 }  // namespace detail
 
-// body(team) on up to nt threads (the caller is tid 0); the team may be smaller.
+// body(team) on up to nt threads (the caller is tid 0); the team may be smaller. `flops`
+// (a rough count of the region's work, 0 if unknown) sets how long the caller waits for
+// parked workers to join: a big region waits longer (up to 4 ms, about an eighth of its
+// time), a small one at most 60 µs. Waking a parked thread on an idle vCPU of a VM took
+// up to ~0.3 ms here, and a GEMM 2048³ whose worker missed a 60 µs window ran at half
+// speed.
 template <typename F>
-void parallel_region(int nt, F&& body) {
-  detail::run_region(nt, detail::FnRef<Team&>::of(body));
+void parallel_region(int nt, F&& body, double flops = 0) {
+  detail::run_region(nt, detail::FnRef<Team&>::of(body), flops);
 }
 
 // body(begin, end) over [0, n) on up to nt threads, in about four contiguous chunks per
