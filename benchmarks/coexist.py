@@ -16,7 +16,8 @@ cancels out:
 
 Run it on a quiet machine, with NumPy's OpenBLAS unpinned, from the repository root:
   PYTHONPATH=python env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/coexist.py
-  (--only loop,busy ... picks sections; --threads N sets both libraries' threads)
+  (--only loop,busy ... picks sections; --threads N sets both libraries' threads;
+   --share-blas 0 leaves NumPy's OpenBLAS threads alone, as NNKERNELS_SHARE_BLAS=0 does)
 """
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def section_loop(torch, reps, threads):
     rows = []
     for label in LOOP_CALLS:
         for who in ("nnkernels", "torch") if torch is not None else ("nnkernels",):
-            r = in_subprocess(["--row", f"{who}|{label}", "--reps", str(reps), "--threads", str(threads)])
+            r = in_subprocess(["--row", f"{who}|{label}", "--reps", str(reps), "--threads", str(threads)]
+                              + ["--share-blas", os.environ.get("NNKERNELS_SHARE_BLAS", "1")])
             rows.append((label, who, r))
             print(f"{label:<30} {who:<9} {r['alone'] * 1e3:9.3f} {r['loop'] * 1e3:9.3f} "
                   f"{r['alone'] / r['loop']:6.2f} | {r['np_alone'] * 1e3:8.3f} {r['np_loop'] * 1e3:8.3f} "
@@ -257,8 +259,13 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=300)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--share-blas", type=int, default=1,
+                    help="1 (the default, as at import): NumPy's OpenBLAS threads run on nnkernels's "
+                         "pool (nk.share_threads_with_blas); 0: OpenBLAS keeps its own")
     ap.add_argument("--row", help=argparse.SUPPRESS)   # internal: one loop row, JSON out
     args = ap.parse_args(argv)
+    os.environ["NNKERNELS_SHARE_BLAS"] = "1" if args.share_blas else "0"   # rows: subprocesses
+    nk.share_threads_with_blas(args.share_blas)
     nk.set_num_threads(args.threads)
     try:
         from threadpoolctl import threadpool_limits
@@ -277,7 +284,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     print(f"# {cpu_model()}, nnkernels {nk.cpu_path()} path, {args.threads} threads; "
           f"NumPy BLAS: {blas_kernel()}; torch {getattr(torch, '__version__', 'absent')}; "
-          f"spin window {getattr(nk._C, 'get_spin_us', lambda: '(OpenMP)')()} µs")
+          f"spin window {getattr(nk._C, 'get_spin_us', lambda: '(OpenMP)')()} µs; "
+          f"NumPy's BLAS threads on nnkernels's pool: {'yes' if args.share_blas else 'no'}")
     only = set(args.only.split(","))
     if "small" in only:
         section_small(torch, max(args.reps, 1000))   # first: nothing else has run yet

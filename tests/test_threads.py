@@ -170,3 +170,76 @@ def test_threadpoolctl_sees_and_limits_nnkernels(threads_restored):
     with threadpoolctl.threadpool_limits(limits=1, user_api="nnkernels"):
         assert nk.get_num_threads() == 1
     assert nk.get_num_threads() == 2
+
+
+def _blas_shared():
+    from nnkernels._threadpool import _openblas_libraries
+    return bool(_openblas_libraries())
+
+
+needs_shared_blas = pytest.mark.skipif(not _blas_shared(), reason="NumPy's BLAS is not an OpenBLAS "
+                                       "with openblas_set_threads_callback_function (>= 0.3.27)")
+
+
+@needs_shared_blas
+def test_numpy_blas_on_the_pool_is_correct(rng):
+    a = rng.standard_normal((700, 500))
+    b = rng.standard_normal((500, 600))
+    ref = (a.astype(np.longdouble) @ b).astype(np.float64)
+    try:
+        assert nk.share_threads_with_blas(True)            # on by default; idempotent
+        _C._thread_stats()
+        on = a @ b
+        assert _C._thread_stats()["regions"] >= 1          # OpenBLAS's jobs ran on the pool
+        assert nk.share_threads_with_blas(False)
+        off = a @ b
+    finally:
+        nk.share_threads_with_blas(os.environ.get("NNKERNELS_SHARE_BLAS", "1") != "0")
+    assert np.abs(on - ref).max() <= 1e-10 * np.abs(ref).max()
+    assert np.abs(off - ref).max() <= 1e-10 * np.abs(ref).max()
+
+
+@needs_shared_blas
+def test_numpy_blas_from_python_threads_beside_kernels(rng):
+    # NumPy BLAS calls from several threads at once, beside nnkernels calls: whoever finds
+    # the pool busy runs its OpenBLAS jobs on threads of its own; nothing hangs.
+    nk.share_threads_with_blas(True)
+    a = rng.standard_normal((400, 400))
+    ref = a @ a
+    x = rng.standard_normal((8, 16, 30, 30), dtype=np.float32)
+    w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
+    yref = nk.conv2d(x, w, padding=1)
+    errors = []
+
+    def numpy_user():
+        for _ in range(20):
+            if not np.allclose(a @ a, ref, rtol=1e-12, atol=1e-9):
+                errors.append("numpy matmul differs")
+
+    def nk_user():
+        for _ in range(10):
+            if not np.allclose(nk.conv2d(x, w, padding=1), yref, rtol=1e-5, atol=1e-5):
+                errors.append("conv2d differs")
+
+    ts = [threading.Thread(target=numpy_user) for _ in range(3)] + [threading.Thread(target=nk_user)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in ts), "a call hung"
+    assert errors == []
+
+
+@needs_shared_blas
+def test_numpy_blas_after_fork_with_shared_pool():
+    code = """
+import os, numpy as np, nnkernels as nk
+a = np.arange(500 * 500, dtype=np.float64).reshape(500, 500) / 2.5e5
+ref = a @ a
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if all(np.allclose(a @ a, ref) for _ in range(10)) else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), len(nk.share_threads_with_blas(True)) > 0)
+"""
+    assert _run(code).split() == ["0", "True"]

@@ -135,7 +135,8 @@ ThreadStats take_thread_stats() {
 class Pool {
  public:
   // The caller's share is tid 0; `want` counts the other members.
-  void run_region(int nt, detail::FnRef<Team&> body, double flops);
+  // strict: wait for every member (jobs that wait on each other, like OpenBLAS's).
+  void run_region(int nt, detail::FnRef<Team&> body, double flops, bool strict = false);
   void run_for(int64_t n, int nt, int64_t chunk, detail::FnRef<int64_t, int64_t> body);
 
   std::atomic<bool> busy{false};
@@ -148,7 +149,7 @@ class Pool {
   static constexpr int64_t kMinBackoffNs = 4000000, kMaxBackoffNs = 512000000;
   int64_t backoff_ns_ = kMinBackoffNs;
   void grow(int workers);
-  void worker_main(int idx);
+  void worker_main(int idx, uint32_t seen);
   void work_chunks();
 
   // the job (written by the caller before publish, read by members after joining)
@@ -199,7 +200,10 @@ Pool& pool() {
 void Pool::grow(int workers) {
   while (int(workers_.size()) < workers) {
     const int idx = int(workers_.size());
-    workers_.emplace_back([this, idx] { worker_main(idx); });
+    // The worker starts from the generation before the job being published (it may start
+    // running only after publish(), and must still see that job as new).
+    const uint32_t seen = gen_;
+    workers_.emplace_back([this, idx, seen] { worker_main(idx, seen); });
     workers_.back().detach();
   }
 }
@@ -235,7 +239,7 @@ void Pool::work_chunks() {
   }
 }
 
-void Pool::worker_main(int idx) {
+void Pool::worker_main(int idx, uint32_t seen) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);  // signals belong to the Python thread
@@ -243,7 +247,6 @@ void Pool::worker_main(int idx) {
   cpu_set_t allowed;                          // the CPUs this process may use
   CPU_ZERO(&allowed);
   if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) CPU_SET(0, &allowed);
-  uint32_t seen = seq_.load(std::memory_order_acquire);
   int64_t last_gap_ns = 0;  // how long the last idle spell lasted
   for (;;) {
     // Idle: spin on `pause` through the spin window, then park. No sched_yield here: on
@@ -315,7 +318,7 @@ void Pool::worker_main(int idx) {
   }
 }
 
-void Pool::run_region(int nt, detail::FnRef<Team&> body, double flops) {
+void Pool::run_region(int nt, detail::FnRef<Team&> body, double flops, bool strict) {
   const auto t_start = Clock::now();
   grow(nt - 1);
   is_for_ = false;
@@ -327,7 +330,7 @@ void Pool::run_region(int nt, detail::FnRef<Team&> body, double flops) {
   const int64_t window_ns =
       int64_t(std::clamp(flops / (25.0 * nt) / 8.0, 60000.0, 4000000.0));
   for (int i = 0; word_count(join_.load(std::memory_order_acquire)) < nt - 1; ++i) {
-    if ((i & 15) == 15 && (Clock::now() - t0).count() > window_ns) break;
+    if (!strict && (i & 15) == 15 && (Clock::now() - t0).count() > window_ns) break;
     if (i > 2048) sched_yield(); else cpu_relax();
   }
   const int members = close();
@@ -338,7 +341,7 @@ void Pool::run_region(int nt, detail::FnRef<Team&> body, double flops) {
   Team team(0, members + 1, &bar_);
   body(team);
   wait_done(members);
-  judge(t_start);
+  if (!strict) judge(t_start);
 }
 
 void Pool::run_for(int64_t n, int nt, int64_t chunk, detail::FnRef<int64_t, int64_t> body) {
@@ -388,9 +391,9 @@ namespace {
 // Holds the pool for one region, or fails (nested region, or another thread has it).
 struct PoolLease {
   Pool* p = nullptr;
-  explicit PoolLease(int nt) {
+  explicit PoolLease(int nt, bool strict = false) {
     if (nt <= 1 || tl_in_region) return;
-    if (g_solo_until_ns.load(std::memory_order_relaxed) > now_ns()) {
+    if (!strict && g_solo_until_ns.load(std::memory_order_relaxed) > now_ns()) {
       g_stats.solo.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -433,6 +436,26 @@ void run_for(int64_t n, int nt, int64_t chunk, FnRef<int64_t, int64_t> body) {
   }
   if (chunk <= 0) chunk = (n + 4 * nt - 1) / (4 * int64_t(nt));
   lease.p->run_for(n, nt, chunk, body);
+}
+
+void run_concurrently(int n, FnRef<int> job) {
+  if (n <= 0) return;
+  if (n == 1) {
+    job(0);
+    return;
+  }
+  auto as_team = [&](Team& team) { job(team.tid()); };
+  PoolLease lease(n, /*strict=*/true);
+  if (lease.p) {
+    lease.p->run_region(n, FnRef<Team&>::of(as_team), 0, /*strict=*/true);
+    return;
+  }
+  // The pool is taken (a region of ours, or another thread's call): threads of their own.
+  std::vector<std::thread> extra;
+  extra.reserve(size_t(n - 1));
+  for (int i = 1; i < n; ++i) extra.emplace_back([&job, i] { job(i); });
+  job(0);
+  for (auto& t : extra) t.join();
 }
 
 }  // namespace detail
@@ -507,4 +530,15 @@ extern "C" __attribute__((visibility("default"))) int nnkernels_get_num_threads(
 }
 extern "C" __attribute__((visibility("default"))) void nnkernels_set_num_threads(int n) {
   nk::set_num_threads(n);
+}
+
+// OpenBLAS's threading callback (openblas_set_threads_callback_function, OpenBLAS >= 0.3.27):
+// OpenBLAS hands over `numjobs` jobs that must run at the same time (its GEMM threads wait
+// on each other), and we run them on this pool, so NumPy's BLAS keeps no idle threads of
+// its own spinning. nnkernels/_threadpool.py installs it (nk.share_threads_with_blas()).
+extern "C" __attribute__((visibility("default"))) void nnkernels_openblas_threads_callback(
+    int /*sync*/, void (*dojob)(int, void*, int), int numjobs, size_t jobdata_elsize,
+    void* jobdata, int dojob_data) {
+  auto job = [&](int i) { dojob(i, static_cast<char*>(jobdata) + size_t(i) * jobdata_elsize, dojob_data); };
+  nk::detail::run_concurrently(numjobs, nk::detail::FnRef<int>::of(job));
 }

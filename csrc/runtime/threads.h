@@ -85,6 +85,9 @@ struct FnRef {
 void run_region(int nt, FnRef<Team&> body, double flops);
 // chunk > 0: exactly that many indices per claim; chunk == 0: about four chunks per thread.
 void run_for(int64_t n, int nt, int64_t chunk, FnRef<int64_t, int64_t> body);
+// job(0) ... job(n-1) all at the same time (they may wait on each other): on the pool when
+// it is free, else on threads started for the call.
+void run_concurrently(int n, FnRef<int> job);
 }  // namespace detail
 
 // body(team) on up to nt threads (the caller is tid 0); the team may be smaller. `flops`

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
 
 from . import _C  # noqa: E402  the CPU extension; always built
@@ -20,6 +22,9 @@ from ._config import (  # noqa: E402
 )
 from . import _threadpool  # noqa: E402
 _threadpool.register()  # threadpoolctl sees and limits the kernel threads (if installed)
+from ._threadpool import share_threads_with_blas  # noqa: E402
+if os.environ.get("NNKERNELS_SHARE_BLAS", "1") != "0":  # NumPy's OpenBLAS threads on our pool
+    share_threads_with_blas(True)
 from . import cuda  # noqa: E402  never fails without a GPU
 from . import ops  # noqa: E402
 from .ops import *  # noqa: E402,F401,F403
@@ -58,6 +63,6 @@ _apply_env()
 del _apply_env
 
 __all__ = ["__version__", "cuda", "ops", "cpu_path", "cpu_paths", "set_cpu_path", "get_num_threads",
-           "set_num_threads", "show_config", "autograd", "nn", "optim", "utils", "data"] + list(ops.__all__)
+           "set_num_threads", "share_threads_with_blas", "show_config", "autograd", "nn", "optim", "utils", "data"] + list(ops.__all__)
 __all__ += [n for n in autograd.__all__ + ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "matmul"]
             if n not in __all__]

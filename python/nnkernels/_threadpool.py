@@ -17,6 +17,9 @@ installed; nothing is imported or required otherwise.
 """
 from __future__ import annotations
 
+import ctypes
+import os
+
 
 def register() -> bool:
     """Register the controller with threadpoolctl; False when threadpoolctl is absent/old."""
@@ -49,3 +52,63 @@ def register() -> bool:
                for c in getattr(threadpoolctl, "_ALL_CONTROLLERS", [])):
         threadpoolctl.register(NnkernelsController)
     return True
+
+
+def _openblas_libraries():
+    """(path, set_callback_symbol) for every OpenBLAS loaded in the process that has
+    openblas_set_threads_callback_function (OpenBLAS >= 0.3.27), NumPy's included."""
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.split()[-1] if "/" in line else ""
+                if "openblas" in os.path.basename(p).lower() and ".so" in p and p not in paths:
+                    paths.append(p)
+    except OSError:
+        return []
+    found = []
+    for p in paths:
+        try:
+            lib = ctypes.CDLL(p)
+        except OSError:
+            continue
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_"):
+                name = f"{prefix}openblas_set_threads_callback_function{suffix}"
+                if hasattr(lib, name):
+                    found.append((p, getattr(lib, name)))
+                    break
+            else:
+                continue
+            break
+    return found
+
+
+def share_threads_with_blas(enable: bool = True) -> list:
+    """Run NumPy's OpenBLAS threads on nnkernels's pool (or give them back with False).
+
+    OpenBLAS's idle threads keep polling their core for ~0.1 s after every call, and on a
+    machine with as many cores as threads that halves the core for whatever runs next,
+    nnkernels included (benchmarks/coexist.py, `pipeline` and `loop`). With this on, each
+    OpenBLAS call hands its jobs to nnkernels's pool through OpenBLAS's threading callback
+    (`openblas_set_threads_callback_function`, OpenBLAS >= 0.3.27), so one pool serves both
+    libraries and nothing spins after a call. OpenBLAS keeps its own thread count.
+
+    On by default: `import nnkernels` turns it on (NNKERNELS_SHARE_BLAS=0 leaves OpenBLAS's
+    threads alone). Call it from the main thread while no BLAS call runs (OpenBLAS reads the
+    callback without a lock). Returns the paths of the OpenBLAS libraries changed ([] if none
+    has the callback). A BLAS call made while the pool is busy (from another Python thread
+    during an nnkernels call) runs on threads started for that call.
+    """
+    from . import _C
+    fn = 0
+    if enable:
+        cb = getattr(ctypes.CDLL(_C.__file__), "nnkernels_openblas_threads_callback")
+        fn = ctypes.cast(cb, ctypes.c_void_p).value
+    changed = []
+    for path, setter in _openblas_libraries():
+        setter.argtypes = [ctypes.c_void_p]
+        setter.restype = None
+        setter(ctypes.c_void_p(fn) if fn else None)
+        changed.append(path)
+    return changed
