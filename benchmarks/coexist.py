@@ -265,7 +265,8 @@ def main(argv=None):
     ap.add_argument("--row", help=argparse.SUPPRESS)   # internal: one loop row, JSON out
     args = ap.parse_args(argv)
     os.environ["NNKERNELS_SHARE_BLAS"] = "1" if args.share_blas else "0"   # rows: subprocesses
-    nk.share_threads_with_blas(args.share_blas)
+    shared = bool(getattr(nk, "share_threads_with_blas", lambda on: [])(bool(args.share_blas))) \
+        and bool(args.share_blas)                                            # old builds: absent
     nk.set_num_threads(args.threads)
     try:
         from threadpoolctl import threadpool_limits
@@ -285,7 +286,7 @@ def main(argv=None):
     print(f"# {cpu_model()}, nnkernels {nk.cpu_path()} path, {args.threads} threads; "
           f"NumPy BLAS: {blas_kernel()}; torch {getattr(torch, '__version__', 'absent')}; "
           f"spin window {getattr(nk._C, 'get_spin_us', lambda: '(OpenMP)')()} µs; "
-          f"NumPy's BLAS threads on nnkernels's pool: {'yes' if args.share_blas else 'no'}")
+          f"NumPy's BLAS threads on nnkernels's pool: {'yes' if shared else 'no'}")
     only = set(args.only.split(","))
     if "small" in only:
         section_small(torch, max(args.reps, 1000))   # first: nothing else has run yet
