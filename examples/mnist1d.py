@@ -9,6 +9,7 @@ and writes the training curves to a PNG.
     pip install "nnkernels[examples]"
     python examples/mnist1d.py                 # full run (6000 steps per model)
     python examples/mnist1d.py --steps 1500    # shorter
+    python examples/mnist1d.py --quick         # 300 steps per model: seconds (CI)
 """
 from __future__ import annotations
 
@@ -125,7 +126,10 @@ def main(argv=None):
     ap.add_argument("--models", default="MLP,CNN,GRU")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--png", default="mnist1d_curves.png")
+    ap.add_argument("--quick", action="store_true", help="300 steps per model, evaluated every 100: for CI")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.steps, args.eval_every = 300, 100
 
     # this file is itself called mnist1d.py: drop its folder from the path to import the package
     here = os.path.dirname(os.path.abspath(__file__))
@@ -163,7 +167,7 @@ def main(argv=None):
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: no PNG written (pip install 'nnkernels[examples]')")
-        return results
+        return {"results": results, "curves": curves}
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     for name, c in curves.items():
         a1.plot(c["step"], c["train_loss"], label=name)
@@ -174,8 +178,9 @@ def main(argv=None):
     a2.legend()
     fig.tight_layout()
     fig.savefig(args.png, dpi=120)
+    plt.close(fig)
     print(f"curves written to {args.png}")
-    return results
+    return {"results": results, "curves": curves, "figures": [args.png]}
 
 
 if __name__ == "__main__":
