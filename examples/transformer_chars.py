@@ -131,7 +131,7 @@ def main(argv=None):
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--test", type=int, default=2000, help="held-out pairs")
-    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="2-digit sums, 300 steps: seconds, for CI")
     ap.add_argument("--out", default=".", help="folder for the PNG")
@@ -205,7 +205,8 @@ def main(argv=None):
         for a in (a1, a2):
             a.grid(alpha=0.3)
         samples = "\n".join(show(task, ab, ans) for ab, ans in zip(task.test[:6], answers[:6]))
-        a2.text(0.03, 0.97, samples, transform=a2.transAxes, va="top", family="monospace", fontsize=7)
+        a1.text(0.97, 0.97, "held-out samples:\n" + samples, transform=a1.transAxes, va="top", ha="right",
+                family="monospace", fontsize=7)
         fig.suptitle(f"GPT on {args.digits}-digit addition ({nparams:,} parameters)")
         fig.tight_layout()
         path = os.path.join(args.out, "transformer_chars_curves.png")
