@@ -362,6 +362,9 @@ def test_trainable_is_frozen_at_compile_like_keras_gan():
     d.compile(optimizer="adam", loss="binary_crossentropy")
     d.trainable = False
     assert all(not layer.trainable for layer in d.layers)            # propagated, as in Keras
+    lines = []
+    d.summary(print_fn=lines.append)
+    assert "Trainable params: 0" in lines and "Non-trainable params: 65" in lines
     gan = models.Sequential([g, d])
     gan.compile(optimizer="adam", loss="binary_crossentropy")
     z, ones = f32(16, 3), np.ones((16, 1), np.float32)
