@@ -7,6 +7,10 @@ a batch of generated images, then the combined model `gan = Sequential([generato
 discriminator])`, compiled after `discriminator.trainable = False`, teaches the generator
 to make the discriminator say "real". Sizes are scaled from 28x28 to the 8x8 digits of
 `sklearn.datasets.load_digits` (no download): latent 32 -> 2x2x128 -> 4x4x64 -> 8x8x1.
+Two habits of the DCGAN recipes keep it stable: real images are labelled 0.9 for the
+discriminator (one-sided label smoothing), and the fakes it learns from are drawn with
+`generator(z, training=True)`, the BatchNorm statistics the combined step uses (fakes
+from `generator.predict`, in inference mode, collapsed to a few digits in a trial run).
 
 It writes a grid of generated digits after each epoch (the same latent vectors every
 time, so the grid shows the digits forming), the grids side by side for a few epochs,
