@@ -14,7 +14,11 @@ a time, and counts a pair right only if all 4 digits are.
     python examples/transformer_chars.py --out docs/figures    # default: 3-digit, 2000 steps
     python examples/transformer_chars.py --quick               # seconds (CI)
 
-Measured (defaults, 2 cores): see RESULT below and the README gallery.
+Measured with the defaults on the 2-core AVX-512 development VM, shared with other jobs (2026-12-01):
+exact match 100.0 % of the 2000 held-out pairs (every digit right; target >= 95 %), reached
+by step 500 and held to the end. 2000 steps took 388 s of CPU (1097 s wall: another job's
+benchmark paused the run; an earlier run, identical but for evaluating every 250 steps,
+took 274 s wall).
 """
 from __future__ import annotations
 
@@ -28,8 +32,6 @@ import numpy as np
 import nnkernels as torch                 # the PyTorch names: torch.tensor, torch.no_grad, torch.optim
 import nnkernels.nn as nn
 from nnkernels.keras.utils import Progbar
-
-RESULT = "not measured yet"
 
 CHARS = "0123456789+="
 STOI = {c: i for i, c in enumerate(CHARS)}
