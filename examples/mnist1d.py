@@ -26,6 +26,7 @@ import numpy as np
 import nnkernels as nk
 import nnkernels.nn as nn
 import nnkernels.nn.functional as F
+from nnkernels.keras.utils import Progbar
 
 PAPER = {"MLP": 68.0, "CNN": 94.0, "GRU": 91.0}
 
@@ -98,6 +99,7 @@ def train(name, model, data, steps, lr, batch, eval_every, seed, wd=0.0, cosine=
     lossf = nn.CrossEntropyLoss()
     curve = {"step": [], "train_loss": [], "test_acc": []}
     run, t0 = [], time.perf_counter()
+    bar = Progbar(steps, stateful_metrics=["test_acc"])   # the Keras progress line; drawn in place on a terminal
     for step in range(1, steps + 1):
         idx = rng.integers(0, len(y), batch)
         opt.zero_grad()
@@ -107,13 +109,17 @@ def train(name, model, data, steps, lr, batch, eval_every, seed, wd=0.0, cosine=
         if sched is not None:
             sched.step()
         run.append(loss.item())
+        values = [("loss", run[-1])]
         if step % eval_every == 0 or step == steps:
             curve["step"].append(step)
             curve["train_loss"].append(float(np.mean(run)))
             curve["test_acc"].append(accuracy(model, xt, yt))
+            values.append(("test_acc", curve["test_acc"][-1]))
             run = []
-            print(f"  {name} step {step:5d}/{steps}  loss {curve['train_loss'][-1]:.4f}  "
-                  f"test acc {curve['test_acc'][-1]:5.1f}%  ({time.perf_counter() - t0:.0f}s)", flush=True)
+            if not sys.stdout.isatty():                     # a log: one line per evaluation as well
+                print(f"  {name} step {step:5d}/{steps}  loss {curve['train_loss'][-1]:.4f}  "
+                      f"test acc {curve['test_acc'][-1]:5.1f}%  ({time.perf_counter() - t0:.0f}s)", flush=True)
+        bar.update(step, values)
     return curve, time.perf_counter() - t0
 
 
