@@ -324,3 +324,84 @@ def test_fit_checks():
         m.fit(f32(4, 3), np.zeros(5))
     with pytest.raises(ValueError, match="labels"):
         m.fit(f32(4, 3), np.array([0, 1, 2, 7]), verbose=0)
+
+
+# ------------------------------------------------ train_on_batch / trainable (Keras semantics)
+def _binary_model(n_in=6):
+    m = models.Sequential([layers.Dense(8, activation="relu", input_shape=(n_in,)),
+                           layers.Dense(1, activation="sigmoid")])
+    return m
+
+
+def test_train_on_batch_returns_keras_values():
+    nk.manual_seed(0)
+    x, y = f32(32, 6), (R.random((32, 1)) > 0.5).astype(np.float32)
+    m = _binary_model()
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    loss = m.train_on_batch(x, y)
+    assert isinstance(loss, float)                      # no metrics: the loss alone
+    m = _binary_model()
+    m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    out = m.train_on_batch(x, y)
+    assert isinstance(out, list) and len(out) == 2 and 0 <= out[1] <= 1
+    logs = m.train_on_batch(x, y, return_dict=True)
+    assert set(logs) == {"loss", "accuracy"}
+    # per batch, not a running mean: test_on_batch of the same batch agrees with evaluate on it
+    t = m.test_on_batch(x, y, return_dict=True)
+    ev = m.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
+    assert abs(t["loss"] - ev["loss"]) < 1e-6 and abs(t["accuracy"] - ev["accuracy"]) < 1e-9
+    assert isinstance(m.test_on_batch(x, y), list)
+
+
+def test_trainable_is_frozen_at_compile_like_keras_gan():
+    """The classic GAN: d compiled, then d.trainable = False, then gan = [g, d] compiled. d's
+    own train_on_batch still trains d; gan's trains g only."""
+    nk.manual_seed(0)
+    g = models.Sequential([layers.Dense(6, input_shape=(3,))])
+    d = _binary_model()
+    d.compile(optimizer="adam", loss="binary_crossentropy")
+    d.trainable = False
+    assert all(not layer.trainable for layer in d.layers)            # propagated, as in Keras
+    lines = []
+    d.summary(print_fn=lines.append)
+    assert "Trainable params: 0" in lines and "Non-trainable params: 65" in lines
+    gan = models.Sequential([g, d])
+    gan.compile(optimizer="adam", loss="binary_crossentropy")
+    z, ones = f32(16, 3), np.ones((16, 1), np.float32)
+    dw, gw = d.get_weights(), g.get_weights()
+    gan.train_on_batch(z, ones)
+    assert all((a == b).all() for a, b in zip(dw, d.get_weights()))  # d frozen inside gan
+    assert any((a != b).any() for a, b in zip(gw, g.get_weights()))
+    assert all(p.requires_grad for p in d.parameters())              # restored after the step
+    d.train_on_batch(f32(16, 6), ones)
+    assert any((a != b).any() for a, b in zip(dw, d.get_weights()))  # d still trains on its own
+
+
+def test_history_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    x, y = f32(40, 6), R.integers(0, 2, 40)
+    m = models.Sequential([layers.Dense(2, activation="softmax", input_shape=(6,))])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    h = m.fit(x, y, epochs=2, validation_data=(x, y), verbose=0)
+    fig = h.plot(title="t")
+    assert [a.get_title() for a in fig.axes] == ["loss", "accuracy"]
+    assert len(fig.axes[0].lines) == 2                               # training and validation
+    fig.savefig(tmp_path / "h.png")
+    plt.close(fig)
+    with pytest.raises(ValueError, match="nothing logged"):
+        h.plot("auc")
+
+
+def test_progbar_averages_and_finishes():
+    import io
+    from nnkernels.keras.utils import Progbar
+    bar = Progbar(4, verbose=2, stateful_metrics=["lr"])
+    buf = io.StringIO()
+    bar._bar.stream = buf
+    for i, v in enumerate([1.0, 2.0, 3.0, 4.0]):
+        bar.update(i + 1, [("loss", v), ("lr", 10.0 * v)])
+    line = buf.getvalue()
+    assert "4/4" in line and "loss: 2.5000" in line and "lr: 40.0000" in line

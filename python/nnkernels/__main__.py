@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 
@@ -28,6 +29,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-bench", action="store_true", help="self-check only")
     p.add_argument("--threads", type=int, default=None, help="threads for nnkernels and the peers")
     p.add_argument("--only", default=None, help="comma-separated kernel families: " + ",".join(bench.FAMILIES))
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="also draw the ratios as a bar chart into PNG (needs matplotlib)")
     args = p.parse_args(argv)
 
     if args.threads:
@@ -49,8 +52,14 @@ def main(argv=None) -> int:
     rows = []
     for fam in families:
         rows += bench.family(fam).rows(args.quick)
-    results = bench.run_rows(rows, reps=3 if args.quick else 7, min_time=0.01 if args.quick else 0.05)
-    print(bench.format_table(results))
+    t0 = time.perf_counter()
+    results = bench.stream_rows(rows, reps=3 if args.quick else 7, min_time=0.01 if args.quick else 0.05)
+    print(f"\n{len(results)} rows in {time.perf_counter() - t0:.0f} s")
+    if args.plot:
+        from .bench.plot import plot_ratios, ratios_from_results
+        title = f"nnkernels {nk.__version__} vs peers: `python -m nnkernels{' --quick' if args.quick else ''}`"
+        plot_ratios(ratios_from_results(results), args.plot, title, bench.machine())
+        print(f"bar chart written to {args.plot}")
     sys.stdout.flush()
     return 0 if ok else 1
 

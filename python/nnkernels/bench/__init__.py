@@ -39,6 +39,25 @@ def blas_kernel() -> str:
         f", OPENBLAS_CORETYPE={pinned}" if pinned else "")
 
 
+def machine() -> str:
+    """One line: CPU model, cores, threads, CPU path, NumPy and its BLAS, PyTorch."""
+    import platform
+    import re
+    import subprocess
+
+    import nnkernels as nk
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        m = re.search(r"Model name:\s*(.+)", out)
+        cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    torch = try_torch()
+    return (f"{cpu}, {os.cpu_count()} cores, {nk.get_num_threads()} threads, CPU path {nk.cpu_path()}; "
+            f"NumPy {np.__version__} ({blas_kernel()}), PyTorch {torch.__version__ if torch else 'not installed'}")
+
+
 def sync_threads(torch, n: int) -> None:
     """Make torch use the same number of threads as nnkernels."""
     if torch is not None:
@@ -115,6 +134,76 @@ def run_rows(rows: List[Row], reps: int = 7, min_time: float = 0.05, log=None) -
         results.append(res)
         if log is not None:
             log(format_result(res))
+    return results
+
+
+def _eta(sec: float) -> str:
+    return f"{sec:.0f} s" if sec < 90 else f"{sec / 60:.1f} min"
+
+
+class Progress:
+    """A status line for a run of rows: how many are done, the time so far and an estimate
+    of the time left (the mean time per timed function so far, times the functions left).
+    On a terminal it is redrawn in place and erased before each table row is printed; on
+    other streams it is not written (the rows themselves stream there)."""
+
+    def __init__(self, rows: List[Row], stream=None):
+        import sys
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.weights = [1 + len(r.peers) for r in rows]
+        self.total, self.done, self.i = sum(self.weights), 0, 0
+        self.start = time.perf_counter()
+
+    def estimate(self) -> Optional[float]:
+        """Seconds left, or None before the first row is done."""
+        if not self.done:
+            return None
+        el = time.perf_counter() - self.start
+        return el / self.done * (self.total - self.done)
+
+    def status(self, row: Optional[Row] = None) -> str:
+        el = time.perf_counter() - self.start
+        left = self.estimate()
+        what = f" {row.group} {row.label}" if row is not None else ""
+        tail = "estimating the time left" if left is None else f"about {_eta(left)} left"
+        return f"[{self.i + 1}/{len(self.weights)}]{what} · {_eta(el)} so far, {tail}"
+
+    def begin(self, row: Row) -> None:
+        if self.tty:
+            self.stream.write("\r" + self.status(row) + "\x1b[K")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def end(self) -> None:
+        self.done += self.weights[self.i]
+        self.i += 1
+
+
+def stream_rows(rows: List[Row], reps: int = 7, min_time: float = 0.05, out=None, status=None) -> List[Result]:
+    """Measure `rows` one after another, printing the table header at once and each row to
+    `out` as soon as it is measured, with a Progress line on `status` (a terminal)."""
+    import sys
+    out = out if out is not None else sys.stdout
+    peers: List[str] = []
+    for r in rows:
+        peers += [p for p in r.peers if p not in peers]
+    prog = Progress(rows, status)
+    out.write(format_header(peers) + "\n")
+    out.flush()
+    results = []
+    for row in rows:
+        prog.begin(row)
+        res = run_rows([row], reps=reps, min_time=min_time)[0]
+        prog.end()
+        prog.clear()
+        out.write(format_result(res, peers) + "\n")
+        out.flush()
+        results.append(res)
     return results
 
 

@@ -31,6 +31,41 @@ class History(Callback):
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
 
+    def plot(self, keys=None, title=None, figsize=None):
+        """Draw the logs against the epoch with matplotlib and return the Figure: one panel
+        per quantity (loss, then each metric), its `val_` twin dashed in the same panel.
+        `keys` picks quantities (default: all logged). Needs matplotlib (the `examples` extra):
+
+            history = model.fit(...)
+            history.plot().savefig("curves.png")
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as e:
+            raise ImportError("History.plot needs matplotlib: pip install matplotlib "
+                              "(or the extra: pip install 'nnkernels[examples]')") from e
+        logged = getattr(self, "history", None) or {}
+        base = [k for k in logged if not k.startswith("val_")]
+        base += [k[4:] for k in logged if k.startswith("val_") and k[4:] not in base]
+        keys = base if keys is None else [keys] if isinstance(keys, str) else list(keys)
+        unknown = [k for k in keys if k not in logged and "val_" + k not in logged]
+        if unknown or not keys:
+            raise ValueError(f"History.plot: nothing logged under {unknown or keys}; logged: {sorted(logged)}")
+        fig, axes = plt.subplots(1, len(keys), figsize=figsize or (4.2 * len(keys), 3.4), squeeze=False)
+        epochs = [e + 1 for e in self.epoch]
+        for ax, k in zip(axes[0], keys):
+            for name, style in ((k, "-"), ("val_" + k, "--")):
+                if name in logged:
+                    ax.plot(epochs[:len(logged[name])], logged[name], style, marker=".",
+                            label="validation" if name.startswith("val_") else "training")
+            ax.set(xlabel="epoch", title=k)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return fig
+
 
 def _mode(mode, monitor, cls):
     if mode not in ("auto", "min", "max"):

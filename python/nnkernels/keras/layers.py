@@ -138,6 +138,19 @@ class Layer(nn.Module):
         object.__setattr__(self, "training", False)  # Keras layers run in inference mode unless fit() says so
 
     # -- Keras API
+    @property
+    def trainable(self):
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        """Like Keras, setting it sets every layer inside too. A compiled model trains with the
+        values it saw at `compile()` (Model.compile records them), so `d.trainable = False`
+        between `d.compile(...)` and `gan.compile(...)` freezes d only inside gan."""
+        for m in self.modules():
+            if isinstance(m, Layer):
+                object.__setattr__(m, "_trainable", bool(value))
+
     def build(self, input_shape):
         pass
 

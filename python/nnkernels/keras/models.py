@@ -6,6 +6,7 @@ The training step is the PyTorch one underneath: forward through the nn modules,
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -204,6 +205,9 @@ class Model(Layer):
         self.loss = losses_mod.get(loss)
         lname = getattr(self.loss, "name", getattr(loss, "__name__", str(loss)))
         self._metrics = [metrics_mod.get(m, lname) for m in (metrics or [])]
+        # Keras: the `trainable` values at compile time hold for this model's training until it
+        # is compiled again (a GAN's discriminator frozen only inside the combined model).
+        self._frozen_at_compile = [m for m in self.modules() if isinstance(m, Layer) and not m.trainable]
         self.compiled = True
 
     @property
@@ -214,26 +218,75 @@ class Model(Layer):
         if not self.compiled:
             raise RuntimeError(f"{what}: call model.compile(optimizer=..., loss=...) first")
 
+    def _trainable_params(self):
+        """The weights this model trains: those outside the layers frozen when it was compiled."""
+        frozen = {id(p) for layer in getattr(self, "_frozen_at_compile", ()) for p in layer.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in frozen]
+
+    @contextlib.contextmanager
+    def _compiled_trainable_state(self):
+        """During a training step the frozen-at-compile weights record no gradient; restored after."""
+        frozen = {id(p) for layer in getattr(self, "_frozen_at_compile", ()) for p in layer.parameters()}
+        held = [p for p in self.parameters() if id(p) in frozen and p.requires_grad]
+        for p in held:
+            p.requires_grad = False
+        try:
+            yield
+        finally:
+            for p in held:
+                p.requires_grad = True
+
     def _bind_optimizer(self):
-        params = [p for p in self.parameters() if p.requires_grad]
         if not self.optimizer.built:
-            self.optimizer.build(params)
+            self.optimizer.build(self._trainable_params())
 
     def _loss_value(self, y, out):
         return self.loss(y, out)
 
-    def train_on_batch(self, x, y):
+    def _batch_logs(self, loss, y, out, return_dict):
+        logs = {"loss": float(loss.item())}
+        for m in self._metrics:
+            m.reset_state()
+            m.update_state(np.asarray(y), out.numpy())
+            logs[m.name] = m.result()
+        if return_dict:
+            return logs
+        return logs["loss"] if not self._metrics else [logs[k] for k in self.metrics_names]
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch. Like Keras: returns that batch's loss (a float), or
+        `[loss, *metrics]` when compiled with metrics, or a dict with return_dict=True."""
         self._check_compiled("train_on_batch")
+        if class_weight is not None or sample_weight is not None:
+            raise ValueError("train_on_batch: class_weight and sample_weight are not supported")
         xb = _as_input(x)
         self._ensure_model_built(xb)
         self._bind_optimizer()
         self.train(True)
-        self.optimizer.zero_grad()
-        out = self._forward(xb)
-        loss = self._loss_value(y, out)
-        loss.backward()
-        self.optimizer.step()
-        return float(loss.item()), out.numpy()
+        with self._compiled_trainable_state():
+            self.optimizer.zero_grad()
+            out = self._forward(xb)
+            loss = self._loss_value(y, out)
+            loss.backward()
+            self.optimizer.step()
+        return self._batch_logs(loss, y, out, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) of one batch in inference mode, returned as train_on_batch does."""
+        self._check_compiled("test_on_batch")
+        if sample_weight is not None:
+            raise ValueError("test_on_batch: sample_weight is not supported")
+        xb = _as_input(x)
+        self._ensure_model_built(xb)
+        was = self.training
+        self.train(False)
+        try:
+            with ag.no_grad():
+                out = self._forward(xb)
+                loss = self._loss_value(y, out)
+        finally:
+            self.train(was)
+        return self._batch_logs(loss, y, out, return_dict)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, class_weight=None,
@@ -283,11 +336,12 @@ class Model(Layer):
             for step in range(steps):
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 xb, yb = _as_input(_slice(x, idx)), np.asarray(y[idx])
-                self.optimizer.zero_grad()
-                out = self._forward(xb)
-                loss = self._loss_value(yb, out)
-                loss.backward()
-                self.optimizer.step()
+                with self._compiled_trainable_state():
+                    self.optimizer.zero_grad()
+                    out = self._forward(xb)
+                    loss = self._loss_value(yb, out)
+                    loss.backward()
+                    self.optimizer.step()
                 loss_mean.update_state(loss.item(), len(idx))
                 for m in self._metrics:
                     m.update_state(yb, out.numpy())
@@ -444,8 +498,9 @@ class Model(Layer):
             if i + 1 < len(rows):
                 p("")
         p("=" * sum(w))
-        trainable = sum(t.data.size for t in self.parameters() if t.requires_grad)
-        frozen = sum(t.data.size for t in self.parameters() if not t.requires_grad)
+        off = {id(w) for m in self.modules() if isinstance(m, Layer) and not m.trainable for w in m.parameters()}
+        trainable = sum(t.data.size for t in self.parameters() if t.requires_grad and id(t) not in off)
+        frozen = sum(t.data.size for t in self.parameters() if not t.requires_grad or id(t) in off)
         frozen += sum(b.data.size for _, b in self.named_buffers() if np.issubdtype(b.dtype, np.floating))
         p(f"Total params: {trainable + frozen:,}")
         p(f"Trainable params: {trainable:,}")

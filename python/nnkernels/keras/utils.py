@@ -1,7 +1,7 @@
 """keras.utils helpers."""
 import numpy as np
 
-__all__ = ["to_categorical", "set_random_seed"]
+__all__ = ["to_categorical", "set_random_seed", "Progbar"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -14,3 +14,42 @@ def set_random_seed(seed):
     from .. import autograd
     autograd.manual_seed(seed)
     np.random.seed(seed)
+
+
+class Progbar:
+    """keras.utils.Progbar: the fit() progress line for a loop of your own.
+
+        bar = Progbar(steps)
+        for i in range(steps):
+            ...
+            bar.update(i + 1, values=[("loss", loss)])
+
+    Values are averaged over the steps so far (weighted by how far `current` moved), except
+    the names in `stateful_metrics`, which are shown as given. The line is final when
+    `current` reaches `target` (or with finalize=True)."""
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None, unit_name="step"):
+        from .models import ProgressBar
+        self.target, self.verbose = target, verbose
+        self.stateful_metrics = set(stateful_metrics or ())
+        self._bar = ProgressBar(target, verbose)
+        self._bar.WIDTH = width
+        self._sums, self._seen = {}, 0
+
+    def update(self, current, values=None, finalize=None):
+        step = current - self._seen
+        for k, v in values or []:
+            v = float(v)
+            if k in self.stateful_metrics:
+                self._sums[k] = [v, 1]
+            else:
+                s = self._sums.setdefault(k, [0.0, 0])
+                s[0] += v * max(step, 1)
+                s[1] += max(step, 1)
+        self._seen = current
+        logs = {k: s / n for k, (s, n) in self._sums.items()}
+        final = finalize if finalize is not None else (self.target is not None and current >= self.target)
+        self._bar.update(current, logs, final=final)
+
+    def add(self, n, values=None):
+        self.update(self._seen + n, values)
