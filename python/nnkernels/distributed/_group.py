@@ -33,6 +33,8 @@ ACK_GRACE = 5.0      # seconds a failing rank waits for its peers' acknowledgeme
 
 
 def _say(text):
+    """To stderr, and to the launcher's report file (NNKERNELS_DIST_REPORT): mpirun may stop
+    forwarding a rank's output while it tears the job down, the file keeps the line."""
     try:
         sys.stdout.flush()
     except Exception:
@@ -42,6 +44,16 @@ def _say(text):
         sys.stderr.flush()
     except Exception:
         pass
+    report = os.environ.get("NNKERNELS_DIST_REPORT")
+    if report:
+        try:
+            fd = os.open(report, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, f"{text}\n".encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
 
 
 class ProcessGroup:

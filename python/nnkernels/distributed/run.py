@@ -22,7 +22,10 @@ puts Open MPI's, then on PATH) and builds, for Open MPI:
   (The ranks inherit the launcher's environment: they all run on this machine.)
 - `--mpi-arg=ARG` (repeatable) passes ARG to mpirun, e.g. `--mpi-arg=--hostfile --mpi-arg=hosts`.
 
-The exit status is mpirun's: non-zero when any rank failed.
+The exit status is mpirun's: non-zero when any rank failed. Then the launcher repeats, last,
+what the ranks said about the failure (which rank raised, died or timed out): mpirun may
+drop a rank's last output while it ends the job, so the ranks also write those lines to
+a file the launcher names in NNKERNELS_DIST_REPORT.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 
 def find_mpirun():
@@ -103,10 +107,23 @@ def main(argv=None):
         print(" ".join(([f"OMP_NUM_THREADS={a.threads}"] if a.threads is not None else []) +
                        ([f"NNKERNELS_DIST_TIMEOUT={a.timeout:g}"] if a.timeout is not None else []) + cmd))
         return 0
+    fd, report = tempfile.mkstemp(prefix="nnkernels-dist-", suffix=".log")
+    os.close(fd)
+    env["NNKERNELS_DIST_REPORT"] = report
     try:
-        return subprocess.call(cmd, env=env)
+        rc = subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
-        return 130
+        rc = 130
+    try:
+        with open(report) as f:
+            lines = [ln.rstrip("\n") for ln in f if ln.strip()]
+    finally:
+        os.unlink(report)
+    if rc != 0 and lines:
+        sys.stderr.write("nnkernels.distributed.run: the job failed (exit status %d); the ranks said:\n" % rc)
+        sys.stderr.write("".join(f"  {ln}\n" for ln in lines))
+        sys.stderr.flush()
+    return rc
 
 
 if __name__ == "__main__":
