@@ -149,12 +149,19 @@ class ProcessGroup:
         _say(f"rank {self.rank} of {self.size}: stopping because {names} died{why}")
         os._exit(1)
 
-    def _terminated(self):
+    def _terminated(self, sender=None):
         dead = self.dead_peers()
         if dead:
             self._peers_died(dead, " (the launcher then terminated this rank)")
-        _say(f"rank {self.rank} of {self.size}: terminated (SIGTERM), e.g. by the launcher because another "
-             f"rank failed; see the launcher's message")
+        who = ""
+        if sender:
+            try:
+                with open(f"/proc/{sender}/comm") as f:
+                    who = f" from pid {sender} ({f.read().strip()})"
+            except OSError:
+                who = f" from pid {sender}"
+        _say(f"rank {self.rank} of {self.size}: terminated by SIGTERM{who}, e.g. by the launcher because "
+             f"another rank failed; see the launcher's message")
         os._exit(128 + signal.SIGTERM)
 
     def _peer_failed(self, src, what):
@@ -193,17 +200,21 @@ class _Watchdog(threading.Thread):
             self.join(timeout=5)
 
     def _sleep(self):
-        """Wait POLL seconds; True when SIGTERM came (only when the main thread blocks it)."""
+        """Wait POLL seconds; the SIGTERM's siginfo when one came (only when the main thread blocks it)."""
         if self.group._blocked_term:
-            return signal.sigtimedwait({signal.SIGTERM}, POLL) is not None
+            si = signal.sigtimedwait({signal.SIGTERM}, POLL)
+            # CPython fills no siginfo when another signal interrupts the wait just before the
+            # deadline, and returns it anyway: only a real SIGTERM counts
+            return si if si is not None and si.si_signo == signal.SIGTERM else None
         self._stop_event.wait(POLL)
-        return False
+        return None
 
     def run(self):
         g = self.group
         while not self._stop_event.is_set():
-            if self._sleep():
-                g._terminated()
+            term = self._sleep()
+            if term is not None:
+                g._terminated(term.si_pid)
             if self._stop_event.is_set():
                 break
             try:
