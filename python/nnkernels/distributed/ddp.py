@@ -14,9 +14,11 @@ starts (MPI_Iallreduce: one message per bucket), buckets strictly in index order
 rank issues the same sequence of collectives. Later hooks poll the requests (MPI_Testall)
 so the transfers progress while backward computes the earlier layers. When backward ends
 (autograd.queue_callback) the buckets not yet started are started (a parameter that got
-no gradient on this rank contributes zeros), all are waited for under the group's
-timeout, and each buffer is divided by the world size: every rank's `.grad` is then the
-average, and an identical optimizer step keeps the replicas identical.
+no gradient on this rank contributes zeros), the last one with a blocking allreduce
+(nothing is left to overlap with, and MPI's blocking algorithms are faster), all are
+waited for under the group's timeout, and each buffer is divided by the world size:
+every rank's `.grad` is then the average, and an identical optimizer step keeps the
+replicas identical.
 
 `scale` is what Keras fit uses for uneven shards: a rank that holds n_r of the step's N
 samples contributes grad * (world * n_r / N), so the average is the full batch's mean.
@@ -132,7 +134,9 @@ class Reducer:
         self.messages += 1
 
     def _launch_ready(self):
-        while self._next < len(self.buckets) and self._pending[self._next] == 0:
+        # the last bucket is left to _finish: backward is over by then, and a blocking allreduce
+        # beats the non-blocking one (MPI_Iallreduce runs slower algorithms)
+        while self._next < len(self.buckets) - 1 and self._pending[self._next] == 0:
             self._launch(self._next)
             self._next += 1
 
@@ -145,7 +149,13 @@ class Reducer:
                         slot = b.slot(i)
                         slot[...] = 0
                         p._grad = slot
-                self._launch(bi)
+                if bi == len(self.buckets) - 1:
+                    self.group.wait(self._inflight, "all_reduce (DistributedDataParallel gradient buckets)")
+                    self._inflight = []
+                    self.group.all_reduce(b.buffer, "sum")
+                    self.messages += 1
+                else:
+                    self._launch(bi)
             self._next = len(self.buckets)
             self.group.wait(self._inflight, "all_reduce (DistributedDataParallel gradient buckets)")
             n = self.group.size
