@@ -299,10 +299,7 @@ def _nccl_reason():
     return _have_mpi()
 
 
-@pytest.mark.skipif(_nccl_reason() is not None, reason=str(_nccl_reason()))
-def test_nccl_backend(tmp_path):
-    script = tmp_path / "nccl_rank.py"
-    script.write_text(
+NCCL_SCRIPT = (
         "import cupy as cp, numpy as np, nnkernels.distributed as dist\n"
         "dist.init_process_group('nccl')\n"
         "r = dist.get_rank()\n"
@@ -311,7 +308,33 @@ def test_nccl_backend(tmp_path):
         "b = cp.arange(10, dtype=cp.float64) * (r + 1); dist.broadcast(b, src=1)\n"
         "assert cp.allclose(b, cp.arange(10) * 2)\n"
         "c = cp.full((7,), float(r)); dist.all_reduce(c, op=dist.ReduceOp.AVG); assert cp.allclose(c, 0.5)\n"
-        "dist.barrier(); print('nccl ok', r); dist.destroy_process_group()\n")
+        "import nnkernels as nk; from nnkernels.nn.parallel import DistributedDataParallel as DDP\n"
+        "m = nk.nn.Linear(3, 2); m.weight.data = cp.asarray(m.weight.data + r); m.bias.data = cp.asarray(m.bias.data)\n"
+        "DDP(m); w = m.weight.data.get(); o = [None, None]; dist.all_gather_object(o, w.tolist())\n"
+        "assert o[0] == o[1]                      # the wrap-time broadcast over NCCL\n"
+        "from cupy.cuda import nccl; print('nccl calls', r, sorted(set(getattr(nccl, 'calls', ['real']))))\n"
+        "assert dist.get_backend() == 'nccl'; dist.barrier(); print('nccl ok', r); dist.destroy_process_group()\n")
+
+
+def _run_nccl_script(tmp_path, env):
+    script = tmp_path / "nccl_rank.py"
+    script.write_text(NCCL_SCRIPT)
     cmd = [sys.executable, "-m", "nnkernels.distributed.run", "-n", "2", "--threads", "1", str(script)]
-    r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=HANG_GUARD)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_GUARD)
     assert r.returncode == 0 and r.stdout.count("nccl ok") == 2, r.stdout + r.stderr
+    return r.stdout
+
+
+@pytest.mark.skipif(_nccl_reason() is not None, reason=str(_nccl_reason()))
+def test_nccl_backend(tmp_path):
+    _run_nccl_script(tmp_path, _env())
+
+
+@needs_mpi
+def test_nccl_backend_emulated(tmp_path):
+    """The same script on tests/_emulated_nccl: a host-memory CuPy whose NCCL calls run on MPI.
+    It checks the nccl backend's Python layer (pointers, counts, dtypes, ops, the id exchange)."""
+    env = _env()
+    env["PYTHONPATH"] = os.path.join(HERE, "_emulated_nccl") + os.pathsep + env["PYTHONPATH"]
+    out = _run_nccl_script(tmp_path, env)
+    assert "nccl calls 0 ['allReduce', 'bcast']" in out and "nccl calls 1 ['allReduce', 'bcast']" in out, out
