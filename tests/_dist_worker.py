@@ -60,7 +60,7 @@ def torch_style(kind, rank=0, world=1, bucket_cap_mb=25.0, record=None):
         opt.step()
     if record is not None and world > 1:
         record[f"{kind}_buckets"] = np.array([len(model.reducer.buckets), len(model.reducer.params),
-                                              model.reducer.messages])
+                                              model.reducer.messages, model.reducer.overlapped])
     return {k.replace("module.", "", 1): v for k, v in model.state_dict().items()}
 
 

@@ -111,9 +111,10 @@ def test_ddp_equals_one_process_full_batch(trained, kind):
 @needs_mpi
 def test_ddp_one_message_per_bucket(trained):
     _, _, (r0, _) = trained
-    nb, nparams, msgs = r0["mlp_buckets"].tolist()
+    nb, nparams, msgs, early = r0["mlp_buckets"].tolist()
     assert 1 < nb < nparams and msgs == W.STEPS * nb      # small cap: several buckets, one allreduce each
-    nb, nparams, msgs = r0["cnn_buckets"].tolist()
+    assert early == W.STEPS * (nb - 1)                    # all but the last started while backward went on
+    nb, nparams, msgs, early = r0["cnn_buckets"].tolist()
     assert nb == 1 and nparams == 4 and msgs == W.STEPS    # default 25 MB: one message per backward
 
 
@@ -185,6 +186,18 @@ def test_example_under_plain_mpirun(tmp_path):
     r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=HANG_GUARD, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2 ranks" in r.stdout and r.stdout.count("test accuracy") == 1, r.stdout
+    if not os.environ.get("OMP_NUM_THREADS"):   # the default: cores // ranks on the machine
+        threads = int(r.stdout.split("2 ranks x ")[1].split()[0])
+        assert 1 <= threads <= max(1, (os.cpu_count() or 1) // 2), r.stdout
+
+
+def test_launcher_env_without_mpirun_is_refused(tmp_path):
+    if _have_mpi():
+        pytest.skip(_have_mpi())
+    code = "import nnkernels.distributed as d; d.init_process_group('mpi')"
+    r = subprocess.run([sys.executable, "-c", code], env=dict(_env(), RANK="0", WORLD_SIZE="2"),
+                       capture_output=True, text=True, timeout=HANG_GUARD, cwd=tmp_path)
+    assert r.returncode != 0 and "start the job with mpirun -n 2" in r.stderr, r.stderr
 
 
 def test_launcher_command():

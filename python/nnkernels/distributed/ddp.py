@@ -86,6 +86,7 @@ class Reducer:
         self.scale = 1.0
         self.enabled = True
         self.messages = 0           # allreduce calls issued (one per bucket per backward)
+        self.overlapped = 0         # ... of which were started from a hook, while backward went on
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad) for p in ps]
         self._reset()
 
@@ -138,6 +139,7 @@ class Reducer:
         # beats the non-blocking one (MPI_Iallreduce runs slower algorithms)
         while self._next < len(self.buckets) - 1 and self._pending[self._next] == 0:
             self._launch(self._next)
+            self.overlapped += 1
             self._next += 1
 
     def _finish(self):
