@@ -121,6 +121,23 @@ def case_train(out):
     ol = [f"from {r}"]
     dist.broadcast_object_list(ol, src=0)
     rec["objects"] = np.array([objs[0]["rank"], objs[1]["rank"], ol[0] == "from 0"])
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    bad = [(lambda: dist.all_reduce(np.ones(3, np.float16)), TypeError, "float16"),
+           (lambda: dist.all_reduce(ro), ValueError, "read-only"),
+           (lambda: dist.all_reduce([1.0, 2.0]), TypeError, "list"),
+           (lambda: dist.all_reduce(np.ones(3, np.int32), op=dist.ReduceOp.AVG), TypeError, "AVG"),
+           (lambda: dist.all_reduce(np.ones(3), op="mean"), ValueError, "ReduceOp"),
+           (lambda: dist.broadcast(np.ones(3), src=2), ValueError, "src"),
+           (lambda: dist.init_process_group("mpi"), RuntimeError, "already initialized")]
+    raised = []
+    for fn, exc, word in bad:                    # every rank refuses the same calls before any message
+        try:
+            fn()
+            raised.append(False)
+        except exc as e:
+            raised.append(word in str(e))
+    rec["bad_input"] = np.array(raised)
     dist.barrier()
 
     # PyTorch style: an MLP in several small buckets, a CNN in one

@@ -83,6 +83,7 @@ def test_collectives(trained):
         assert np.array_equal(r["tensor_async"], np.full(5, 1.0))
         assert r["objects"].tolist() == [0, 1, 1]
         assert int(r["threads"]) == 1
+        assert r["bad_input"].all(), r["bad_input"]     # clear errors naming the problem, on every rank
 
 
 @needs_mpi

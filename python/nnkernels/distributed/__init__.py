@@ -21,6 +21,7 @@ with status 1 naming it (see _group.py).
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 
@@ -125,7 +126,13 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         set_num_threads(threads)
     g.start_watchdog()
     _group = g
+    atexit.register(_close_at_exit, g)  # before mpi4py's MPI_Finalize (atexit runs last-in first)
     return None
+
+
+def _close_at_exit(g):
+    if _group is g:
+        destroy_process_group()
 
 
 def destroy_process_group(group=None):
@@ -242,7 +249,7 @@ _MPI_FAST_OPS = frozenset((ReduceOp.SUM, ReduceOp.PRODUCT, ReduceOp.MIN, ReduceO
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce `tensor` over all ranks, in place, so every rank holds the result."""
     g = group if group is not None else _group
-    if (type(tensor) is np.ndarray and g is not None and g.backend == "mpi" and op in _MPI_FAST_OPS
+    if (type(tensor) is np.ndarray and g is not None and g.backend == "mpi" and type(op) is str and op in _MPI_FAST_OPS
             and tensor.flags.c_contiguous and tensor.flags.writeable):
         g.check_dtype(tensor.dtype, "all_reduce")       # the common case, without the wrapping below
         if async_op:
