@@ -244,18 +244,20 @@ def _op(op, what):
 
 
 _MPI_FAST_OPS = frozenset((ReduceOp.SUM, ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.MAX))
+_MPI_CHARS = frozenset("fdbhilqBHILQ?")  # the dtypes the 'mpi' backend takes (mpi.py's _MPI_DTYPES)
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce `tensor` over all ranks, in place, so every rank holds the result."""
     g = group if group is not None else _group
-    if (type(tensor) is np.ndarray and g is not None and g.backend == "mpi" and type(op) is str and op in _MPI_FAST_OPS
-            and tensor.flags.c_contiguous and tensor.flags.writeable):
-        g.check_dtype(tensor.dtype, "all_reduce")       # the common case, without the wrapping below
-        if async_op:
-            return Work(g, [g.iall_reduce(tensor, op)], "all_reduce")
-        g.all_reduce(tensor, op)
-        return None
+    if type(tensor) is np.ndarray and g is not None and g.backend == "mpi" and type(op) is str \
+            and op in _MPI_FAST_OPS and tensor.dtype.char in _MPI_CHARS:
+        f = tensor.flags                                # the common case, without the wrapping below
+        if f.c_contiguous and f.writeable:
+            if async_op:
+                return Work(g, [g.iall_reduce(tensor, op)], "all_reduce")
+            g.all_reduce(tensor, op)
+            return None
     g = _get_group(group, "all_reduce")
     op = _op(op, "all_reduce")
     b = _InPlace(g, tensor, "all_reduce")

@@ -81,7 +81,10 @@ class MPIGroup(ProcessGroup):
     def wait(self, reqs, name="all_reduce"):
         outer, self._op = self._op, (name, time.monotonic())
         try:
-            self._waitall(reqs)
+            if len(reqs) == 1:
+                reqs[0].Wait()
+            else:
+                self._waitall(reqs)
         finally:
             self._op = outer
 
