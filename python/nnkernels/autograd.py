@@ -36,7 +36,7 @@ __all__ = ["Tensor", "tensor", "from_numpy", "no_grad", "enable_grad", "is_grad_
            "set_grad_enabled", "cat", "stack", "kernel", "zeros", "ones", "zeros_like", "ones_like",
            "randn", "rand", "arange", "full", "manual_seed", "float32", "float64", "int64", "long",
            "exp", "log", "sqrt", "abs", "maximum", "where", "argmax", "flatten", "clamp", "device", "save",
-           "load"]
+           "load", "queue_callback"]
 
 float32 = np.float32
 float64 = np.float64
@@ -220,6 +220,17 @@ class Tensor:
         a = self.numpy()
         return a if dtype is None else a.astype(dtype)
 
+    # -- hooks (torch names; nnkernels.distributed's gradient reducer is the user)
+    _hooks = ()  # post-accumulate-grad hooks; a tuple on the instance once one is registered
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call `hook(self)` each time backward has finished accumulating this leaf's .grad
+        (torch.Tensor.register_post_accumulate_grad_hook). Returns a handle with `.remove()`."""
+        if not self.is_leaf:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors accumulate .grad")
+        self._hooks = self._hooks + (hook,)
+        return _HookHandle(self, hook)
+
     # -- backward
     def backward(self, gradient=None):
         """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad."""
@@ -230,6 +241,15 @@ class Tensor:
                 raise RuntimeError(f"backward: gradient must be given for a non-scalar output of shape {self.shape}")
             gradient = np.ones_like(self.data)
         grads = {id(self): _as_data(gradient, self.dtype)}
+        outer, _callbacks.queue = getattr(_callbacks, "queue", None), []
+        try:
+            self._backward_walk(grads)
+            for fn in _callbacks.queue:
+                fn()
+        finally:
+            _callbacks.queue = outer
+
+    def _backward_walk(self, grads):
         for node in reversed(_topo(self)):
             g = grads.pop(id(node), None)
             if g is None:
@@ -237,6 +257,8 @@ class Tensor:
             if node._backward is None:
                 if node.requires_grad:
                     node._grad = g.copy() if node._grad is None else node._grad + g
+                    for hook in node._hooks:  # the leaf's grad is final for this backward
+                        hook(node)
                 continue
             for p, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not p.requires_grad:
@@ -364,6 +386,25 @@ class Tensor:
 
     def log_softmax(self, axis=-1, dim=None):
         return log_softmax(self, _ax(axis, dim))
+
+
+class _HookHandle:
+    def __init__(self, tensor, hook):
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self):
+        self.tensor._hooks = tuple(h for h in self.tensor._hooks if h is not self.hook)
+
+
+_callbacks = threading.local()  # .queue: the callbacks of the backward running in this thread
+
+
+def queue_callback(fn):
+    """Run `fn()` once, when the backward now running in this thread has finished
+    (torch's engine.queue_callback). Called from a hook during backward."""
+    if getattr(_callbacks, "queue", None) is None:
+        raise RuntimeError("queue_callback: no backward is running in this thread")
+    _callbacks.queue.append(fn)
 
 
 class MaxResult(tuple):

@@ -8,6 +8,7 @@ __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCal
 
 class Callback:
     model = None
+    writes_files = False  # under a process group, such callbacks run on rank 0 only
 
     def set_model(self, model):
         self.model = model
@@ -117,6 +118,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the weights after each epoch (or only when `monitor` improves) to `filepath`, which
     may hold `{epoch}` and log names, e.g. 'ckpt-{epoch:02d}-{val_loss:.2f}.weights.npz'."""
+
+    writes_files = True
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):

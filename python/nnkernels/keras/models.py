@@ -85,9 +85,19 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _device_line():
+def _device_line(ctx=None):
     from .. import get_num_threads, cpu_path
+    if ctx is not None:
+        return (f"Training on CPU (nnkernels {cpu_path()} kernels, {get_num_threads()} threads per rank, "
+                f"{ctx.describe()})")
     return f"Training on CPU (nnkernels {cpu_path()} kernels, {get_num_threads()} threads)"
+
+
+def _fit_context():
+    """Under an initialised process group of 2+ ranks: how fit and evaluate share the work
+    (nnkernels.distributed.keras); None otherwise."""
+    from ..distributed.keras import fit_context
+    return fit_context()
 
 
 # ------------------------------------------------------------------------ model
@@ -312,53 +322,77 @@ class Model(Layer):
         self._bind_optimizer()
         self.history = callbacks_mod.History()
         cbs = [self.history] + list(callbacks or [])
+        dist = _fit_context()  # data parallel under a process group: batch_size is per rank
+        if dist is not None:
+            verbose = verbose if dist.is_chief else 0
+            cbs = dist.callbacks(cbs)
         for cb in cbs:
             cb.set_model(self)
         self.stop_training = False
         if verbose:
-            print(_device_line())
+            print(_device_line(dist))
         for cb in cbs:
             cb.on_train_begin()
-        steps = -(-n // batch_size)
+        steps = -(-n // batch_size) if dist is None else dist.steps(n, batch_size)
         loss_mean = metrics_mod.Mean("loss")
-        for epoch in range(initial_epoch, epochs):
-            for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}")
-            bar = ProgressBar(steps, verbose)
-            order = ag.get_rng().permutation(n) if shuffle else np.arange(n)
-            loss_mean.reset_state()
-            for m in self._metrics:
-                m.reset_state()
-            self.train(True)
-            logs = {}
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb = _as_input(_slice(x, idx)), np.asarray(y[idx])
-                with self._compiled_trainable_state():
-                    self.optimizer.zero_grad()
-                    out = self._forward(xb)
-                    loss = self._loss_value(yb, out)
-                    loss.backward()
-                    self.optimizer.step()
-                loss_mean.update_state(loss.item(), len(idx))
-                for m in self._metrics:
-                    m.update_state(yb, out.numpy())
-                logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
+        if dist is not None:
+            dist.begin(self)
+        try:
+            for epoch in range(initial_epoch, epochs):
                 for cb in cbs:
-                    cb.on_train_batch_end(step, logs)
-                if step + 1 < steps:
-                    bar.update(step + 1, logs)
-            if validation_data is not None:
-                vx, vy = validation_data[0], validation_data[1]
-                vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
-                logs.update({"val_" + k: v for k, v in vals.items()})
-            bar.update(steps, logs, final=True)
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
+                    cb.on_epoch_begin(epoch)
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs}")
+                bar = ProgressBar(steps, verbose)
+                order = ag.get_rng().permutation(n) if shuffle else np.arange(n)
+                if dist is not None:
+                    order = dist.same_order(order)
+                loss_mean.reset_state()
+                for m in self._metrics:
+                    m.reset_state()
+                self.train(True)
+                logs = {}
+                for step in range(steps):
+                    if dist is None:
+                        idx = order[step * batch_size:(step + 1) * batch_size]
+                    else:
+                        idx = dist.shard(order, step, batch_size)
+                    with self._compiled_trainable_state():
+                        self.optimizer.zero_grad()
+                        if len(idx):
+                            xb, yb = _as_input(_slice(x, idx)), np.asarray(y[idx])
+                            out = self._forward(xb)
+                            loss = self._loss_value(yb, out)
+                            loss.backward()
+                        else:  # an uneven last step left this rank no sample: it still joins the allreduce
+                            dist.empty_step()
+                        self.optimizer.step()
+                    if len(idx):
+                        loss_mean.update_state(loss.item(), len(idx))
+                        for m in self._metrics:
+                            m.update_state(yb, out.numpy())
+                    logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
+                    for cb in cbs:
+                        cb.on_train_batch_end(step, logs)
+                    if step + 1 < steps:
+                        bar.update(step + 1, logs)
+                if dist is not None:
+                    dist.reduce_metrics([loss_mean] + self._metrics)
+                    logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
+                if validation_data is not None:
+                    vx, vy = validation_data[0], validation_data[1]
+                    vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+                    logs.update({"val_" + k: v for k, v in vals.items()})
+                bar.update(steps, logs, final=True)
+                for cb in cbs:
+                    cb.on_epoch_end(epoch, logs)
+                if dist is not None:
+                    self.stop_training = dist.any(self.stop_training)
+                if self.stop_training:
+                    break
+        finally:
+            if dist is not None:
+                dist.end()
         self.train(False)
         for cb in cbs:
             cb.on_train_end()
@@ -373,6 +407,11 @@ class Model(Layer):
         if len(y) != n:
             raise ValueError(f"evaluate: x has {n} samples but y has {len(y)}")
         self._ensure_model_built(_as_input(_slice(x, slice(0, 1))))
+        dist = _fit_context()  # under a process group: each rank evaluates its share, totals are summed
+        if dist is not None:
+            mine = dist.local_slice(n)
+            x, y, n = _slice(x, mine), y[mine], mine.stop - mine.start
+            verbose = verbose if dist.is_chief else 0
         loss_mean = metrics_mod.Mean("loss")
         for m in self._metrics:
             m.reset_state()
@@ -389,6 +428,8 @@ class Model(Layer):
                 for m in self._metrics:
                     m.update_state(yb, out.numpy())
         self.train(was)
+        if dist is not None:
+            dist.reduce_metrics([loss_mean] + self._metrics)
         logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
         bar.update(steps, logs, final=True)
         if return_dict:

@@ -6,8 +6,9 @@ import numpy as np
 
 from .. import autograd as ag
 from ..autograd import Tensor
+from ..distributed.sampler import DistributedSampler  # noqa: F401  (torch.utils.data's name)
 
-__all__ = ["Dataset", "TensorDataset", "DataLoader", "random_split", "Subset"]
+__all__ = ["Dataset", "TensorDataset", "DataLoader", "random_split", "Subset", "DistributedSampler"]
 
 
 class Dataset:
@@ -61,15 +62,19 @@ def random_split(dataset, lengths):
 
 class DataLoader:
     """Batches of Tensors. Array-backed datasets are sliced with one fancy index per batch;
-    others are collated sample by sample (np.stack)."""
+    others are collated sample by sample (np.stack). `sampler` (e.g. a DistributedSampler)
+    gives the order of the indices instead of `shuffle`."""
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, **kwargs):
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, drop_last=False, **kwargs):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True cannot both be given (the sampler orders)")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.sampler = sampler
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _fetch(self, idx):
@@ -84,7 +89,10 @@ class DataLoader:
         return Tensor(np.stack([np.asarray(s) for s in samples]))
 
     def __iter__(self):
-        n = len(self.dataset)
-        order = ag.get_rng().permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), np.int64)
+        else:
+            n = len(self.dataset)
+            order = ag.get_rng().permutation(n) if self.shuffle else np.arange(n)
         for b in range(len(self)):
             yield self._fetch(order[b * self.batch_size:(b + 1) * self.batch_size])
