@@ -14,12 +14,13 @@ import pytest
 import nnkernels as nk
 from nnkernels import _C
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON_DIR = os.path.join(os.path.dirname(HERE), "python")
+# The folder the nnkernels under test was imported from (the source tree's python/ in a dev
+# setup, site-packages when installed), so subprocesses import the same one.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(nk.__file__)))
 
 
 def _run(code, **env):
-    e = dict(os.environ, PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""), **env)
+    e = dict(os.environ, PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""), **env)
     return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
                           timeout=120, check=True).stdout
 
