@@ -35,7 +35,7 @@ from .ops._common import is_cupy
 __all__ = ["Tensor", "tensor", "from_numpy", "no_grad", "enable_grad", "is_grad_enabled",
            "set_grad_enabled", "cat", "stack", "kernel", "zeros", "ones", "zeros_like", "ones_like",
            "randn", "rand", "arange", "full", "manual_seed", "float32", "float64", "int64", "long",
-           "exp", "log", "sqrt", "abs", "maximum", "where", "argmax", "flatten", "clamp", "device", "save",
+           "exp", "log", "sqrt", "var", "std", "abs", "maximum", "where", "argmax", "flatten", "clamp", "device", "save",
            "load"]
 
 float32 = np.float32
@@ -216,6 +216,13 @@ class Tensor:
     def __int__(self):
         return int(self.data)
 
+    def __dlpack__(self, **kwargs):  # torch.tensor(t) / torch.from_dlpack(t) / np.from_dlpack(t)
+        return (self.data if self.data.flags.c_contiguous else self.data.copy()).__dlpack__(**kwargs) if not is_cupy(self.data) \
+            else self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
         return a if dtype is None else a.astype(dtype)
@@ -297,11 +304,14 @@ class Tensor:
             return MaxResult(-max_(-self, dim, keepdim), Tensor(_argext(self.data, dim, keepdim, np.argmin)))
         return -max_(-self, _ax(axis, dim), keepdim or keepdims)
 
-    def var(self, axis=None, keepdims=False, dim=None, keepdim=None, unbiased=False):
-        a, k = _ax(axis, dim), _kd(keepdims, keepdim)
-        d = self - self.mean(a, keepdims=True)
-        n = int(np.prod([self.shape[i] for i in _norm_axis(a, self.ndim)]))
-        return (d * d).sum(a, keepdims=k) / (n - 1 if unbiased else n)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        """torch.Tensor.var: unbiased (correction=1) by default; `unbiased=False` or
+        `correction=0` gives the biased (population) variance."""
+        return var(self, _ax(axis, dim), unbiased, _kd(keepdim, keepdims), correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        """torch.Tensor.std: sqrt of var, unbiased by default."""
+        return std(self, _ax(axis, dim), unbiased, _kd(keepdim, keepdims), correction=correction)
 
     def argmax(self, axis=None, dim=None, keepdim=False):
         return argmax(self, axis, dim, keepdim)
@@ -364,6 +374,13 @@ class Tensor:
 
     def log_softmax(self, axis=-1, dim=None):
         return log_softmax(self, _ax(axis, dim))
+
+    def __getstate__(self):  # pickling keeps the values, never the graph
+        return {"data": self.numpy(), "requires_grad": self.requires_grad, "_grad": self._grad,
+                "_parents": (), "_backward": None}
+
+    def __setstate__(self, st):
+        self.__dict__.update(st)
 
 
 class MaxResult(tuple):
@@ -592,20 +609,43 @@ def device(name="cpu"):
 
 
 def save(obj, path):
-    """Save a state dict (name -> array/Tensor) as .npz (no pickle), atomically: a temporary
-    file in the same directory renamed over `path`, so `path` is never half-written."""
-    from ._io import write_npz
-    arrays = {k: np.asarray(v.numpy() if isinstance(v, Tensor) else v) for k, v in obj.items()}
-    write_npz(path, arrays)
+    """torch.save: write obj to `path` atomically (a temporary file in the same directory renamed
+    over `path`, never half-written). A state dict, an optimizer state dict or a nested
+    checkpoint (dicts/lists/tuples of Tensors, arrays, numbers, strings) is stored as arrays plus
+    a JSON description, no pickle; anything else (a whole Module) is pickled and loads back only
+    with load(path, weights_only=False)."""
+    from ._io import pack, write_npz
+    write_npz(path, pack(obj))
 
 
-def load(path, map_location=None, weights_only=True):
-    """Load a state dict saved by nk.save; a truncated or corrupt file is a ValueError."""
-    from ._io import read_npz
-    return read_npz(path, "load")
+def load(path, map_location=None, weights_only=None):
+    """torch.load for files written by nk.save: Tensors come back as Tensors, nested containers
+    as they were. A pickled object (a whole Module) needs weights_only=False, as in torch >= 2.6.
+    A truncated or corrupt file is a ValueError naming the file."""
+    from ._io import read_npz, unpack
+    return unpack(read_npz(path, "load"), path, weights_only)
 
 
 # ---------------------------------------------------------------- shape ops
+def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """torch.var: sum((a - mean)^2) / (n - correction) over `dim` (all axes when None);
+    correction defaults to 1 (unbiased), `unbiased=False` means correction 0."""
+    a = _t(a)
+    dim, keepdim = _ax(axis, dim), _kd(keepdim, keepdims)
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    elif unbiased is not None:
+        raise ValueError("var: pass either unbiased= or correction=, not both")
+    d = a - a.mean(dim, keepdims=True)
+    n = int(np.prod([a.shape[i] for i in _norm_axis(dim, a.ndim)]))
+    return (d * d).sum(dim, keepdims=keepdim) / max(n - correction, 0)
+
+
+def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """torch.std: the square root of var (unbiased by default)."""
+    return sqrt(var(a, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+
+
 def reshape(a, shape):
     a = _t(a)
     shape = tuple(shape) if not isinstance(shape, int) else (shape,)

@@ -1,0 +1,53 @@
+"""One program, two libraries: `lib` is nnkernels (imported as torch would be) or real torch.
+
+A compat test is written once in the PyTorch style against `T` (the library), `T.nn`,
+`T.nn.functional`, `T.optim`; the `lib` fixture runs it under both, and `both(program)` runs it
+under both in one test so the results can be compared value by value.
+"""
+import numpy as np
+import pytest
+
+import nnkernels
+
+try:
+    import torch
+except ImportError:  # the nnkernels flavour still runs
+    torch = None
+
+LIBS = ["nnkernels", "torch"]
+
+
+def get(name):
+    if name == "torch":
+        if torch is None:
+            pytest.skip("torch is not installed")
+        return torch
+    return nnkernels
+
+
+def as_np(x):
+    """Tensor (either library), array or number -> float64 NumPy."""
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = x.detach().numpy()
+    elif isinstance(x, nnkernels.Tensor):
+        x = x.numpy()
+    return np.asarray(x, np.float64)
+
+
+def both(program, *args):
+    """(nnkernels result, torch result) of program(T, *args); skips when torch is missing."""
+    if torch is None:
+        pytest.skip("torch is not installed")
+    return program(nnkernels, *args), program(torch, *args)
+
+
+def copy_weights(src, dst):
+    """Copy an nnkernels module's state dict into a torch module (same names, same layout)."""
+    dst.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in src.state_dict().items()})
+
+
+def close(a, b, tol=2e-5):
+    a, b = as_np(a), as_np(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1.0)
+    assert float(np.max(np.abs(a - b))) <= tol * scale if a.size else True, float(np.max(np.abs(a - b)))
