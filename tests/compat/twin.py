@@ -51,3 +51,16 @@ def close(a, b, tol=2e-5):
     assert a.shape == b.shape, (a.shape, b.shape)
     scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1.0)
     assert float(np.max(np.abs(a - b))) <= tol * scale if a.size else True, float(np.max(np.abs(a - b)))
+
+
+def fill(T, module, seed=0, scale=0.3):
+    """Set every parameter of `module` to the same seeded values in either library."""
+    r = np.random.default_rng(seed)
+    for _, p in module.named_parameters():
+        v = (r.standard_normal(tuple(p.shape)) * scale).astype(np.float32)
+        if T is nnkernels:
+            p.data[...] = v
+        else:
+            with torch.no_grad():
+                p.copy_(torch.tensor(v))
+    return module
