@@ -1,8 +1,8 @@
-"""One program, two libraries: `lib` is nnkernels (imported as torch would be) or real torch.
-
-A compat test is written once in the PyTorch style against `T` (the library), `T.nn`,
-`T.nn.functional`, `T.optim`; the `lib` fixture runs it under both, and `both(program)` runs it
-under both in one test so the results can be compared value by value.
+"""One program, two libraries: a compat test is written once in the PyTorch style against `T`
+(the library: nnkernels, imported as torch would be, or real torch), using `T.nn`,
+`T.nn.functional`, `T.optim`; `both(program)` runs it under each in one test so the results
+(values, shapes, return types, gradients) can be compared one to one. Without torch installed
+those tests skip; the nnkernels-only checks still run.
 """
 import numpy as np
 import pytest
@@ -13,17 +13,6 @@ try:
     import torch
 except ImportError:  # the nnkernels flavour still runs
     torch = None
-
-LIBS = ["nnkernels", "torch"]
-
-
-def get(name):
-    if name == "torch":
-        if torch is None:
-            pytest.skip("torch is not installed")
-        return torch
-    return nnkernels
-
 
 def as_np(x):
     """Tensor (either library), array or number -> float64 NumPy."""
