@@ -161,3 +161,18 @@ def test_flat_state_dict_file_still_plain_npz(tmp_path):
     with np.load(path, allow_pickle=False) as z:
         assert list(z.files) == list(m.state_dict())
     assert all(isinstance(v, nk.Tensor) for v in nk.load(path).values())
+
+
+def test_state_dict_round_trips_through_torch():
+    if torch is None:
+        pytest.skip("torch is not installed")
+    ours, theirs = _model(nk), _model(torch)
+    res = ours.load_state_dict(theirs.state_dict())  # torch tensors straight in
+    assert res.missing_keys == [] and res.unexpected_keys == []
+    back = _model(torch)
+    back.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})  # nk Tensors -> torch
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_array_equal(back.state_dict()[k].numpy(), v.numpy())
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    ours.eval(), theirs.eval()
+    close(ours(nk.tensor(x)), theirs(torch.tensor(x)))
