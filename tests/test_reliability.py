@@ -504,7 +504,7 @@ def test_damaged_state_dict_rejected_module_unchanged(tmp_path, how):
     src = str(tmp_path / "lin.npz")
     nk.save({k: np.full(v.shape, 7, v.dtype) for k, v in lin.state_dict().items()}, src)
     bad = _damaged(src, str(tmp_path / "bad.npz"), how)
-    before = {k: v.copy() for k, v in lin.state_dict().items()}
+    before = {k: v.clone() for k, v in lin.state_dict().items()}
     _raises(ValueError, lambda: lin.load_state_dict(nk.load(bad)), "load", "bad.npz")
     for k, v in lin.state_dict().items():
         np.testing.assert_array_equal(v, before[k])

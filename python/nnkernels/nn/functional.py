@@ -204,26 +204,77 @@ def _reduce(loss, reduction):
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
-    """input (N, C) logits [or (N, C, d...)], target (N,) class indices or (N, C) probabilities."""
-    input = _t(input)
-    tgt = ag._as_data(target)
-    if input.ndim > 2:  # (N, C, d...) -> (N*d..., C)
-        c = input.shape[1]
-        perm = (0,) + tuple(range(2, input.ndim)) + (1,)
-        loss = cross_entropy(input.permute(perm).reshape(-1, c), Tensor(tgt.reshape(-1)), "none", label_smoothing)
-        loss = loss.reshape((input.shape[0],) + input.shape[2:])
-        return _reduce(loss, reduction)
-    if np.issubdtype(tgt.dtype, np.floating):  # probabilities
-        loss = -(Tensor(tgt.astype(input.dtype)) * log_softmax(input, axis=1)).sum(axis=1)
-        return _reduce(loss, reduction)
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """torch.nn.functional.cross_entropy. input (N, C) logits [or (N, C, d...)], target (N,) [(N, d...)]
+    class indices or (N, C) [(N, C, d...)] class probabilities; weight (C,) per class; ignore_index
+    (index targets only); label_smoothing mixes the target with the uniform distribution.
+    'mean' divides by the summed weights of the kept targets (index targets) or by N (probabilities).
+    `cross_entropy(x, t, 'sum', 0.1)` (reduction and label_smoothing positional) is still accepted."""
+    op = "cross_entropy"
+    if isinstance(weight, str):  # the older positional form: (input, target, reduction, label_smoothing)
+        weight, reduction = None, weight
+        if size_average is not None:
+            label_smoothing, size_average = size_average, None
+    if size_average is not None or reduce is not None:  # torch's deprecated pair
+        reduction = "none" if reduce is False else ("mean" if size_average is not False else "sum")
     if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    tgt = tgt.astype(np.int64)
-    y = kernel("cross_entropy")(input.data, tgt, reduction=reduction, label_smoothing=label_smoothing)
-    y = np.asarray(y, input.dtype)
-    return _make(y, (input,), lambda g: (kernel("cross_entropy_backward")(
-        np.asarray(g, input.dtype), input.data, tgt, reduction=reduction, label_smoothing=label_smoothing),))
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    input = _t(input)
+    _float_input(op, input)
+    tgt = ag._as_data(target)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: input must be (N, C) or (N, C, d...) logits, got shape {input.shape}")
+    C = input.shape[1]
+    probs = np.issubdtype(tgt.dtype, np.floating)
+    if input.ndim == 2 and weight is None and not probs:
+        t = _class_targets(op, tgt, C, ignore_index)
+        if t.shape != (input.shape[0],):
+            raise ValueError(f"{op}: target has shape {t.shape}, expected ({input.shape[0]},) for input of "
+                             f"shape {input.shape}")
+        if not (t == ignore_index).any():  # the fused kernel: log-softmax, pick, smooth, reduce in one pass
+            y = np.asarray(kernel("cross_entropy")(input.data, t, reduction=reduction,
+                                                   label_smoothing=label_smoothing), input.dtype)
+            return _make(y, (input,), lambda g: (kernel("cross_entropy_backward")(
+                np.asarray(g, input.dtype), input.data, t, reduction=reduction, label_smoothing=label_smoothing),))
+    if input.ndim > 2:  # (N, C, d...) -> (N*d..., C), the per-element loss back to (N, d...)
+        perm = (0,) + tuple(range(2, input.ndim)) + (1,)
+        x2 = input.permute(perm).reshape(-1, C)
+        t2 = np.moveaxis(tgt, 1, -1).reshape(-1, C) if probs else tgt.reshape(-1)
+        loss, den = _ce_rows(op, x2, t2, weight, ignore_index, label_smoothing, probs)
+        loss = loss.reshape((input.shape[0],) + input.shape[2:])
+    else:
+        loss, den = _ce_rows(op, input, tgt, weight, ignore_index, label_smoothing, probs)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else _weighted_mean(loss.sum(), den)
+
+
+def _ce_rows(op, x, t, weight, ignore_index, eps, probs):
+    """Per-row cross-entropy of (M, C) logits, and what 'mean' divides the sum by."""
+    M, C = x.shape
+    w = _class_weight(op, weight, C, x.dtype)
+    lp = log_softmax(x, axis=1)
+    if probs:  # torch: sum_c w_c * p_c * -log_softmax_c, p smoothed towards 1/C; 'mean' divides by M
+        if t.shape != (M, C):
+            raise ValueError(f"{op}: probability target has shape {t.shape}, expected {(M, C)}")
+        p = t.astype(x.dtype)
+        if eps:
+            p = p * (1 - eps) + eps / C
+        return -(lp * Tensor(p if w is None else p * w)).sum(axis=1), float(M)
+    t = _class_targets(op, t, C, ignore_index)
+    if t.shape != (M,):
+        raise ValueError(f"{op}: target has shape {t.shape}, expected ({M},) for input of shape {x.shape}")
+    keep = t != ignore_index
+    safe, wt = _kept_weights(t, keep, w, C, x.dtype)
+    loss = -lp[np.arange(M), safe] * Tensor(wt)  # ignored rows: weight 0 (loss 0 with 'none', as torch)
+    if eps:  # torch: (1-eps) * nll + eps/C * sum_c w_c * -lp_c, ignored rows 0, same 'mean' divisor
+        cw = np.ones(C, x.dtype) if w is None else w
+        smooth = (lp * Tensor(cw)).sum(axis=1) * Tensor(keep.astype(x.dtype) / -C)
+        loss = (1 - eps) * loss + eps * smooth
+    return loss, float(wt.sum())
 
 
 def nll_loss(input, target, reduction="mean", *, weight=None, ignore_index=-100):
@@ -270,14 +321,29 @@ def binary_cross_entropy(input, target, reduction="mean"):
     return _reduce(-(t * lp + (1 - t) * l1p), reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """max(x, 0) - x*t + log(1 + exp(-|x|)), computed stably."""
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """torch's: -w [pw * t * log sigmoid(x) + (1 - t) * log(1 - sigmoid(x))], computed stably as
+    (1 - t) x + (1 + (pw - 1) t) softplus(-x); weight broadcasts over the loss, pos_weight over
+    the last (class) axis. `f(x, t, 'sum')` (reduction positional) is still accepted."""
+    if isinstance(weight, str):
+        weight, reduction = None, weight
     x = _t(input)
     t = ag._as_data(target).astype(x.dtype)
+    if t.shape != x.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: target has shape {t.shape}, input {x.shape}")
     xd = x.data
-    loss = np.maximum(xd, 0) - xd * t + np.log1p(np.exp(-np.abs(xd)))
+    sp = np.maximum(-xd, 0) + np.log1p(np.exp(-np.abs(xd)))  # softplus(-x) = -log sigmoid(x)
     s = kernel("sigmoid")(xd)
-    return _reduce(_make(loss, (x,), lambda g: (g * (s - t),)), reduction)
+    if pos_weight is None:
+        loss, grad = (1 - t) * xd + sp, s - t
+    else:
+        c = 1 + (ag._as_data(pos_weight).astype(x.dtype) - 1) * t
+        loss, grad = (1 - t) * xd + c * sp, (1 - t) - c * (1 - s)
+    out = _make(loss.astype(x.dtype, copy=False), (x,), lambda g: (g * grad,))
+    if weight is not None:
+        out = out * Tensor(ag._as_data(weight).astype(x.dtype))
+    return _reduce(out, reduction)
 
 
 # ----------------------------------------------------------- embedding / norms

@@ -3,7 +3,7 @@ initialisation), `forward` calls `nnkernels.nn.functional`. Shapes follow torch 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -16,7 +16,8 @@ __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "Identity", "Linea
            "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Conv2d",
            "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Embedding", "BatchNorm1d",
            "BatchNorm2d", "LayerNorm", "LSTM", "GRU", "LSTMCell", "GRUCell", "MultiheadAttention",
-           "TransformerEncoderLayer", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss"]
+           "TransformerEncoderLayer", "TransformerEncoder",
+           "TransformerDecoderLayer", "TransformerDecoder", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss"]
 
 
 class Parameter(Tensor):
@@ -46,6 +47,22 @@ def _prob(name, p, layer):
     if not isinstance(p, (int, float)) or not 0 <= p <= 1:
         raise ValueError(f"{layer}: {name} must be a probability in [0, 1], got {p!r}")
     return float(p)
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict returns (torch's _IncompatibleKeys)."""
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+
+class StateDictError(RuntimeError, KeyError):
+    """load_state_dict(strict=True) with missing/unexpected keys: torch raises RuntimeError;
+    it is also a KeyError, what nnkernels raised before."""
+
+    __str__ = RuntimeError.__str__
 
 
 class Module:
@@ -87,8 +104,10 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, tensor):
+    def register_buffer(self, name, tensor, persistent=True):
         self.__dict__.setdefault("_buffer_names", set()).add(name)
+        if not persistent:
+            self.__dict__.setdefault("_non_persistent", set()).add(name)
         self._buffers[name] = tensor if tensor is None or isinstance(tensor, Tensor) else Tensor(tensor)
 
     def register_parameter(self, name, param):
@@ -147,21 +166,39 @@ class Module:
         return self
 
     # -- state
-    def state_dict(self):
-        """Ordered name -> NumPy array copy of every parameter and buffer."""
-        sd = OrderedDict((n, np.array(p.numpy())) for n, p in self.named_parameters())
-        sd.update((n, np.array(b.numpy())) for n, b in self.named_buffers())
+    def _save_to(self, sd, prefix, keep_vars):
+        """torch's order: this module's parameters, then its persistent buffers, then each child."""
+        skip = self.__dict__.get("_non_persistent", ())
+        for name, t in list(self._parameters.items()) + [(n, b) for n, b in self._buffers.items() if n not in skip]:
+            if t is not None:
+                sd[prefix + name] = t if keep_vars else Tensor(np.array(t.numpy()))
+        for name, m in self._modules.items():
+            if m is not None:
+                m._save_to(sd, prefix + name + ".", keep_vars)
+
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Ordered name -> Tensor, like torch: per module its parameters then its buffers, in
+        registration order, children after. The Tensors are detached copies (keep_vars=True:
+        the parameters and buffers themselves)."""
+        sd = OrderedDict() if destination is None else destination
+        self._save_to(sd, prefix, keep_vars)
         return sd
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays into parameters/buffers. Every key and shape is checked before anything
-        changes, so a bad state dict raises and leaves the module as it was."""
-        own = OrderedDict(self.named_parameters())
-        own.update(self.named_buffers())
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy Tensors/arrays into parameters and buffers; returns torch's named result
+        (missing_keys, unexpected_keys). With strict=True (default) any missing or unexpected key
+        is a RuntimeError (also a KeyError, as before). Every key and shape is checked before
+        anything changes, so a bad state dict raises and leaves the module as it was."""
+        own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+            msg = f"Error(s) in loading state_dict for {type(self).__name__}:"
+            if missing:
+                msg += " Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + "."
+            if unexpected:
+                msg += " Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + "."
+            raise StateDictError(msg)
         for k, t in own.items():
             if k in state_dict:
                 v = np.asarray(state_dict[k].numpy() if isinstance(state_dict[k], Tensor) else state_dict[k])
@@ -172,7 +209,7 @@ class Module:
             if k in state_dict:
                 v = state_dict[k]
                 t.data[...] = np.asarray(v.numpy() if isinstance(v, Tensor) else v)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def train(self, mode=True):
         for m in self.modules():
@@ -827,13 +864,7 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        if activation in ("relu", "gelu"):
-            self.activation = ag.relu if activation == "relu" else F.gelu
-        elif callable(activation):
-            self.activation = activation
-        else:
-            raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or callable, "
-                             f"got {activation!r}")
+        self.activation = _activation(activation, "TransformerEncoderLayer")
 
     def _sa(self, x, mask, kpm, is_causal):
         return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False,
@@ -849,6 +880,102 @@ class TransformerEncoderLayer(Module):
             return x + self._ff(self.norm2(x))
         x = self.norm1(x + self._sa(x, src_mask, src_key_padding_mask, is_causal))
         return self.norm2(x + self._ff(x))
+
+
+def _activation(activation, layer):
+    if activation in ("relu", "gelu"):  # modules, not functions, so the layer pickles
+        return ReLU() if activation == "relu" else GELU()
+    if callable(activation):
+        return activation
+    raise ValueError(f"{layer}: activation must be 'relu', 'gelu' or callable, got {activation!r}")
+
+
+def _clones(layer, n, name):
+    import copy
+    _pos_int("num_layers", n, name)
+    return ModuleList([copy.deepcopy(layer) for _ in range(n)])
+
+
+class TransformerEncoder(Module):
+    """A stack of `num_layers` deep copies of `encoder_layer`, then the optional `norm`.
+    src (S, B, E) [(B, S, E) if batch_first] -> same shape. torch.nn.TransformerEncoder."""
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__()
+        self.layers = _clones(encoder_layer, num_layers, "TransformerEncoder")
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        return x if self.norm is None else self.norm(x)
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention, attention over `memory`, feed-forward (post-norm by default).
+    tgt (T, B, E), memory (S, B, E) [batch first if batch_first] -> (T, B, E).
+    torch.nn.TransformerDecoderLayer (same parameter names)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, dtype=np.float32):
+        super().__init__()
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                            dtype=dtype)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1, self.dropout2, self.dropout3 = Dropout(dropout), Dropout(dropout), Dropout(dropout)
+        self.activation = _activation(activation, "TransformerDecoderLayer")
+
+    def _sa(self, x, mask, kpm, is_causal):
+        return self.dropout1(self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False,
+                                            is_causal=is_causal)[0])
+
+    def _mha(self, x, mem, mask, kpm, is_causal):
+        return self.dropout2(self.multihead_attn(x, mem, mem, attn_mask=mask, key_padding_mask=kpm,
+                                                 need_weights=False, is_causal=is_causal)[0])
+
+    def _ff(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        x, mem = ag._t(tgt), ag._t(memory)
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha(self.norm2(x), mem, memory_mask, memory_key_padding_mask, memory_is_causal)
+            return x + self._ff(self.norm3(x))
+        x = self.norm1(x + self._sa(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+        x = self.norm2(x + self._mha(x, mem, memory_mask, memory_key_padding_mask, memory_is_causal))
+        return self.norm3(x + self._ff(x))
+
+
+class TransformerDecoder(Module):
+    """A stack of `num_layers` deep copies of `decoder_layer`, then the optional `norm`.
+    torch.nn.TransformerDecoder."""
+
+    def __init__(self, decoder_layer, num_layers, norm=None):
+        super().__init__()
+        self.layers = _clones(decoder_layer, num_layers, "TransformerDecoder")
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        x = tgt
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                      tgt_key_padding_mask=tgt_key_padding_mask, memory_key_padding_mask=memory_key_padding_mask,
+                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
+        return x if self.norm is None else self.norm(x)
 
 
 # ------------------------------------------------------------------ losses
@@ -873,43 +1000,11 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
-        op = "CrossEntropyLoss"
-        input = ag._t(input)
-        t = ag._as_data(target)
-        F._float_input(op, input)
-        if input.ndim < 1:
-            raise ValueError(f"{op}: input must be (N, C) or (N, C, d...) logits, got shape {input.shape}")
-        C = input.shape[1] if input.ndim >= 2 else input.shape[0]
-        w = F._class_weight(op, self.weight, C, input.dtype)
-        probs = np.issubdtype(t.dtype, np.floating)
-        if not probs:
-            t = F._class_targets(op, t, C, self.ignore_index)
-        if w is None and (probs or not (t == self.ignore_index).any()):
-            return F.cross_entropy(input, t, self.reduction, self.label_smoothing)
-        if input.ndim != 2:
-            raise ValueError(f"{op}: weight/ignore_index need (N, C) logits, got shape {input.shape}")
-        if probs:  # class probabilities, weighted per class (torch: 'mean' divides by N)
-            if t.shape != input.shape:
-                raise ValueError(f"{op}: probability target has shape {t.shape}, expected {input.shape}")
-            p = t.astype(input.dtype)
-            if self.label_smoothing:
-                p = p * (1 - self.label_smoothing) + self.label_smoothing / C
-            loss = -(Tensor(p * w) * ag.log_softmax(input, 1)).sum(axis=1)
-            return F._reduce(loss, self.reduction)
-        if t.shape != (input.shape[0],):
-            raise ValueError(f"{op}: target has shape {t.shape}, expected ({input.shape[0]},) for input of "
-                             f"shape {input.shape}")
-        safe, wt = F._kept_weights(t, t != self.ignore_index, w, C, input.dtype)
-        lp = ag.log_softmax(input, 1)
-        wl = -lp[np.arange(len(t)), safe] * Tensor(wt)  # ignored rows: weight 0 (loss 0 with 'none', as torch)
-        if self.label_smoothing:  # torch: the uniform part weighted per class, ignored rows 0
-            eps = self.label_smoothing
-            cw = np.ones(C, input.dtype) if w is None else w
-            smooth = (lp * Tensor(cw)).sum(axis=1) * Tensor((t != self.ignore_index).astype(input.dtype) / -C)
-            wl = (1 - eps) * wl + eps * smooth
-        if self.reduction == "mean":
-            return F._weighted_mean(wl.sum(), float(wt.sum()))
-        return wl.sum() if self.reduction == "sum" else wl
+        try:
+            return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                                   reduction=self.reduction, label_smoothing=self.label_smoothing)
+        except (ValueError, TypeError) as e:
+            raise type(e)(str(e).replace("cross_entropy:", "CrossEntropyLoss:", 1)) from None
 
 
 class NLLLoss(_Loss):
@@ -942,5 +1037,15 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross-entropy in one stable step; weight (broadcast over the loss) and
+    pos_weight (per class, the last axis) as torch.nn.BCEWithLogitsLoss."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        if isinstance(weight, str):
+            weight, reduction = None, weight
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

@@ -36,6 +36,60 @@ class Optimizer:
                 else:
                     p._grad[...] = 0
 
+    def state_dict(self):
+        """torch's layout: {'state': {index: {name: Tensor or number}}, 'param_groups': [{hyper-
+        parameters..., 'params': [index, ...]}]}, parameters numbered in group order. Copies."""
+        from ..autograd import Tensor
+        index, groups, state = {}, [], {}
+        for g in self.param_groups:
+            ids = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
+        for g in self.param_groups:
+            for p in g["params"]:
+                st = self.state.get(id(p))
+                if st:
+                    state[index[id(p)]] = {k: Tensor(np.array(v)) if isinstance(v, np.ndarray) else v
+                                           for k, v in st.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore what state_dict() gave (or a torch optimizer's, same layout): the groups must
+        hold the same numbers of parameters; moment buffers must have the parameters' shapes."""
+        groups = state_dict["param_groups"]
+        name = type(self).__name__
+        if len(groups) != len(self.param_groups) or any(
+                len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
+            raise ValueError(f"{name}.load_state_dict: the state dict has groups of "
+                             f"{[len(g['params']) for g in groups]} parameters, this optimizer "
+                             f"{[len(g['params']) for g in self.param_groups]}")
+        by_index = {}
+        for saved, g in zip(groups, self.param_groups):
+            by_index.update(zip(saved["params"], g["params"]))
+        new = {}
+        for i, st in state_dict["state"].items():
+            p = by_index[int(i)]
+            d = {}
+            for k, v in st.items():
+                a = np.asarray(v)
+                if k == "step":
+                    d[k] = int(a.item())
+                elif a.ndim == 0 and not hasattr(v, "shape"):
+                    d[k] = v
+                else:
+                    if a.shape != p.shape:
+                        raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter {i} has shape "
+                                         f"{a.shape}, the parameter {p.shape}")
+                    d[k] = np.array(a, dtype=p.dtype)
+            new[id(p)] = d
+        for saved, g in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    g[k] = tuple(v) if isinstance(v, list) and k == "betas" else v
+        self.state = new
+
     def _params(self):
         for g in self.param_groups:
             for p in g["params"]:
