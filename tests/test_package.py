@@ -14,7 +14,7 @@ def test_show_config_lists_build():
     buf = io.StringIO()
     nk.show_config(file=buf)
     text = buf.getvalue()
-    for key in ("cpu path", "cpu features", "threads", "cuda built", "sgemm", "attention", "softmax"):
+    for key in ("cpu path", "cpu features", "threads", "cuda built", "build", "sgemm", "attention", "softmax"):
         assert key in text
 
 

@@ -14,8 +14,9 @@ import pytest
 import nnkernels as nk
 from nnkernels import _C
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON_DIR = os.path.join(os.path.dirname(HERE), "python")
+# The directory nnkernels was imported from (python/ in a source tree, site-packages for a wheel),
+# so the subprocesses import the same package the tests do.
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(nk.__file__)))
 
 
 def _run(code, **env):
