@@ -14,7 +14,7 @@ def test_show_config_lists_build():
     buf = io.StringIO()
     nk.show_config(file=buf)
     text = buf.getvalue()
-    for key in ("cpu path", "cpu features", "threads", "cuda built", "sgemm", "attention", "softmax"):
+    for key in ("cpu path", "cpu features", "threads", "cuda built", "build", "sgemm", "attention", "softmax"):
         assert key in text
 
 
@@ -87,6 +87,12 @@ def test_cuda_extension_built_when_nvcc_present():
     import shutil
     if shutil.which("nvcc") is None or os.environ.get("NNKERNELS_CUDA") == "OFF":
         pytest.skip("no nvcc on this machine: _cuda is not expected")
+    try:  # an installed build (a wheel) says whether it was built with NNKERNELS_CUDA=OFF
+        from nnkernels import _build_info
+        if _build_info.cuda_option == "OFF":
+            pytest.skip("this build was made with NNKERNELS_CUDA=OFF: _cuda is not expected")
+    except ImportError:
+        pass
     assert nk._C.cuda_built
     from nnkernels import _cuda
     assert "90" in _cuda.architectures

@@ -61,6 +61,20 @@ def _apply_env() -> None:
                       RuntimeWarning)
 
 
+def _build_lines() -> list:
+    """How _C was built, from the module CMake generates (absent in a source-tree run)."""
+    try:
+        from . import _build_info as b
+    except ImportError:
+        return ["  build         source tree (no _build_info: not an installed build)"]
+    return [
+        f"  build         {'wheel' if b.wheel else 'from source'}, git {b.git_revision}, {b.build_type}",
+        f"  compiler      {b.compiler}",
+        f"  flags         {b.flags}; {b.isa_flags}",
+        f"  cuda build    {b.cuda}",
+    ]
+
+
 def show_config(file=None) -> None:
     """Print what this build of nnkernels has and what it will use."""
     from . import __version__, cuda
@@ -79,6 +93,7 @@ def show_config(file=None) -> None:
         f"  threads       {get_num_threads()} (own pool; idle threads park after {_C.get_spin_us()} µs)",
         f"  cuda built    {'yes' if _C.cuda_built else 'no'}",
     ]
+    lines += _build_lines()
     info = cuda.info()
     if info.get("built"):
         lines.append(f"  cuda archs    {info['architectures']}")
