@@ -34,17 +34,19 @@ std::atomic<int> g_threads{0};
 std::atomic<int> g_spin_us{-1};
 thread_local bool tl_in_region = false;
 
-int env_int(const char* name) {
+// The integer at the start of environment variable `name` when it lies in [lo, hi], else
+// `fallback` ("4,2", an OpenMP nesting list, reads as 4).
+int env_int(const char* name, long lo, long hi, int fallback) {
   const char* s = std::getenv(name);
-  if (!s || !*s) return 0;
+  if (!s || !*s) return fallback;
   char* end = nullptr;
-  long v = std::strtol(s, &end, 10);  // "4,2" (an OpenMP nesting list) reads as 4
-  return (end != s && v > 0 && v <= kMaxThreads) ? int(v) : 0;
+  const long v = std::strtol(s, &end, 10);
+  return (end != s && v >= lo && v <= hi) ? int(v) : fallback;
 }
 
 int default_threads() {
-  int n = env_int("NNKERNELS_NUM_THREADS");
-  if (n <= 0) n = env_int("OMP_NUM_THREADS");
+  int n = env_int("NNKERNELS_NUM_THREADS", 1, kMaxThreads, 0);
+  if (n <= 0) n = env_int("OMP_NUM_THREADS", 1, kMaxThreads, 0);
   if (n <= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -460,8 +462,6 @@ void run_concurrently(int n, FnRef<int> job) {
 
 }  // namespace detail
 
-bool in_parallel() { return tl_in_region; }
-
 // Exercises the thread runtime: each round runs a team region whose members write their
 // tid into a phase table between barriers (every member must see every other's write
 // after each barrier), then a loop that must visit each index exactly once.
@@ -507,13 +507,7 @@ void set_num_threads(int n) { g_threads.store(std::clamp(n, 1, kMaxThreads)); }
 int spin_us() {
   int us = g_spin_us.load(std::memory_order_relaxed);
   if (us < 0) {
-    const char* s = std::getenv("NNKERNELS_SPIN_US");
-    us = 100;
-    if (s && *s) {
-      char* end = nullptr;
-      long v = std::strtol(s, &end, 10);
-      if (end != s && v >= 0 && v <= 1000000) us = int(v);
-    }
+    us = env_int("NNKERNELS_SPIN_US", 0, 1000000, 100);
     g_spin_us.store(us);
   }
   return us;

@@ -46,9 +46,6 @@ void set_num_threads(int n);
 int spin_us();
 void set_spin_us(int us);
 
-// True inside a parallel region (a nested region runs serially).
-bool in_parallel();
-
 // Counts since the last call (for tests and benchmarks/coexist.py): team regions and
 // loops run on the pool, workers wanted and joined, the callers' time waiting for joins,
 // futex wakes of parked workers, workers woken on the caller's CPU, back-offs to solo
