@@ -158,9 +158,10 @@ def test_gru_sequence(cpu_path, rng, dtype, T, B, I, H):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("B,H", [(300, 12), (61, 40), (7, 100)])
+@pytest.mark.parametrize("B,H", [(300, 12), (61, 40), (7, 100), (9, 33), (17, 70)])
 def test_thread_splits(rng, threads, B, H):
-    """Tiles split over hidden strips, over rows (small H, large B), or both."""
+    """Tiles split over rows alone (a row panel per thread or more: no barrier between steps)
+    or over hidden strips (fewer row panels than threads: a barrier per step)."""
     before = nk.get_num_threads()
     nk.set_num_threads(threads)
     try:

@@ -27,6 +27,14 @@ inline bool pack_a_panel_fast(float* dst, const float* src, int64_t rs, int64_t 
 inline bool pack_a_panel_fast(double*, const double*, int64_t, int64_t, int, int) { return false; }
 }  // namespace
 
+// dst[q*N .. q*N+N) = src[q*cs .. q*cs+N) for q < kc: a micro-panel whose N rows sit side by
+// side in memory (A stored transposed); the fixed N lets the compiler move whole vectors.
+template <typename T, int N>
+inline void copy_columns(T* dst, const T* src, int64_t cs, int64_t kc) {
+  for (int64_t q = 0; q < kc; ++q, dst += N, src += cs)
+    for (int i = 0; i < N; ++i) dst[i] = src[i];
+}
+
 template <typename T>
 void StridedPacker<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
   for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
@@ -39,6 +47,9 @@ void StridedPacker<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_
         const T* row = src + i * rs;
         for (int64_t q = 0; q < kc; ++q) dst[q * MR + i] = row[q];
       }
+    } else if (rs == 1 && mr == MR && (MR == 8 || MR == 6)) {  // A^T row-major: panel rows contiguous
+      if (MR == 8) copy_columns<T, 8>(dst, src, cs, kc);
+      else copy_columns<T, 6>(dst, src, cs, kc);
     } else {
       for (int64_t q = 0; q < kc; ++q)
         for (int i = 0; i < mr; ++i) dst[q * MR + i] = src[i * rs + q * cs];

@@ -58,7 +58,7 @@ void gru_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const 
         gates_k.gru_fwd(nr, tile.j0, tile.j1, H, g, gh + r * G, b_ih, b_hh, hp + r * H,
                              hn + t * BH + r * H, y + t * BH + r * H);
       }
-      tm.barrier();
+      if (!tile.independent) tm.barrier();
     }
   }, 2.0 * double(T_) * double(B) * double(G) * double(H));
 }
@@ -107,7 +107,7 @@ void gru_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
         gates_k.gru_bwd(nr, j0, j1, H, gates + t * B * G + r0 * G, hn + t * BH + r0 * H,
                              hp + r0 * H, dh + r0 * H, dA + t * B * G + r0 * G, dU + t * B * G + r0 * G);
       }
-      tm.barrier();
+      if (!tile.independent) tm.barrier();
     }
     // dh0 = dh ∘ z (already in dh) + dU[0] · w_hh.
     if (tile.active) rnn::tile_gemm<T>(cfg, W, dU, G, tile, T(1), dh, H, ab);

@@ -67,7 +67,7 @@ void lstm_forward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, const
         gates_k.lstm_fwd(nr, tile.j0, tile.j1, H, g + r * G, bias, cp + r * H,
                               cs + t * BH + r * H, y + t * BH + r * H);
       }
-      tm.barrier();
+      if (!tile.independent) tm.barrier();
     }
   }, 2.0 * double(T_) * double(B) * double(G) * double(H));
 }
@@ -119,7 +119,7 @@ void lstm_backward(int64_t T_, int64_t B, int64_t I, int64_t H, const T* x, cons
         gates_k.lstm_bwd(nr, j0, tile.j1, H, gates + t * B * G + r0 * G, cs + t * BH + r0 * H,
                               cp + r0 * H, dh + r0 * H, dc + r0 * H, da + t * B * G + r0 * G);
       }
-      tm.barrier();
+      if (!tile.independent) tm.barrier();
     }
     // dh0 = dA[0] · w_hh (dc already holds dc0).
     if (tile.active) rnn::tile_gemm<T>(cfg, W, da, G, tile, T(0), dh, H, ab);

@@ -6,7 +6,8 @@
 // per step by each thread for its rows only. The sequence runs in ONE parallel region;
 // each thread owns a fixed (row range × hidden slice) tile for all steps: it computes
 // the GEMM columns of every gate of its hidden units, applies the fused gate pass to
-// exactly that tile, and meets the others at one barrier per step.
+// exactly that tile, and meets the others at one barrier per step — or never, when the
+// batch is split by rows alone (make_tile).
 #pragma once
 
 #include <algorithm>
@@ -64,17 +65,23 @@ struct PackedPanels {
 // One thread's fixed tile of the per-step work.
 struct Tile {
   bool active = false;
+  bool independent = false;  // rows-only split: no barrier between steps (same for the whole team)
   int64_t r0 = 0, r1 = 0;  // rows (batch), a multiple of MR apart except at the end
   int64_t s0 = 0, s1 = 0;  // NR-strips of the hidden units
   int64_t j0 = 0, j1 = 0;  // hidden units [j0, j1)
 };
 
-// Split rows × strips over nt threads: strips first (so each thread owns whole hidden
-// units of every gate), rows too when there are fewer strips than threads.
+// Split rows × strips over nt threads. A batch row's recurrence reads only that row of h
+// (and of dA going backward), so when there is at least one MR-row panel per thread the
+// threads split the rows alone, own every hidden unit of their rows, and run the whole
+// sequence without meeting (independent: no per-step barrier, no A panel packed twice).
+// Smaller batches split the strips first (each thread owns whole hidden units of every
+// gate, all rows) and meet at one barrier per step.
 inline Tile make_tile(int tid, int nt, int64_t rows, int MR, int64_t H, int NR) {
   Tile t;
   const int64_t nstrips = ceil_div(H, NR), npanels = ceil_div(rows, MR);
-  const int64_t nts = std::max<int64_t>(1, std::min<int64_t>(nt, nstrips));
+  t.independent = nt == 1 || npanels >= nt;
+  const int64_t nts = t.independent ? 1 : std::max<int64_t>(1, std::min<int64_t>(nt, nstrips));
   const int64_t ntr = std::max<int64_t>(1, std::min<int64_t>(nt / nts, npanels));
   if (tid >= nts * ntr) return t;
   const int64_t ts = tid % nts, tr = tid / nts;

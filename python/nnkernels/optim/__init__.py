@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .. import _C
 from . import lr_scheduler  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
@@ -103,6 +104,12 @@ class Optimizer:
         return loss
 
 
+def _fusable(p, *state):
+    """The fused C++ update applies: plain contiguous float32/float64 NumPy arrays of one dtype."""
+    return (type(p) is np.ndarray and p.dtype in (np.float32, np.float64) and p.flags.c_contiguous
+            and all(type(a) is np.ndarray and a.dtype == p.dtype and a.flags.c_contiguous for a in state))
+
+
 def _check(name, v, cls, lo=0.0):
     if not isinstance(v, (int, float)) or v < lo:
         raise ValueError(f"{cls}: invalid {name} {v!r}")
@@ -153,17 +160,22 @@ class Adam(Optimizer):
     def _update(self, g, p, grad, st):
         b1, b2 = g["betas"]
         lr, wd = g["lr"], g["weight_decay"]
-        if wd:
-            if self._decoupled:
-                p *= p.dtype.type(1 - lr * wd)
-            else:
-                grad = grad + wd * p
         if not st:
             st["step"] = 0
             st["exp_avg"] = np.zeros_like(p)
             st["exp_avg_sq"] = np.zeros_like(p)
         st["step"] += 1
         m, v = st["exp_avg"], st["exp_avg_sq"]
+        if _fusable(p, m, v):                         # one pass in C++ (csrc/optim/optim.cpp)
+            vmax = st.setdefault("max_exp_avg_sq", np.zeros_like(p)) if g["amsgrad"] else None
+            _C.adam_step(p, np.ascontiguousarray(grad, dtype=p.dtype), m, v, vmax, lr, b1, b2, g["eps"],
+                         wd, self._decoupled, st["step"])
+            return
+        if wd:                                        # NumPy passes otherwise
+            if self._decoupled:
+                p *= p.dtype.type(1 - lr * wd)
+            else:
+                grad = grad + wd * p
         tmp = np.multiply(grad, grad)                 # one scratch array, reused below
         m *= b1
         m += (1 - b1) * grad
