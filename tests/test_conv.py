@@ -87,7 +87,13 @@ def ref_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, gr
     Ho = (H - 1) * stride[0] - 2 * pad[0] + dil[0] * (R - 1) + op[0] + 1
     Wo = (W - 1) * stride[1] - 2 * pad[1] + dil[1] * (S - 1) + op[1] + 1
     ximg = np.zeros((N, Cog * groups, Ho, Wo))
-    gx, _, _ = ref_conv2d_backward(x, ximg, w, stride, pad, dil, groups)
+    # conv2d of that image has Hc >= H rows (more when output_padding >= stride, which a
+    # dilation > stride allows): x fills the first H, the extra rows of grad_out are zero.
+    Hc = (Ho + 2 * pad[0] - dil[0] * (R - 1) - 1) // stride[0] + 1
+    Wc = (Wo + 2 * pad[1] - dil[1] * (S - 1) - 1) // stride[1] + 1
+    xg = np.zeros((N, Cin, Hc, Wc))
+    xg[:, :, :H, :W] = x
+    gx, _, _ = ref_conv2d_backward(xg, ximg, w, stride, pad, dil, groups)
     if b is not None:
         gx += b.astype(np.float64)[:, None, None]
     return gx
@@ -212,6 +218,8 @@ TCONFIGS = [
     (3, 2, 4, 6, 5, 3, 2, (2, 3), (1, 0), (1, 2), 1, (1, 2)),
     (2, 5, 3, 3, 7, 5, 5, 3, 2, 2, 1, 1),
     (1, 4, 9, 8, 4, 3, 3, 1, 1, 0, 4, 2),
+    (2, 4, 5, 6, 3, 3, 3, 1, 0, 1, 1, 2),                 # output_padding >= stride (dilation > stride)
+    (1, 2, 4, 5, 4, 3, 2, (1, 2), (0, 1), (1, 2), 2, (2, 3)),
 ]
 
 
@@ -231,8 +239,11 @@ def test_conv_transpose2d(cpu_path, rng, dtype, cfg):
     gy = rng.standard_normal(y.shape).astype(dtype)
     gx, gw, gb = nk.conv_transpose2d_backward(gy, x, w, **kw)
     cw = dict(stride=st, padding=pd, dilation=dl, groups=g)
-    assert rel_err(gx, ref_conv2d(gy, w, None, **cw)[..., :H, :W]) <= TOL[dtype] * np.sqrt(w[0].size)
-    _, rgw, _ = ref_conv2d_backward(x, gy, w, **cw)
+    conv_gy = ref_conv2d(gy, w, None, **cw)          # may have more rows than x (see the reference)
+    assert rel_err(gx, conv_gy[..., :H, :W]) <= TOL[dtype] * np.sqrt(w[0].size)
+    xg = np.zeros(x.shape[:2] + conv_gy.shape[2:])
+    xg[:, :, :H, :W] = x
+    _, rgw, _ = ref_conv2d_backward(xg, gy, w, **cw)
     assert rel_err(gw, rgw) <= TOL[dtype] * np.sqrt(x[:, 0].size)
     assert rel_err(gb, gy.astype(np.float64).sum((0, 2, 3))) <= TOL[dtype] * np.sqrt(gy[:, 0].size)
 
