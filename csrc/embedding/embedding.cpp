@@ -6,7 +6,7 @@
 // order. NumPy's equivalent (argsort + unique + add.reduceat, then a fancy-index store)
 // spends its time in per-segment overhead when most indices are distinct.
 // Speed: 5120 indices into 10000 × 64 (the LSTM text model of bench/train.py), 2 threads,
-// Intel Xeon VM (AVX-512), 2026-12-01: 0.59 ms here (most of it zeroing the 2.5 MB gw) vs 7.3 ms
+// Intel Xeon VM (AVX-512), 2026-12-01: 0.50–0.54 ms here (most of it zeroing the 2.5 MB gw) vs 3.7–5.0 ms
 // (`python benchmarks/optim_step.py`).
 #include "embedding/embedding.h"
 

@@ -7,10 +7,9 @@
 // NumPy needs ~10 passes over four arrays for this; here it is one pass (read p, g, m, v;
 // write p, m, v), split over the threads in 16 KiB-aligned chunks. The loop is plain C++
 // the compiler vectorises; it is memory-bound (7 streams), so no ISA variants.
-// Speed: Adam on the 656k parameters of the LSTM text model (bench/train.py), 2 threads,
-// Intel Xeon VM (AVX-512), 2026-12-01: 1.77 ms fused vs 3.47 ms for the NumPy passes (about
-// 10.6 GB/s of the ~17 GB/s DRAM roof)
-// (`python benchmarks/optim_step.py`).
+// Speed: Adam on the 673k parameters of the LSTM text model (bench/train.py), 2 threads,
+// Intel Xeon VM (AVX-512), 2026-12-01: 1.19–1.55 ms fused vs 2.61–2.87 ms for the NumPy
+// passes; 1.19 ms is ~16 GB/s, the DRAM copy roof (`python benchmarks/optim_step.py`).
 #include "optim/optim.h"
 
 #include <algorithm>

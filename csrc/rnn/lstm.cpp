@@ -26,6 +26,10 @@
 // (2026-11-23, 2-core AMD EPYC VM, measured while the machine was quiet):
 //   T50 B64 I64 H64:    fwd 95 GFLOP/s = 1.36x torch, fwd+bwd 95 GFLOP/s = 1.14x
 //   T100 B32 I128 H256: fwd 131 GFLOP/s = 1.13x torch, fwd+bwd 124 GFLOP/s = 1.21x
+// avx512 path, 2-core Intel Xeon VM, 2026-12-01, after the rows-only split (no per-step
+// barrier; `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/report.py --only rnn`):
+//   T50 B64 I64 H64:    fwd 126 GFLOP/s = 1.31x torch, fwd+bwd 128 GFLOP/s = 1.21x
+//   T100 B32 I128 H256: fwd 157 GFLOP/s = 0.99x torch, fwd+bwd 175 GFLOP/s = 1.36x
 #include <cstring>
 #include <vector>
 
