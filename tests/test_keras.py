@@ -116,7 +116,7 @@ def test_dense_conv_vs_torch_channels_last():
     d = layers.Dense(4, activation="tanh")
     v = f32(3, 7)
     out = d(v).numpy()
-    ref = torch.tanh(torch.tensor(v) @ torch.tensor(d.linear.weight.numpy()).T + torch.tensor(d.linear.bias.numpy()))
+    ref = torch.tanh(torch.tensor(v) @ torch.tensor(d.kernel.numpy()) + torch.tensor(d.bias.numpy()))
     assert rel(out, ref.numpy()) < 1e-5
 
 

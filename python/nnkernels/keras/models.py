@@ -20,7 +20,7 @@ from . import callbacks as callbacks_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from .layers import InputLayer, KerasTensor, Layer, _flat, _map
+from .layers.base import InputLayer, KerasTensor, Layer, _flat, _map
 
 __all__ = ["Model", "Sequential", "load_model"]
 
@@ -102,14 +102,16 @@ def _fit_context():
 
 # ------------------------------------------------------------------------ model
 def _slice(x, idx):
-    return [a[idx] for a in x] if isinstance(x, (list, tuple)) else x[idx]
+    return _map(lambda a: a[idx], x)
 
 
 def _length(x):
-    return len(x[0]) if isinstance(x, (list, tuple)) else len(x)
+    return len(_flat(x)[0])
 
 
 def _as_input(x):
+    if isinstance(x, dict):
+        return {k: _as_input(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_as_input(a) for a in x]
     if isinstance(x, Tensor):
@@ -175,6 +177,12 @@ class Model(Layer):
             raise NotImplementedError("Model subclasses must define call(self, inputs)")
         vals = {}
         ins = _flat(self._inputs)
+        if isinstance(inputs, dict):
+            names = [kt.name for kt in ins]
+            if sorted(names) != sorted(inputs):
+                raise ValueError(f"{self.name}: the input dict's keys {sorted(inputs)} must be the Input names "
+                                 f"{names}")
+            inputs = [inputs[k] for k in names]
         xs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if len(xs) != len(ins):
             raise ValueError(f"{self.name}: expected {len(ins)} inputs, got {len(xs)}")
@@ -190,21 +198,45 @@ class Model(Layer):
                 vals[id(kt)] = o
         return _map(lambda t: vals[id(t)], self._outputs)
 
-    def __call__(self, *args, training=False, **kwargs):
+    def __call__(self, *args, training=None, **kwargs):
+        """model(x) runs in inference mode unless training=True (or inside fit); Tensors out."""
         if any(isinstance(t, KerasTensor) for t in _flat(args)):
             return super().__call__(*args, **kwargs)
-        was = self.training
-        self.train(training)
-        try:
-            return super().__call__(_as_input(args[0]), *args[1:], **kwargs)
-        finally:
-            self.train(was)
+        return super().__call__(_as_input(args[0]), *args[1:], training=training, **kwargs)
 
     def _forward(self, x):
         return Layer.__call__(self, x)
 
+    def build(self, input_shape):
+        """A subclassed model builds by running `call` once on zeros of `input_shape`."""
+        if self._nodes is not None or type(self).call is Model.call:
+            return
+        def zeros(s):
+            if all(d is None or isinstance(d, (int, np.integer)) for d in s):
+                return Tensor(np.zeros(tuple(1 if d is None else d for d in s), np.float32))
+            return _map_shapes(zeros, s)
+
+        def _map_shapes(fn, s):
+            return {k: fn(v) for k, v in s.items()} if isinstance(s, dict) else [fn(v) for v in s]
+        self._built_by_call(zeros(input_shape))
+
+    def _built_by_call(self, x):
+        object.__setattr__(self, "built", True)
+        was = self.training
+        self.train(False)
+        try:
+            with ag.no_grad():
+                self._run_call(x, (), {})
+        finally:
+            self.train(was)
+
     def _ensure_model_built(self, x):
-        self._ensure_built(_map(lambda t: tuple(t.shape[1:]), x))
+        """Build from a batch (all the model's layers, so an optimizer sees every weight)."""
+        if not self.built:
+            self._ensure_built(_map(lambda t: tuple(t.shape), x))
+        if self._nodes is None and not isinstance(self, Sequential) and not all(
+                l.built for l in self.modules() if isinstance(l, Layer)):
+            self._built_by_call(_map(lambda t: t[:1], x))
 
     # -- compile / fit
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
@@ -231,7 +263,8 @@ class Model(Layer):
     def _trainable_params(self):
         """The weights this model trains: those outside the layers frozen when it was compiled."""
         frozen = {id(p) for layer in getattr(self, "_frozen_at_compile", ()) for p in layer.parameters()}
-        return [p for p in self.parameters() if p.requires_grad and id(p) not in frozen]
+        return [p for p in self.parameters() if p.requires_grad and getattr(p, "trainable", True)
+                and id(p) not in frozen]
 
     @contextlib.contextmanager
     def _compiled_trainable_state(self):
@@ -589,10 +622,12 @@ class Sequential(Model):
         return layer
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
+        """Build every layer for inputs of `input_shape` (batch axis first, e.g. (None, 784))."""
+        shape = tuple(input_shape)[1:]
         for layer in self._seq:
             shape = layer(KerasTensor(shape)).shape[1:]
         self._shape = shape
+        self.built = True
 
     def _ensure_built(self, shapes):
         if not all(layer.built for layer in self._seq):
