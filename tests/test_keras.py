@@ -282,7 +282,7 @@ def test_callbacks(tmp_path):
     m.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[best])
     assert os.path.exists(tmp_path / "best.weights.npz")
     with pytest.raises(ValueError):
-        callbacks.ModelCheckpoint(str(tmp_path / "x.keras"))
+        callbacks.ModelCheckpoint(str(tmp_path / "x.h5"))
 
 
 def test_memory_flat_over_epochs():

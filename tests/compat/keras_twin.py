@@ -11,7 +11,7 @@ import nnkernels.keras as nkeras
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported; only Keras reads it
 try:
-    import torch  # noqa: F401  (Keras's backend here)
+    import torch  # noqa: F401
     import keras as real_keras
 except ImportError:
     real_keras = None

@@ -107,12 +107,16 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
+        """Like Keras 3: with restore_best_weights the best epoch's weights come back at the end
+        of training, whether it stopped early or ran all its epochs."""
         if self.stopped_epoch and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
 class ModelCheckpoint(Callback):
@@ -123,9 +127,9 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
-        if not str(filepath).endswith(".weights.npz"):
-            raise ValueError(f"ModelCheckpoint: filepath must end with '.weights.npz' (weights are what "
-                             f"nnkernels saves), got {filepath!r}")
+        if not str(filepath).endswith((".weights.npz", ".weights.h5", ".keras")):
+            raise ValueError(f"ModelCheckpoint: filepath must end with '.weights.h5', '.weights.npz' or "
+                             f"'.keras', got {filepath!r}")
         if save_freq != "epoch":
             raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported, got {save_freq!r}")
         self.filepath, self.monitor, self.verbose, self.save_best_only = str(filepath), monitor, verbose, save_best_only
@@ -144,7 +148,10 @@ class ModelCheckpoint(Callback):
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {v:.5f}, "
                       f"saving model to {path}")
             self.best = v
-        self.model.save_weights(path)
+        if path.endswith(".keras"):
+            self.model.save(path)
+        else:
+            self.model.save_weights(path)
 
 
 class LambdaCallback(Callback):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -28,8 +29,9 @@ _counters = defaultdict(itertools.count)
 
 
 def _snake(name):
-    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return out.replace("2_d", "2d").replace("1_d", "1d")
+    """Keras's default layer names: 'BatchNormalization' -> 'batch_normalization', 'LSTM' -> 'lstm'."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # ------------------------------------------------------------------ activations

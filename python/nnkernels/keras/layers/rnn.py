@@ -17,6 +17,7 @@ __all__ = ["LSTM", "GRU"]
 
 class _RNN(Layer):
     _cls = None
+    _keras_cell = True  # Keras keeps the weights in a cell sublayer (weight files: <path>/cell/vars)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  return_sequences=False, return_state=False, go_backwards=False, dropout=0.0,
