@@ -3,12 +3,15 @@ The nn modules underneath keep PyTorch's kernel layout; `weights` shows Keras's
 (kh, kw, in, out) (Conv2DTranspose: (kh, kw, out, in)) as views of it."""
 from __future__ import annotations
 
+import numpy as np
+
 from ... import nn
 from ...nn import functional as F
 from ...nn import init
+from .. import initializers
 from .base import Layer, _act_nchw, _check_units, _glorot, _nchw, _padding, _pair, _same_pads, _view, get_activation
 
-__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose"]
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
 
 
 class _ConvWeights:
@@ -152,3 +155,72 @@ class Conv2DTranspose(_ConvWeights, Layer):
         if t or b or l or r:
             y = y[:, :, t:y.shape[2] - b, l:y.shape[3] - r]
         return _act_nchw(self.act_name, y)
+
+
+class DepthwiseConv2D(Conv2D):
+    """DepthwiseConv2D(kernel_size, strides=1, padding='valid'|'same', depth_multiplier=1): each
+    input channel convolved with its own depth_multiplier filters (a grouped convolution,
+    groups = channels). Kernel (kh, kw, in, depth_multiplier), bias (in * depth_multiplier)."""
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, **kwargs):
+        super().__init__(1, kernel_size, strides, padding, data_format, dilation_rate, 1, activation, use_bias,
+                         **kwargs)
+        self.depth_multiplier = _check_units(depth_multiplier, "depth_multiplier", "DepthwiseConv2D")
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+        self.filters, self.groups = c * self.depth_multiplier, c
+        super().build(input_shape)
+        kh, kw = self.kernel_size
+        self._set_own_weights([initializers.GlorotUniform()((kh, kw, c, self.depth_multiplier))] + (
+            [self.conv.bias.data] if self.use_bias else []))
+
+    def _own_weights(self):
+        if not self.built:
+            return []
+        kh, kw = self.kernel_size
+        w = self.conv.weight.data.reshape(self.groups, self.depth_multiplier, kh, kw).transpose(2, 3, 0, 1)
+        return [_view(self, "kernel", w)] + ([_view(self, "bias", self.conv.bias.data)] if self.use_bias else [])
+
+    def _set_own_weights(self, arrays):
+        kh, kw = self.kernel_size
+        self.conv.weight.data[...] = np.asarray(arrays[0]).transpose(2, 3, 0, 1).reshape(self.filters, 1, kh, kw)
+        if self.use_bias:
+            self.conv.bias.data[...] = arrays[1]
+
+
+class SeparableConv2D(Layer):
+    """SeparableConv2D(filters, kernel_size, strides=1, padding, depth_multiplier=1): a depthwise
+    convolution, then a 1x1 one mixing the channels. Weights depthwise_kernel (kh, kw, in, m),
+    pointwise_kernel (1, 1, in * m, filters), bias (filters)."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        self.use_bias = use_bias
+        self.depthwise = DepthwiseConv2D(kernel_size, strides, padding, depth_multiplier, data_format,
+                                         dilation_rate, use_bias=False, name=self.name + "_depthwise")
+        self.pointwise = Conv2D(filters, 1, activation=activation, use_bias=use_bias,
+                                name=self.name + "_pointwise")
+
+    def build(self, input_shape):
+        self.depthwise._ensure_built(input_shape)
+        self.pointwise._ensure_built(tuple(input_shape[:-1]) + (input_shape[-1] * self.depthwise.depth_multiplier,))
+
+    def _sublayers(self):
+        return []
+
+    def _own_weights(self):
+        if not self.built:
+            return []
+        d, p = self.depthwise._own_weights(), self.pointwise._own_weights()
+        return [_view(self, "depthwise_kernel", d[0].data), _view(self, "pointwise_kernel", p[0].data)] + (
+            [_view(self, "bias", p[1].data)] if self.use_bias else [])
+
+    def _set_own_weights(self, arrays):
+        self.depthwise._set_own_weights(arrays[:1])
+        self.pointwise._set_own_weights(arrays[1:])
+
+    def call(self, x):
+        return self.pointwise(self.depthwise(x))

@@ -7,7 +7,8 @@ from ...autograd import Tensor
 from ...nn import functional as F
 from .base import Layer, _nchw, _nhwc, _padding, _pair, _same_pads
 
-__all__ = ['MaxPooling2D', 'AveragePooling2D', 'MaxPool2D', 'AvgPool2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D']
+__all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"]
 
 
 # ---------------------------------------------------------------------- pooling
@@ -63,3 +64,17 @@ class GlobalAveragePooling2D(Layer):
 class GlobalMaxPooling2D(GlobalAveragePooling2D):
     def call(self, x):
         return x.max(axis=(1, 2), keepdims=self.keepdims)
+
+
+class GlobalAveragePooling1D(GlobalAveragePooling2D):
+    """(N, T, C) -> (N, C): the mean over the steps (or (N, 1, C) with keepdims=True)."""
+
+    def call(self, x):
+        return x.mean(axis=1, keepdims=self.keepdims)
+
+
+class GlobalMaxPooling1D(GlobalAveragePooling2D):
+    """(N, T, C) -> (N, C): the maximum over the steps."""
+
+    def call(self, x):
+        return x.max(axis=1, keepdims=self.keepdims)

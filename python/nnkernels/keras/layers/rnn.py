@@ -4,15 +4,18 @@ recurrent_kernel (units, g*units) and bias in Keras's gate order (LSTM i, f, c, 
 with the reset_after bias (2, 3*units)) — copies, so change them with set_weights."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ... import nn
 from ...autograd import Tensor
+from ... import autograd as ag
 from ...nn import functional as F
 from ...nn import init
 from .base import Layer, _check_units, _glorot, _view
 
-__all__ = ["LSTM", "GRU"]
+__all__ = ["LSTM", "GRU", "Bidirectional", "TimeDistributed"]
 
 
 class _RNN(Layer):
@@ -141,3 +144,62 @@ class GRU(_RNN):
     @staticmethod
     def _torch_bias(b):
         return b[0], b[1]
+
+
+class Bidirectional(Layer):
+    """Bidirectional(LSTM(...) or GRU(...), merge_mode='concat'|'sum'|'mul'|'ave'|None): the layer
+    run forward and a copy of it run backward in time; with return_sequences the backward
+    outputs are put back in forward order. Weights: the forward layer's, then the backward's."""
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, weights=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, _RNN):
+            raise ValueError(f"Bidirectional: expected an LSTM or GRU layer, got {type(layer).__name__}")
+        if merge_mode not in ("concat", "sum", "mul", "ave", None):
+            raise ValueError(f"Bidirectional: merge_mode must be 'concat', 'sum', 'mul', 'ave' or None, "
+                             f"got {merge_mode!r}")
+        if layer.return_state:
+            raise ValueError("Bidirectional: return_state=True is not supported")
+        self.merge_mode = merge_mode
+        if backward_layer is None:
+            backward_layer = copy.deepcopy(layer)
+            backward_layer.go_backwards = not layer.go_backwards
+        backward_layer.name = "backward_" + layer.name
+        layer.name = "forward_" + layer.name
+        self.forward_layer, self.backward_layer = layer, backward_layer
+        self.return_sequences = layer.return_sequences
+
+    def call(self, x, training=None):
+        f = self.forward_layer(x, training=training)
+        b = self.backward_layer(x, training=training)
+        if self.return_sequences:
+            b = b[:, ::-1]
+        if self.merge_mode == "concat":
+            return ag.cat([f, b], axis=-1)
+        if self.merge_mode == "sum":
+            return f + b
+        if self.merge_mode == "mul":
+            return f * b
+        if self.merge_mode == "ave":
+            return (f + b) * 0.5
+        return [f, b]
+
+
+class TimeDistributed(Layer):
+    """TimeDistributed(layer): `layer` applied to every step of (N, T, ...) inputs (the steps
+    folded into the batch axis); its weights are shared across the steps."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed: expected a keras layer, got {type(layer).__name__}")
+        self.layer = layer
+
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"TimeDistributed: expected inputs (batch, steps, ...), got {input_shape}")
+
+    def call(self, x, training=None):
+        n, t = x.shape[:2]
+        y = self.layer(x.reshape((n * t,) + tuple(x.shape[2:])), training=training)
+        return y.reshape((n, t) + tuple(y.shape[1:]))
