@@ -427,7 +427,7 @@ class Model(Layer):
         self._ensure_model_built(_as_input(data.first()))
         self._bind_optimizer()
         self.history = callbacks_mod.History()
-        cbs = [self.history] + list(callbacks or [])
+        cbs = list(callbacks or []) + [self.history]  # last, as in Keras: it sees what the others log
         dist = _fit_context()  # data parallel under a process group: batch_size is per rank
         if dist is not None:
             if not isinstance(data, data_adapters.ArrayBatches):

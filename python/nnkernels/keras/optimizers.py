@@ -1,31 +1,46 @@
 """Keras optimizers (`keras.optimizers.Adam(learning_rate=...)`). They are created without
 parameters, like Keras; `Model.compile`/`fit` binds them to the model's weights and the
-update runs in `nnkernels.optim`."""
+update runs in `nnkernels.optim`. `learning_rate` may be a number or a
+`keras.optimizers.schedules` schedule (evaluated at `iterations`, the number of steps taken)."""
 from __future__ import annotations
 
 from .. import optim
+from . import schedules
+from .schedules import LearningRateSchedule
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
 
 
 class Optimizer:
     def __init__(self, learning_rate, **config):
-        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
-        self._lr = float(learning_rate)
+        if isinstance(learning_rate, LearningRateSchedule):
+            self._schedule, self._lr = learning_rate, float(learning_rate(0))
+        elif not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number or a "
+                             f"keras.optimizers.schedules schedule, got {learning_rate!r}")
+        else:
+            self._schedule, self._lr = None, float(learning_rate)
         self.config = config
+        self.iterations = 0
         self._opt = None
 
     @property
     def learning_rate(self):
-        return self._lr
+        """The rate the next step uses (a schedule's value at `iterations`)."""
+        return float(self._schedule(self.iterations)) if self._schedule is not None else self._lr
 
     @learning_rate.setter
     def learning_rate(self, v):
-        self._lr = float(v)
+        if isinstance(v, LearningRateSchedule):
+            self._schedule = v
+            return
+        self._schedule, self._lr = None, float(v)
+        self._set_lr(self._lr)
+
+    def _set_lr(self, lr):
         if self._opt is not None:
             for g in self._opt.param_groups:
-                g["lr"] = self._lr
+                g["lr"] = lr
 
     def build(self, params):
         self._opt = self._make(list(params))
@@ -38,7 +53,10 @@ class Optimizer:
         self._opt.zero_grad()
 
     def step(self):
+        if self._schedule is not None:
+            self._set_lr(self.learning_rate)
         self._opt.step()
+        self.iterations += 1
 
 
 class SGD(Optimizer):
