@@ -8,7 +8,7 @@ import pytest
 
 import nnkernels as nk
 import nnkernels.keras as N
-from keras_twin import KERAS_WARNINGS, close, need_keras, to_np
+from keras_twin import KERAS_WARNINGS, close, need_keras
 
 pytestmark = KERAS_WARNINGS
 R = np.random.default_rng(17)

@@ -272,6 +272,7 @@ class Model(Layer):
         if loss is None:
             raise ValueError("compile: a loss is needed to train ('sparse_categorical_crossentropy', 'mse', ...)")
         self.loss = loss
+        self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
         names = self.output_names if self._nodes is not None and len(_flat(self._outputs)) > 1 else None
         self._compiled_loss = compile_utils.CompiledLoss(loss, loss_weights, names)
         self._compiled_metrics = compile_utils.CompiledMetrics(metrics, names, self._compiled_loss.losses)
@@ -632,9 +633,18 @@ class Model(Layer):
         for k, t in items:
             t.data[...] = data[k]
 
-    def save(self, filepath, *args, **kwargs):
-        raise NotImplementedError("Model.save: saving whole models is not supported; use save_weights(path) "
-                                  "with a '.weights.npz' path and rebuild the model in code")
+    def save(self, filepath, overwrite=True, **kwargs):
+        """The whole model in a '.keras' zip (config.json: architecture and compile arguments,
+        model.weights.h5: weights, plus the optimizer's state), for keras.models.load_model.
+        Sequential and functional models made of nnkernels.keras layers."""
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".keras"):
+            raise ValueError(f"Model.save: filepath must end with '.keras' (use save_weights for weights only), "
+                             f"got {filepath!r}")
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"Model.save: {filepath} exists and overwrite=False")
+        self._check_built("save")
+        saving.save_model(self, filepath)
 
     # -- summary
     def summary(self, print_fn=None):
@@ -672,7 +682,7 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         object.__setattr__(self, "_seq", [])
-        self._shape = None
+        self._shape = self._in_shape = None
         for layer in layers or []:
             self.add(layer)
 
@@ -684,15 +694,15 @@ class Sequential(Model):
         if isinstance(layer, KerasTensor):
             if self._seq:
                 raise ValueError("Sequential.add: an Input can only come first")
-            self._shape = layer.shape[1:]
+            self._shape = self._in_shape = layer.shape[1:]
             return
         if isinstance(layer, InputLayer):
-            self._shape = layer.input_shape_arg
+            self._shape = self._in_shape = layer.input_shape_arg
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a keras layer, got {type(layer).__name__}")
         if not self._seq and self._shape is None and layer.input_shape_arg is not None:
-            self._shape = layer.input_shape_arg
+            self._shape = self._in_shape = layer.input_shape_arg
         self._seq.append(layer)
         setattr(self, f"{len(self._seq) - 1}_{layer.name}", layer)
         if self._shape is not None:
@@ -706,7 +716,7 @@ class Sequential(Model):
 
     def build(self, input_shape):
         """Build every layer for inputs of `input_shape` (batch axis first, e.g. (None, 784))."""
-        shape = tuple(input_shape)[1:]
+        shape = self._in_shape = tuple(input_shape)[1:]
         for layer in self._seq:
             shape = layer(KerasTensor(shape)).shape[1:]
         self._shape = shape
@@ -723,6 +733,7 @@ class Sequential(Model):
         return x
 
 
-def load_model(*args, **kwargs):
-    raise NotImplementedError("load_model: whole-model files are not supported; rebuild the model in code and "
-                              "call load_weights('...weights.npz')")
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved by `model.save('m.keras')`: architecture, weights, and (compile=True) its
+    compile arguments and optimizer state. `custom_objects` maps names to your own layer classes."""
+    return saving.load_model(os.fspath(filepath), custom_objects, compile)

@@ -4,7 +4,10 @@ update runs in `nnkernels.optim`. `learning_rate` may be a number or a
 `keras.optimizers.schedules` schedule (evaluated at `iterations`, the number of steps taken)."""
 from __future__ import annotations
 
+import inspect
+
 from .. import optim
+from .layers.base import _recording
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -12,6 +15,20 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
 
 
 class Optimizer:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording(cls.__init__)
+
+    def get_config(self):
+        """The constructor arguments (a schedule given as learning_rate saved as its current value)."""
+        init, args, kwargs = self.__dict__["_init_record"]
+        cfg = dict(inspect.signature(init).bind(self, *args, **kwargs).arguments)
+        cfg.pop("self")
+        cfg.update(cfg.pop("kw", {}))
+        cfg["learning_rate"] = self.learning_rate
+        return cfg
+
     def __init__(self, learning_rate, **config):
         if isinstance(learning_rate, LearningRateSchedule):
             self._schedule, self._lr = learning_rate, float(learning_rate(0))

@@ -142,6 +142,16 @@ class Variable(nn.Parameter):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
 
 
+def _recording(init):
+    """Wrap a layer class's __init__ so the outermost call keeps (init, args, kwargs)."""
+    def __init__(self, *args, **kwargs):
+        if "_init_record" not in self.__dict__:
+            object.__setattr__(self, "_init_record", (init, args, kwargs))
+        init(self, *args, **kwargs)
+    __init__.__doc__, __init__.__wrapped__ = init.__doc__, init
+    return __init__
+
+
 def _accepts(fn, name):
     try:
         ps = inspect.signature(fn).parameters
@@ -173,6 +183,34 @@ class Layer(nn.Module):
         self.output_shape = None
         object.__setattr__(self, "_added", [])
         object.__setattr__(self, "training", False)  # Keras layers run in inference mode unless fit() says so
+
+    def __init_subclass__(cls, **kwargs):
+        """Each layer class records the arguments it was made with (its config, for model.save)."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording(cls.__init__)
+
+    def get_config(self):
+        """The constructor arguments this layer was made with (its current name included)."""
+        rec = self.__dict__.get("_init_record")
+        if rec is None:
+            return {"name": self.name, "trainable": self.trainable}
+        init, args, kwargs = rec
+        bound = inspect.signature(init).bind(self, *args, **kwargs)
+        cfg = {}
+        for k, v in list(bound.arguments.items())[1:]:
+            if inspect.signature(init).parameters[k].kind is inspect.Parameter.VAR_KEYWORD:
+                cfg.update(v)
+            elif inspect.signature(init).parameters[k].kind is not inspect.Parameter.VAR_POSITIONAL:
+                cfg[k] = v
+        cfg["name"] = self.name
+        if not self.trainable:
+            cfg["trainable"] = False
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     # -- Keras API
     @property
@@ -323,9 +361,6 @@ class Layer(nn.Module):
         node.outputs = kts
         self.output_shape = kts[0].shape if len(kts) == 1 else [k.shape for k in kts]
         return kts if isinstance(out, (list, tuple)) else kts[0]
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
 
     def extra_repr(self):
         return f"name={self.name}"
