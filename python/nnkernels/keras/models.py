@@ -326,7 +326,10 @@ class Model(Layer):
         return self._compiled_loss(y, out, sample_weight)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return self._loss_value(y, y_pred, sample_weight)[0]
+        """The compiled loss of one batch (a scalar Tensor); override it to add terms (fit
+        trains on, and logs as 'loss', what it returns)."""
+        loss, self._loss_parts = self._loss_value(y, y_pred, sample_weight)
+        return loss
 
     def train_step(self, data):
         """One optimizer step on a batch `(x, y[, sample_weight])`; returns the batch's logs
@@ -335,7 +338,8 @@ class Model(Layer):
         x, y, sw = data_adapters.unpack(data)
         self.optimizer.zero_grad()
         out = self._forward(x)
-        loss, parts = self._loss_value(y, out, sw)
+        loss = self.compute_loss(x=x, y=y, y_pred=out, sample_weight=sw)
+        parts = self.__dict__.pop("_loss_parts", {})
         loss.backward()
         self.optimizer.step()
         self._step_out = out
@@ -382,7 +386,8 @@ class Model(Layer):
     def test_step(self, data):
         x, y, sw = data_adapters.unpack(data)
         out = self._forward(x)
-        loss, parts = self._loss_value(y, out, sw)
+        loss = self.compute_loss(x=x, y=y, y_pred=out, sample_weight=sw, training=False)
+        parts = self.__dict__.pop("_loss_parts", {})
         self._step_out = out
         return {"loss": loss, **parts}
 

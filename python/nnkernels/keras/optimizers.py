@@ -5,6 +5,9 @@ update runs in `nnkernels.optim`. `learning_rate` may be a number or a
 from __future__ import annotations
 
 import inspect
+import math
+
+import numpy as np
 
 from .. import optim
 from .layers.base import _recording
@@ -76,6 +79,43 @@ class Optimizer:
         self.iterations += 1
 
 
+class _KerasAdam(optim.Adam):
+    """Keras's Adam adds epsilon to sqrt(v) before the bias correction: torch's formula with
+    epsilon / sqrt(1 - beta_2^t), so sparse (embedding) gradients move the same as in Keras."""
+
+    def _update(self, g, p, grad, st):
+        t = st.get("step", 0) + 1
+        super()._update(dict(g, eps=g["eps"] / math.sqrt(1 - g["betas"][1] ** t)), p, grad, st)
+
+
+class _KerasAdamW(_KerasAdam):
+    _decoupled = True
+
+
+class _KerasRMSprop(optim.RMSprop):
+    """Keras's RMSprop: lr * g / sqrt(v + epsilon) (epsilon inside the root); momentum on the increment."""
+
+    def _update(self, g, p, grad, st):
+        a = g["alpha"]
+        sq = st.setdefault("square_avg", np.zeros_like(p))
+        sq *= a
+        sq += (1 - a) * grad * grad
+        if g["centered"]:
+            ga = st.setdefault("grad_avg", np.zeros_like(p))
+            ga *= a
+            ga += (1 - a) * grad
+            denom = sq - ga * ga + g["eps"]
+        else:
+            denom = sq + g["eps"]
+        inc = g["lr"] * grad / np.sqrt(denom)
+        if g["momentum"]:
+            buf = st.setdefault("momentum_buffer", np.zeros_like(p))
+            buf *= g["momentum"]
+            buf += inc
+            inc = buf
+        p -= inc.astype(p.dtype, copy=False)
+
+
 class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, **kw):
         super().__init__(learning_rate)
@@ -93,7 +133,7 @@ class Adam(Optimizer):
         self.betas, self.epsilon, self.amsgrad, self.weight_decay = (beta_1, beta_2), epsilon, amsgrad, weight_decay
 
     def _make(self, params):
-        cls = optim.AdamW if self.weight_decay else optim.Adam  # Keras decay is decoupled
+        cls = _KerasAdamW if self.weight_decay else _KerasAdam  # Keras decay is decoupled
         return cls(params, lr=self._lr, betas=self.betas, eps=self.epsilon, weight_decay=self.weight_decay or 0.0,
                    amsgrad=self.amsgrad)
 
@@ -110,7 +150,7 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def _make(self, params):
-        return optim.RMSprop(params, lr=self._lr, alpha=self.rho, eps=self.epsilon, momentum=self.momentum,
+        return _KerasRMSprop(params, lr=self._lr, alpha=self.rho, eps=self.epsilon, momentum=self.momentum,
                              centered=self.centered)
 
 

@@ -57,6 +57,9 @@ class _RNN(Layer):
                 init.zeros_(p)
         if self.use_bias and self.unit_forget_bias and self._cls is nn.LSTM:
             self.rnn.bias_ih_l0.data[self.units:2 * self.units] = 1.0
+        if self.use_bias and self._cls is nn.LSTM:  # Keras's LSTM has one bias: bias_hh stays zero, untrained
+            self.rnn.bias_hh_l0.requires_grad = False
+            self.rnn.bias_hh_l0.trainable = False
 
     _order = None  # Keras gate block i holds PyTorch's block _order[i]
 
