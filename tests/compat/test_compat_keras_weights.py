@@ -44,6 +44,8 @@ def test_weights_copy_across_and_outputs_agree(name, direction):
     k, shape = _model(K, name)
     n, _ = _model(N, name)
     assert [w.shape for w in k.get_weights()] == [w.shape for w in n.get_weights()]
+    assert n.count_params() == k.count_params()
+    assert len(n.trainable_weights) == len(k.trainable_weights)
     assert [v.path.split("/")[-1] for v in n.weights] == [v.path.split("/")[-1] for v in k.weights]
     src, dst = (k, n) if direction == "keras_to_ours" else (n, k)
     w = [a + (R.standard_normal(a.shape) * 0.1).astype(np.float32) for a in src.get_weights()]

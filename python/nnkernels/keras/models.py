@@ -670,10 +670,8 @@ class Model(Layer):
             if i + 1 < len(rows):
                 p("")
         p("=" * sum(w))
-        off = {id(w) for m in self.modules() if isinstance(m, Layer) and not m.trainable for w in m.parameters()}
-        trainable = sum(t.data.size for t in self.parameters() if t.requires_grad and id(t) not in off)
-        frozen = sum(t.data.size for t in self.parameters() if not t.requires_grad or id(t) in off)
-        frozen += sum(b.data.size for _, b in self.named_buffers() if np.issubdtype(b.dtype, np.floating))
+        trainable = sum(v.data.size for v in self.trainable_weights)
+        frozen = sum(v.data.size for v in self.non_trainable_weights)
         p(f"Total params: {trainable + frozen:,}")
         p(f"Trainable params: {trainable:,}")
         p(f"Non-trainable params: {frozen:,}")

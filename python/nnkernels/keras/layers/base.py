@@ -281,8 +281,9 @@ class Layer(nn.Module):
 
     @property
     def non_trainable_weights(self):
-        tr = {id(v) for v in self.trainable_weights}
-        return [v for v in self.weights if id(v) not in tr]
+        if not self.trainable:
+            return self.weights
+        return [v for layer, ws in self._weight_tree() for v in ws if not (layer.trainable and v.trainable)]
 
     @property
     def variables(self):
