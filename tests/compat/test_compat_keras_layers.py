@@ -8,7 +8,7 @@ import pytest
 
 import nnkernels as nk
 import nnkernels.keras as N
-from keras_twin import KERAS_WARNINGS, close, need_keras
+from keras_twin import KERAS_WARNINGS, close, need_keras, to_np
 
 pytestmark = KERAS_WARNINGS
 R = np.random.default_rng(17)
@@ -90,3 +90,22 @@ def test_depthwise_conv_numpy():
     out = d(x.astype(np.float32)).numpy()
     ref = np.einsum("hwc,hwcm->cm", x[0, 1:4, 0:3], k).reshape(-1) + b
     assert np.allclose(out[0, 1, 0], ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [{}, {"value_dim": 4, "output_shape": 5}, {"use_bias": False}])
+def test_multi_head_attention_weights_match_keras(kw):
+    K = need_keras()
+    q = R.standard_normal((2, 4, 6)).astype(np.float32)
+    v = R.standard_normal((2, 3, 7)).astype(np.float32)
+    k, n = K.layers.MultiHeadAttention(2, 3, **kw), N.layers.MultiHeadAttention(2, 3, **kw)
+    k(q, v)
+    n(q, v)
+    kw_ = [w + (R.standard_normal(w.shape) * 0.3).astype(np.float32) for w in k.get_weights()]
+    assert [w.shape for w in n.get_weights()] == [w.shape for w in kw_]
+    assert [v_.path.split("/", 1)[1] for v_ in n.weights] == [v_.path.split("/", 1)[1] for v_ in k.weights]
+    k.set_weights(kw_)
+    n.set_weights(kw_)
+    close(n(q, v), to_np(k(q, v)), 1e-5)
+    mask = R.random((2, 4, 3)) > 0.3
+    mask[:, :, 0] = True
+    close(n(q, v, attention_mask=mask), to_np(k(q, v, attention_mask=mask)), 1e-5)

@@ -1,4 +1,4 @@
-"""MultiHeadAttention."""
+"""MultiHeadAttention (its weights seen in Keras's EinsumDense layout)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from ... import nn
 from ...autograd import Tensor
 from ...nn import functional as F
 from ...nn import init
-from .base import KerasTensor, Layer, _check_units, _glorot
+from .base import KerasTensor, Layer, Variable, _check_units, _glorot
 
 __all__ = ['MultiHeadAttention']
 
@@ -39,6 +39,36 @@ class MultiHeadAttention(Layer):
             _glorot(m.weight)
             if self.use_bias:
                 init.zeros_(m.bias)
+
+    _PARTS = (("query", "query_dense"), ("key", "key_dense"), ("value", "value_dense"),
+              ("attention_output", "output_dense"))
+
+    def _own_weights(self):
+        """Keras's layout: query/key/value kernels (dim, heads, head_dim) and biases (heads, head_dim),
+        the output kernel (heads, value_dim, out) and bias (out): copies of the Linear weights (use set_weights)."""
+        if not self.built:
+            return []
+        h, out = self.num_heads, []
+        for part, attr in self._PARTS:
+            lin = getattr(self, attr)
+            w = lin.weight.data.T  # (in, out)
+            if part == "attention_output":
+                k, b = w.reshape(h, -1, w.shape[1]), lin.bias.data if self.use_bias else None
+            else:
+                k = w.reshape(w.shape[0], h, -1)
+                b = lin.bias.data.reshape(h, -1) if self.use_bias else None
+            out.append(Variable(k, "kernel", True, f"{self.name}/{part}/kernel"))
+            if b is not None:
+                out.append(Variable(b, "bias", True, f"{self.name}/{part}/bias"))
+        return out
+
+    def _set_own_weights(self, arrays):
+        it = iter(arrays)
+        for _, attr in self._PARTS:
+            lin = getattr(self, attr)
+            lin.weight.data[...] = np.asarray(next(it)).reshape(lin.weight.shape[1], -1).T
+            if self.use_bias:
+                lin.bias.data[...] = np.asarray(next(it)).reshape(-1)
 
     def __call__(self, query, value=None, key=None, training=None, **kwargs):
         if value is None:
