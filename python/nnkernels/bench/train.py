@@ -71,11 +71,11 @@ def checks():
     y = rng.integers(0, 10, 8)
     m = _cnn_keras()
     ours = m.evaluate(x, y, verbose=0)
-    conv, dense = m.layers[0].conv, m.layers[3].linear
+    conv, dense = m.layers[0].conv, m.layers[3]
     xt = torch.tensor(x).permute(0, 3, 1, 2)
     h = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(
         xt, torch.tensor(conv.weight.numpy()), torch.tensor(conv.bias.numpy()))), 2)
-    logits = h.permute(0, 2, 3, 1).flatten(1) @ torch.tensor(dense.weight.numpy()).T + torch.tensor(dense.bias.numpy())
+    logits = h.permute(0, 2, 3, 1).flatten(1) @ torch.tensor(dense.kernel.numpy()) + torch.tensor(dense.bias.numpy())
     ref = float(torch.nn.functional.cross_entropy(logits, torch.tensor(y)))
     return [("keras CNN loss vs torch", abs(ours - ref) / abs(ref), 1e-5)]
 

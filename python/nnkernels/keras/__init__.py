@@ -8,9 +8,9 @@
 The layers are a thin veneer over `nnkernels.nn` modules; training is
 forward -> `loss.backward()` -> `optimizer.step()` on the nnkernels kernels.
 """
-from . import callbacks, layers, losses, metrics, models, optimizers, utils  # noqa: F401
+from . import callbacks, initializers, layers, losses, metrics, models, ops, optimizers, utils  # noqa: F401
 from .layers import Input, Layer  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 
 __all__ = ["Sequential", "Model", "Input", "Layer", "layers", "models", "optimizers", "losses", "metrics",
-           "callbacks", "utils"]
+           "callbacks", "utils", "ops", "initializers"]

@@ -1,9 +1,14 @@
-"""Keras callbacks: History (always on), EarlyStopping, ModelCheckpoint, LambdaCallback."""
+"""Keras callbacks: History (always on), EarlyStopping, ModelCheckpoint, LambdaCallback,
+LearningRateScheduler, ReduceLROnPlateau, CSVLogger."""
 from __future__ import annotations
+
+import csv
+import os
 
 import numpy as np
 
-__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback"]
+__all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "LearningRateScheduler",
+           "ReduceLROnPlateau", "CSVLogger"]
 
 
 class Callback:
@@ -107,12 +112,16 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
+        """Like Keras 3: with restore_best_weights the best epoch's weights come back at the end
+        of training, whether it stopped early or ran all its epochs."""
         if self.stopped_epoch and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
 class ModelCheckpoint(Callback):
@@ -123,9 +132,9 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
-        if not str(filepath).endswith(".weights.npz"):
-            raise ValueError(f"ModelCheckpoint: filepath must end with '.weights.npz' (weights are what "
-                             f"nnkernels saves), got {filepath!r}")
+        if not str(filepath).endswith((".weights.npz", ".weights.h5", ".keras")):
+            raise ValueError(f"ModelCheckpoint: filepath must end with '.weights.h5', '.weights.npz' or "
+                             f"'.keras', got {filepath!r}")
         if save_freq != "epoch":
             raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported, got {save_freq!r}")
         self.filepath, self.monitor, self.verbose, self.save_best_only = str(filepath), monitor, verbose, save_best_only
@@ -144,7 +153,10 @@ class ModelCheckpoint(Callback):
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {v:.5f}, "
                       f"saving model to {path}")
             self.best = v
-        self.model.save_weights(path)
+        if path.endswith(".keras"):
+            self.model.save(path)
+        else:
+            self.model.save_weights(path)
 
 
 class LambdaCallback(Callback):
@@ -155,3 +167,97 @@ class LambdaCallback(Callback):
                          ("on_train_batch_end", on_train_batch_end)):
             if fn is not None:
                 setattr(self, name, fn)
+
+
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate to `schedule(epoch, lr)` (or `schedule(epoch)`) at the
+    start of each epoch; logs it as 'learning_rate'."""
+
+    def __init__(self, schedule, verbose=0):
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = self.model.optimizer.learning_rate
+        try:
+            new = self.schedule(epoch, lr)
+        except TypeError:
+            new = self.schedule(epoch)
+        if not isinstance(new, (int, float, np.floating)):
+            raise ValueError(f"LearningRateScheduler: the schedule must return a number, got {new!r}")
+        self.model.optimizer.learning_rate = float(new)
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` (not below min_lr) when `monitor` has not improved
+    by min_delta for `patience` epochs; then wait `cooldown` epochs before counting again."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0, **kwargs):
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor!r}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, float(factor), patience, verbose
+        self.mode = _mode(mode, monitor, "ReduceLROnPlateau")
+        self.min_delta, self.cooldown, self.min_lr = min_delta, cooldown, float(min_lr)
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.cooldown_counter = 0, 0
+        self.best = np.inf if self.mode == "min" else -np.inf
+
+    def _better(self, a, b):
+        return a < b - self.min_delta if self.mode == "min" else a > b + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        opt = self.model.optimizer
+        logs["learning_rate"] = float(opt.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current, self.best):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = float(opt.learning_rate)
+                if old > self.min_lr:
+                    opt.learning_rate = max(old * self.factor, self.min_lr)
+                    if self.verbose:
+                        print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                              f"{opt.learning_rate}.")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class CSVLogger(Callback):
+    """One CSV row per epoch: 'epoch' then the logged values (names sorted), a header first."""
+
+    writes_files = True
+
+    def __init__(self, filename, separator=",", append=False):
+        self.filename, self.sep, self.append = os.fspath(filename), separator, append
+
+    def on_train_begin(self, logs=None):
+        has_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer, self._keys, self._header = None, None, not has_rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._writer is None:
+            self._keys = sorted(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self._keys, delimiter=self.sep)
+            if self._header:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self._keys}})
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        self._file.close()

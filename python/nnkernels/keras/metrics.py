@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autograd as ag
+from ..autograd import Tensor
+
 __all__ = ["Metric", "Mean", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
-           "MeanSquaredError", "MeanAbsoluteError", "get"]
+           "MeanSquaredError", "MeanAbsoluteError", "MeanMetricWrapper", "get"]
 
 
 class Metric:
@@ -81,6 +84,28 @@ class MeanAbsoluteError(Metric):
         return np.abs(p - y.reshape(p.shape)).mean(axis=-1)
 
 
+class MeanMetricWrapper(Metric):
+    """A metric function `fn(y_true, y_pred)` (per-sample values or one value per batch),
+    averaged over the samples of an epoch."""
+
+    def __init__(self, fn, name=None, **kwargs):
+        self.fn, self.kwargs = fn, kwargs
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p = np.asarray(y_pred)
+        y = np.asarray(y_true)
+        v = np.asarray(ag._as_data(self.fn(Tensor(y.astype(p.dtype) if np.issubdtype(y.dtype, np.floating)
+                                                 else y), Tensor(p), **self.kwargs)), np.float64)
+        n = len(p) if p.ndim else 1
+        if v.ndim == 0:
+            self.total += float(v) * n
+            self.count += n
+        else:
+            self.total += float(v.sum())
+            self.count += v.size
+
+
 def get(identifier, loss_name=""):
     """A metric object; 'accuracy' picks the variant that matches the loss, like Keras."""
     if isinstance(identifier, Metric):
@@ -96,6 +121,10 @@ def get(identifier, loss_name=""):
     table = {"mse": MeanSquaredError, "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
              "mean_absolute_error": MeanAbsoluteError, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
              "categorical_accuracy": CategoricalAccuracy, "binary_accuracy": BinaryAccuracy}
-    if identifier in table:
+    if isinstance(identifier, str) and identifier in table:
         return table[identifier](name=identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
     raise ValueError(f"unknown metric {identifier!r} (use 'accuracy', {sorted(table)} or a keras.metrics object)")

@@ -17,10 +17,10 @@ from .. import autograd as ag
 from .._io import read_npz, write_npz
 from ..autograd import Tensor
 from . import callbacks as callbacks_mod
-from . import losses as losses_mod
+from . import compile_utils, data_adapters, saving
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from .layers import InputLayer, KerasTensor, Layer, _flat, _map
+from .layers.base import InputLayer, KerasTensor, Layer, _flat, _map
 
 __all__ = ["Model", "Sequential", "load_model"]
 
@@ -102,14 +102,27 @@ def _fit_context():
 
 # ------------------------------------------------------------------------ model
 def _slice(x, idx):
-    return [a[idx] for a in x] if isinstance(x, (list, tuple)) else x[idx]
+    return _map(lambda a: a[idx], x)
 
 
 def _length(x):
-    return len(x[0]) if isinstance(x, (list, tuple)) else len(x)
+    return len(_flat(x)[0])
+
+
+def _is_dataset_like(x):
+    return not isinstance(x, (np.ndarray, Tensor, list, tuple, dict))
+
+
+def _validation(v):
+    """validation_data as (x, y[, sample_weight]) or a dataset / generator of batches."""
+    if isinstance(v, tuple):
+        return data_adapters.unpack(v)
+    return v, None, None
 
 
 def _as_input(x):
+    if isinstance(x, dict):
+        return {k: _as_input(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_as_input(a) for a in x]
     if isinstance(x, Tensor):
@@ -170,11 +183,31 @@ class Model(Layer):
             return list(self._layer_list)
         return [m for m in self.children() if isinstance(m, Layer)]
 
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or the one at position `index` of `model.layers`."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: give exactly one of name= or index=")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range for {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; the layers are {[l.name for l in layers]}")
+
     def call(self, inputs):
         if self._nodes is None:
             raise NotImplementedError("Model subclasses must define call(self, inputs)")
         vals = {}
         ins = _flat(self._inputs)
+        if isinstance(inputs, dict):
+            names = [kt.name for kt in ins]
+            if sorted(names) != sorted(inputs):
+                raise ValueError(f"{self.name}: the input dict's keys {sorted(inputs)} must be the Input names "
+                                 f"{names}")
+            inputs = [inputs[k] for k in names]
         xs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if len(xs) != len(ins):
             raise ValueError(f"{self.name}: expected {len(ins)} inputs, got {len(xs)}")
@@ -190,39 +223,76 @@ class Model(Layer):
                 vals[id(kt)] = o
         return _map(lambda t: vals[id(t)], self._outputs)
 
-    def __call__(self, *args, training=False, **kwargs):
+    def __call__(self, *args, training=None, **kwargs):
+        """model(x) runs in inference mode unless training=True (or inside fit); Tensors out."""
         if any(isinstance(t, KerasTensor) for t in _flat(args)):
             return super().__call__(*args, **kwargs)
-        was = self.training
-        self.train(training)
-        try:
-            return super().__call__(_as_input(args[0]), *args[1:], **kwargs)
-        finally:
-            self.train(was)
+        return super().__call__(_as_input(args[0]), *args[1:], training=training, **kwargs)
 
     def _forward(self, x):
         return Layer.__call__(self, x)
 
+    def build(self, input_shape):
+        """A subclassed model builds by running `call` once on zeros of `input_shape`."""
+        if self._nodes is not None or type(self).call is Model.call:
+            return
+        def zeros(s):
+            if all(d is None or isinstance(d, (int, np.integer)) for d in s):
+                return Tensor(np.zeros(tuple(1 if d is None else d for d in s), np.float32))
+            return _map_shapes(zeros, s)
+
+        def _map_shapes(fn, s):
+            return {k: fn(v) for k, v in s.items()} if isinstance(s, dict) else [fn(v) for v in s]
+        self._built_by_call(zeros(input_shape))
+
+    def _built_by_call(self, x):
+        object.__setattr__(self, "built", True)
+        was = self.training
+        self.train(False)
+        try:
+            with ag.no_grad():
+                self._run_call(x, (), {})
+        finally:
+            self.train(was)
+
     def _ensure_model_built(self, x):
-        self._ensure_built(_map(lambda t: tuple(t.shape[1:]), x))
+        """Build from a batch (all the model's layers, so an optimizer sees every weight)."""
+        if not self.built:
+            self._ensure_built(_map(lambda t: tuple(t.shape), x))
+        if self._nodes is None and not isinstance(self, Sequential) and not all(
+                l.built for l in self.modules() if isinstance(l, Layer)):
+            self._built_by_call(_map(lambda t: t[:1], x))
 
     # -- compile / fit
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
-                jit_compile=None, **kwargs):
+                jit_compile=None, weighted_metrics=None, **kwargs):
+        """optimizer, loss (one, or a list / dict by output name for several outputs),
+        metrics (a list, a list of lists or a dict for several outputs), loss_weights."""
         self.optimizer = optimizers_mod.get(optimizer)
         if loss is None:
             raise ValueError("compile: a loss is needed to train ('sparse_categorical_crossentropy', 'mse', ...)")
-        self.loss = losses_mod.get(loss)
-        lname = getattr(self.loss, "name", getattr(loss, "__name__", str(loss)))
-        self._metrics = [metrics_mod.get(m, lname) for m in (metrics or [])]
+        self.loss = loss
+        self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
+        names = self.output_names if self._nodes is not None and len(_flat(self._outputs)) > 1 else None
+        self._compiled_loss = compile_utils.CompiledLoss(loss, loss_weights, names)
+        self._compiled_metrics = compile_utils.CompiledMetrics(metrics, names, self._compiled_loss.losses)
         # Keras: the `trainable` values at compile time hold for this model's training until it
         # is compiled again (a GAN's discriminator frozen only inside the combined model).
         self._frozen_at_compile = [m for m in self.modules() if isinstance(m, Layer) and not m.trainable]
         self.compiled = True
 
     @property
+    def output_names(self):
+        """The names of the functional model's outputs: their layers' names."""
+        if self._nodes is None:
+            return [self.name]
+        return [t.node.layer.name if t.node is not None else t.name for t in _flat(self._outputs)]
+
+    @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in self._metrics]
+        if not self.compiled:
+            return []
+        return ["loss"] + self._compiled_loss.loss_names() + self._compiled_metrics.names
 
     def _check_compiled(self, what):
         if not self.compiled:
@@ -231,7 +301,8 @@ class Model(Layer):
     def _trainable_params(self):
         """The weights this model trains: those outside the layers frozen when it was compiled."""
         frozen = {id(p) for layer in getattr(self, "_frozen_at_compile", ()) for p in layer.parameters()}
-        return [p for p in self.parameters() if p.requires_grad and id(p) not in frozen]
+        return [p for p in self.parameters() if p.requires_grad and getattr(p, "trainable", True)
+                and id(p) not in frozen]
 
     @contextlib.contextmanager
     def _compiled_trainable_state(self):
@@ -250,80 +321,123 @@ class Model(Layer):
         if not self.optimizer.built:
             self.optimizer.build(self._trainable_params())
 
-    def _loss_value(self, y, out):
-        return self.loss(y, out)
+    def _loss_value(self, y, out, sample_weight=None):
+        """(total loss, {'<output>_loss': value} for several outputs)."""
+        return self._compiled_loss(y, out, sample_weight)
 
-    def _batch_logs(self, loss, y, out, return_dict):
-        logs = {"loss": float(loss.item())}
-        for m in self._metrics:
-            m.reset_state()
-            m.update_state(np.asarray(y), out.numpy())
-            logs[m.name] = m.result()
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of one batch (a scalar Tensor); override it to add terms (fit
+        trains on, and logs as 'loss', what it returns)."""
+        loss, self._loss_parts = self._loss_value(y, y_pred, sample_weight)
+        return loss
+
+    def train_step(self, data):
+        """One optimizer step on a batch `(x, y[, sample_weight])`; returns the batch's logs
+        {'loss': value, ...}. Override it for custom training logic in fit (the compiled
+        metrics are updated from the outputs of `self(x)` kept in `_step_out`)."""
+        x, y, sw = data_adapters.unpack(data)
+        self.optimizer.zero_grad()
+        out = self._forward(x)
+        loss = self.compute_loss(x=x, y=y, y_pred=out, sample_weight=sw)
+        parts = self.__dict__.pop("_loss_parts", {})
+        loss.backward()
+        self.optimizer.step()
+        self._step_out = out
+        return {"loss": loss, **parts}
+
+    def _step_logs(self, logs, y, out, trackers, n):
+        """Fold one batch into the epoch's running means (loss terms) and metrics."""
+        for k, v in logs.items():
+            trackers.setdefault(k, metrics_mod.Mean(k)).update_state(float(ag._as_data(v)), n)
+        if y is not None and out is not None:
+            self._compiled_metrics.update(y, out, self.output_names)
+        return {**{k: t.result() for k, t in trackers.items()}, **self._compiled_metrics.results()}
+
+    def _returned(self, logs, return_dict):
         if return_dict:
             return logs
-        return logs["loss"] if not self._metrics else [logs[k] for k in self.metrics_names]
+        keys = [k for k in self.metrics_names if k in logs] + [k for k in logs if k not in self.metrics_names]
+        return logs["loss"] if len(keys) == 1 else [logs[k] for k in keys]
+
+    def _batch_weights(self, y, sample_weight, class_weight):
+        if class_weight is None:
+            return sample_weight
+        if isinstance(y, (list, tuple, dict)):
+            raise ValueError("class_weight: only for a model with one output (use sample_weight)")
+        cw = data_adapters.class_sample_weight(y, class_weight)
+        return cw if sample_weight is None else cw * np.asarray(sample_weight, np.float32)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch. Like Keras: returns that batch's loss (a float), or
         `[loss, *metrics]` when compiled with metrics, or a dict with return_dict=True."""
         self._check_compiled("train_on_batch")
-        if class_weight is not None or sample_weight is not None:
-            raise ValueError("train_on_batch: class_weight and sample_weight are not supported")
         xb = _as_input(x)
         self._ensure_model_built(xb)
         self._bind_optimizer()
         self.train(True)
+        self._compiled_metrics.reset()
+        sw = self._batch_weights(y, sample_weight, class_weight)
         with self._compiled_trainable_state():
-            self.optimizer.zero_grad()
-            out = self._forward(xb)
-            loss = self._loss_value(y, out)
-            loss.backward()
-            self.optimizer.step()
-        return self._batch_logs(loss, y, out, return_dict)
+            logs = self.train_step((xb, y, sw))
+            out = self.__dict__.pop("_step_out", None)
+        self.train(False)
+        return self._returned(self._step_logs(logs, y, out, {}, 1), return_dict)
+
+    def test_step(self, data):
+        x, y, sw = data_adapters.unpack(data)
+        out = self._forward(x)
+        loss = self.compute_loss(x=x, y=y, y_pred=out, sample_weight=sw, training=False)
+        parts = self.__dict__.pop("_loss_parts", {})
+        self._step_out = out
+        return {"loss": loss, **parts}
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch in inference mode, returned as train_on_batch does."""
         self._check_compiled("test_on_batch")
-        if sample_weight is not None:
-            raise ValueError("test_on_batch: sample_weight is not supported")
         xb = _as_input(x)
         self._ensure_model_built(xb)
         was = self.training
         self.train(False)
+        self._compiled_metrics.reset()
         try:
             with ag.no_grad():
-                out = self._forward(xb)
-                loss = self._loss_value(y, out)
+                logs = self.test_step((xb, y, sample_weight))
+                out = self.__dict__.pop("_step_out", None)
         finally:
             self.train(was)
-        return self._batch_logs(loss, y, out, return_dict)
+        return self._returned(self._step_logs(logs, y, out, {}, 1), return_dict)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, class_weight=None,
             sample_weight=None, **kwargs):
-        """Train for `epochs`; returns a History whose `.history` holds the per-epoch logs."""
+        """Train for `epochs` on arrays, a PyDataset or a generator of batches; returns a
+        History whose `.history` holds the per-epoch logs."""
         self._check_compiled("fit")
-        if class_weight is not None or sample_weight is not None:
-            raise ValueError("fit: class_weight and sample_weight are not supported")
-        if x is None or y is None:
-            raise ValueError("fit: x and y (NumPy arrays) are needed")
         batch_size = batch_size or 32
         verbose = 1 if verbose == "auto" else verbose
-        n = _length(x)
-        if len(y) != n:
-            raise ValueError(f"fit: x has {n} samples but y has {len(y)}")
         if not 0 <= validation_split < 1:
             raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
-        if validation_split and validation_data is None:
-            k = int(n * (1 - validation_split))
-            validation_data = (_slice(x, slice(k, None)), y[k:])
-            x, y, n = _slice(x, slice(0, k)), y[:k], k
-        self._ensure_model_built(_as_input(_slice(x, slice(0, 1))))
+        data = data_adapters.adapter(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
+        if isinstance(data, data_adapters.ArrayBatches):
+            if y is None and not _is_dataset_like(x):
+                raise ValueError("fit: y is needed with array inputs")
+            if validation_split and validation_data is None:
+                k = int(data.n * (1 - validation_split))
+                validation_data = (_slice(x, slice(k, None)), _slice(y, slice(k, None)))
+                cut = slice(0, k)
+                data = data_adapters.adapter(_slice(x, cut), _slice(y, cut),
+                                             None if sample_weight is None else _slice(sample_weight, cut),
+                                             batch_size, shuffle, steps_per_epoch)
+        elif validation_split:
+            raise ValueError("fit: validation_split needs array inputs; give validation_data instead")
+        self._ensure_model_built(_as_input(data.first()))
         self._bind_optimizer()
         self.history = callbacks_mod.History()
-        cbs = [self.history] + list(callbacks or [])
+        cbs = list(callbacks or []) + [self.history]  # last, as in Keras: it sees what the others log
         dist = _fit_context()  # data parallel under a process group: batch_size is per rank
         if dist is not None:
+            if not isinstance(data, data_adapters.ArrayBatches):
+                raise ValueError("fit: under a process group the data must be arrays")
             verbose = verbose if dist.is_chief else 0
             cbs = dist.callbacks(cbs)
         for cb in cbs:
@@ -333,7 +447,7 @@ class Model(Layer):
             print(_device_line(dist))
         for cb in cbs:
             cb.on_train_begin()
-        steps = -(-n // batch_size) if dist is None else dist.steps(n, batch_size)
+        steps = data.steps if dist is None else dist.steps(data.n, batch_size)
         loss_mean = metrics_mod.Mean("loss")
         if dist is not None:
             dist.begin(self)
@@ -343,47 +457,46 @@ class Model(Layer):
                     cb.on_epoch_begin(epoch)
                 if verbose:
                     print(f"Epoch {epoch + 1}/{epochs}")
-                bar = ProgressBar(steps, verbose)
-                order = ag.get_rng().permutation(n) if shuffle else np.arange(n)
-                if dist is not None:
-                    order = dist.same_order(order)
+                bar = ProgressBar(steps or 0, verbose)
+                trackers = {"loss": loss_mean}
                 loss_mean.reset_state()
-                for m in self._metrics:
-                    m.reset_state()
+                self._compiled_metrics.reset()
                 self.train(True)
-                logs = {}
-                for step in range(steps):
-                    if dist is None:
-                        idx = order[step * batch_size:(step + 1) * batch_size]
-                    else:
-                        idx = dist.shard(order, step, batch_size)
-                    with self._compiled_trainable_state():
-                        self.optimizer.zero_grad()
-                        if len(idx):
-                            xb, yb = _as_input(_slice(x, idx)), np.asarray(y[idx])
-                            out = self._forward(xb)
-                            loss = self._loss_value(yb, out)
-                            loss.backward()
-                        else:  # an uneven last step left this rank no sample: it still joins the allreduce
-                            dist.empty_step()
-                        self.optimizer.step()
-                    if len(idx):
-                        loss_mean.update_state(loss.item(), len(idx))
-                        for m in self._metrics:
-                            m.update_state(yb, out.numpy())
-                    logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
+                logs, step = {}, 0
+                if dist is None:
+                    batches = data.epoch()
+                else:
+                    order = dist.same_order(ag.get_rng().permutation(data.n) if shuffle else np.arange(data.n))
+                    batches = (data.take(dist.shard(order, s, batch_size)) for s in range(steps))
+                for step, (xb, yb, swb) in enumerate(batches, 1):
                     for cb in cbs:
-                        cb.on_train_batch_end(step, logs)
-                    if step + 1 < steps:
-                        bar.update(step + 1, logs)
+                        cb.on_train_batch_begin(step - 1)
+                    n = _length(xb)
+                    with self._compiled_trainable_state():
+                        if n:
+                            swb = self._batch_weights(yb, swb, class_weight)
+                            blogs = self.train_step((_as_input(xb), yb, swb))
+                            out = self.__dict__.pop("_step_out", None)
+                        else:  # an uneven last step left this rank no sample: it still joins the allreduce
+                            self.optimizer.zero_grad()
+                            dist.empty_step()
+                            self.optimizer.step()
+                    if n:
+                        logs = self._step_logs(blogs, yb, out, trackers, n)
+                    for cb in cbs:
+                        cb.on_train_batch_end(step - 1, logs)
+                    if steps and step < steps:
+                        bar.update(step, logs)
                 if dist is not None:
-                    dist.reduce_metrics([loss_mean] + self._metrics)
-                    logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
+                    dist.reduce_metrics(list(trackers.values()) + [m for _, m in self._compiled_metrics.slots])
+                    logs = {**{k: t.result() for k, t in trackers.items()}, **self._compiled_metrics.results()}
                 if validation_data is not None:
-                    vx, vy = validation_data[0], validation_data[1]
-                    vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+                    vx, vy, vsw = _validation(validation_data)
+                    vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, sample_weight=vsw,
+                                         return_dict=True)
                     logs.update({"val_" + k: v for k, v in vals.items()})
-                bar.update(steps, logs, final=True)
+                bar.target = steps or step
+                bar.update(bar.target, logs, final=True)
                 for cb in cbs:
                     cb.on_epoch_end(epoch, logs)
                 if dist is not None:
@@ -398,63 +511,65 @@ class Model(Layer):
             cb.on_train_end()
         return self.history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **kwargs):
-        """Loss (and metrics) over (x, y) in inference mode; a scalar, a list, or a dict."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 return_dict=False, **kwargs):
+        """Loss (and metrics) over the data in inference mode; a scalar, a list, or a dict."""
         self._check_compiled("evaluate")
         batch_size = batch_size or 32
         verbose = 1 if verbose == "auto" else verbose
-        n = _length(x)
-        if len(y) != n:
-            raise ValueError(f"evaluate: x has {n} samples but y has {len(y)}")
-        self._ensure_model_built(_as_input(_slice(x, slice(0, 1))))
         dist = _fit_context()  # under a process group: each rank evaluates its share, totals are summed
-        if dist is not None:
-            mine = dist.local_slice(n)
-            x, y, n = _slice(x, mine), y[mine], mine.stop - mine.start
-            verbose = verbose if dist.is_chief else 0
-        loss_mean = metrics_mod.Mean("loss")
-        for m in self._metrics:
-            m.reset_state()
-        steps = -(-n // batch_size)
-        bar = ProgressBar(steps, verbose)
+        data = data_adapters.adapter(x, y, sample_weight, batch_size, False, steps, "evaluate")
+        if isinstance(data, data_adapters.ArrayBatches):
+            if y is None:
+                raise ValueError("evaluate: y is needed with array inputs")
+            if dist is not None:
+                mine = dist.local_slice(data.n)
+                data = data_adapters.adapter(_slice(x, mine), _slice(y, mine),
+                                             None if sample_weight is None else _slice(sample_weight, mine),
+                                             batch_size, False, steps, "evaluate")
+                verbose = verbose if dist.is_chief else 0
+        self._ensure_model_built(_as_input(data.first()))
+        trackers = {"loss": metrics_mod.Mean("loss")}
+        self._compiled_metrics.reset()
+        bar = ProgressBar(data.steps or 0, verbose)
         was = self.training
         self.train(False)
+        logs = {}
         with ag.no_grad():
-            for step in range(steps):
-                sl = slice(step * batch_size, (step + 1) * batch_size)
-                yb = np.asarray(y[sl])
-                out = self._forward(_as_input(_slice(x, sl)))
-                loss_mean.update_state(self._loss_value(yb, out).item(), len(yb))
-                for m in self._metrics:
-                    m.update_state(yb, out.numpy())
+            step = 0
+            for step, (xb, yb, swb) in enumerate(data.epoch(), 1):
+                n = _length(xb)
+                if n:
+                    blogs = self.test_step((_as_input(xb), yb, swb))
+                    out = self.__dict__.pop("_step_out", None)
+                    logs = self._step_logs(blogs, yb, out, trackers, n)
         self.train(was)
         if dist is not None:
-            dist.reduce_metrics([loss_mean] + self._metrics)
-        logs = {"loss": loss_mean.result(), **{m.name: m.result() for m in self._metrics}}
-        bar.update(steps, logs, final=True)
-        if return_dict:
-            return logs
-        return logs["loss"] if not self._metrics else [logs[k] for k in self.metrics_names]
+            dist.reduce_metrics(list(trackers.values()) + [m for _, m in self._compiled_metrics.slots])
+        logs = {**{k: t.result() for k, t in trackers.items()}, **self._compiled_metrics.results()}
+        bar.target = data.steps or step
+        bar.update(bar.target, logs, final=True)
+        return self._returned(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, **kwargs):
         """Outputs for x as NumPy arrays, computed batch by batch in inference mode."""
         batch_size = batch_size or 32
         verbose = 1 if verbose == "auto" else verbose
-        n = _length(x)
-        self._ensure_model_built(_as_input(_slice(x, slice(0, 1))))
-        steps = -(-n // batch_size)
-        bar = ProgressBar(steps, verbose)
+        data = data_adapters.adapter(x, None, None, batch_size, False, steps, "predict")
+        self._ensure_model_built(_as_input(data.first()))
         outs = []
         was = self.training
         self.train(False)
         with ag.no_grad():
-            for step in range(steps):
-                sl = slice(step * batch_size, (step + 1) * batch_size)
-                o = self._forward(_as_input(_slice(x, sl)))
+            for xb, _, _ in data.epoch():
+                o = self._forward(_as_input(xb))
                 outs.append(_map(lambda t: np.array(t.numpy()), o))
         self.train(was)
-        bar.update(steps, {}, final=True)
-        if outs and isinstance(outs[0], list):
+        bar = ProgressBar(len(outs), verbose)
+        bar.update(len(outs), {}, final=True)
+        if outs and isinstance(outs[0], dict):
+            return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+        if outs and isinstance(outs[0], (list, tuple)):
             return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
         return np.concatenate(outs) if outs else np.zeros((0,))
 
@@ -479,24 +594,31 @@ class Model(Layer):
                              "layer an input_shape")
 
     def save_weights(self, filepath, overwrite=True):
-        """Write every weight to `filepath` (must end in '.weights.npz'), atomically."""
+        """Write every weight to `filepath`, atomically: '.weights.h5' is Keras 3's HDF5 layout
+        (real Keras loads it; needs h5py), '.weights.npz' nnkernels' own NumPy archive."""
         filepath = os.fspath(filepath)
-        if not filepath.endswith(".weights.npz"):
-            raise ValueError(f"save_weights: filepath must end with '.weights.npz', got {filepath!r}")
+        if not filepath.endswith((".weights.npz", ".weights.h5")):
+            raise ValueError(f"save_weights: filepath must end with '.weights.h5' or '.weights.npz', got {filepath!r}")
         self._check_built("save_weights")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"save_weights: {filepath} exists and overwrite=False")
+        if filepath.endswith(".h5"):
+            saving.save_weights_h5(self, filepath)
+            return
         arrays = {k: np.asarray(t.numpy()) for k, t in self._weight_items()}
         arrays["__format__"] = np.array(WEIGHTS_FORMAT)
         write_npz(filepath, arrays)  # temporary file in the same directory, then os.replace
 
-    def load_weights(self, filepath):
-        """Read weights saved by save_weights. The whole file is checked (format, names, shapes)
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Read weights saved by save_weights (or by Keras, for a '.weights.h5' file). The whole file is checked (format, names, shapes)
         before any weight changes: on error the model is left exactly as it was."""
         filepath = os.fspath(filepath)
         if not os.path.exists(filepath):
             raise FileNotFoundError(f"load_weights: no such file {filepath!r}")
         self._check_built("load_weights")
+        if filepath.endswith(".h5"):
+            saving.load_weights_h5(self, filepath)
+            return
         data = read_npz(filepath, "load_weights")
         if str(data.pop("__format__", "")) != WEIGHTS_FORMAT:
             raise ValueError(f"load_weights: {filepath} is not an nnkernels Keras weights file "
@@ -516,9 +638,18 @@ class Model(Layer):
         for k, t in items:
             t.data[...] = data[k]
 
-    def save(self, filepath, *args, **kwargs):
-        raise NotImplementedError("Model.save: saving whole models is not supported; use save_weights(path) "
-                                  "with a '.weights.npz' path and rebuild the model in code")
+    def save(self, filepath, overwrite=True, **kwargs):
+        """The whole model in a '.keras' zip (config.json: architecture and compile arguments,
+        model.weights.h5: weights, plus the optimizer's state), for keras.models.load_model.
+        Sequential and functional models made of nnkernels.keras layers."""
+        filepath = os.fspath(filepath)
+        if not filepath.endswith(".keras"):
+            raise ValueError(f"Model.save: filepath must end with '.keras' (use save_weights for weights only), "
+                             f"got {filepath!r}")
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"Model.save: {filepath} exists and overwrite=False")
+        self._check_built("save")
+        saving.save_model(self, filepath)
 
     # -- summary
     def summary(self, print_fn=None):
@@ -539,10 +670,8 @@ class Model(Layer):
             if i + 1 < len(rows):
                 p("")
         p("=" * sum(w))
-        off = {id(w) for m in self.modules() if isinstance(m, Layer) and not m.trainable for w in m.parameters()}
-        trainable = sum(t.data.size for t in self.parameters() if t.requires_grad and id(t) not in off)
-        frozen = sum(t.data.size for t in self.parameters() if not t.requires_grad or id(t) in off)
-        frozen += sum(b.data.size for _, b in self.named_buffers() if np.issubdtype(b.dtype, np.floating))
+        trainable = sum(v.data.size for v in self.trainable_weights)
+        frozen = sum(v.data.size for v in self.non_trainable_weights)
         p(f"Total params: {trainable + frozen:,}")
         p(f"Trainable params: {trainable:,}")
         p(f"Non-trainable params: {frozen:,}")
@@ -556,7 +685,7 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         object.__setattr__(self, "_seq", [])
-        self._shape = None
+        self._shape = self._in_shape = None
         for layer in layers or []:
             self.add(layer)
 
@@ -568,15 +697,15 @@ class Sequential(Model):
         if isinstance(layer, KerasTensor):
             if self._seq:
                 raise ValueError("Sequential.add: an Input can only come first")
-            self._shape = layer.shape[1:]
+            self._shape = self._in_shape = layer.shape[1:]
             return
         if isinstance(layer, InputLayer):
-            self._shape = layer.input_shape_arg
+            self._shape = self._in_shape = layer.input_shape_arg
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a keras layer, got {type(layer).__name__}")
         if not self._seq and self._shape is None and layer.input_shape_arg is not None:
-            self._shape = layer.input_shape_arg
+            self._shape = self._in_shape = layer.input_shape_arg
         self._seq.append(layer)
         setattr(self, f"{len(self._seq) - 1}_{layer.name}", layer)
         if self._shape is not None:
@@ -589,10 +718,12 @@ class Sequential(Model):
         return layer
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
+        """Build every layer for inputs of `input_shape` (batch axis first, e.g. (None, 784))."""
+        shape = self._in_shape = tuple(input_shape)[1:]
         for layer in self._seq:
             shape = layer(KerasTensor(shape)).shape[1:]
         self._shape = shape
+        self.built = True
 
     def _ensure_built(self, shapes):
         if not all(layer.built for layer in self._seq):
@@ -605,6 +736,7 @@ class Sequential(Model):
         return x
 
 
-def load_model(*args, **kwargs):
-    raise NotImplementedError("load_model: whole-model files are not supported; rebuild the model in code and "
-                              "call load_weights('...weights.npz')")
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved by `model.save('m.keras')`: architecture, weights, and (compile=True) its
+    compile arguments and optimizer state. `custom_objects` maps names to your own layer classes."""
+    return saving.load_model(os.fspath(filepath), custom_objects, compile)

@@ -1,31 +1,66 @@
 """Keras optimizers (`keras.optimizers.Adam(learning_rate=...)`). They are created without
 parameters, like Keras; `Model.compile`/`fit` binds them to the model's weights and the
-update runs in `nnkernels.optim`."""
+update runs in `nnkernels.optim`. `learning_rate` may be a number or a
+`keras.optimizers.schedules` schedule (evaluated at `iterations`, the number of steps taken)."""
 from __future__ import annotations
 
-from .. import optim
+import inspect
+import math
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
+import numpy as np
+
+from .. import optim
+from .layers.base import _recording
+from . import schedules
+from .schedules import LearningRateSchedule
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
 
 
 class Optimizer:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording(cls.__init__)
+
+    def get_config(self):
+        """The constructor arguments (a schedule given as learning_rate saved as its current value)."""
+        init, args, kwargs = self.__dict__["_init_record"]
+        cfg = dict(inspect.signature(init).bind(self, *args, **kwargs).arguments)
+        cfg.pop("self")
+        cfg.update(cfg.pop("kw", {}))
+        cfg["learning_rate"] = self.learning_rate
+        return cfg
+
     def __init__(self, learning_rate, **config):
-        if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, got {learning_rate!r}")
-        self._lr = float(learning_rate)
+        if isinstance(learning_rate, LearningRateSchedule):
+            self._schedule, self._lr = learning_rate, float(learning_rate(0))
+        elif not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number or a "
+                             f"keras.optimizers.schedules schedule, got {learning_rate!r}")
+        else:
+            self._schedule, self._lr = None, float(learning_rate)
         self.config = config
+        self.iterations = 0
         self._opt = None
 
     @property
     def learning_rate(self):
-        return self._lr
+        """The rate the next step uses (a schedule's value at `iterations`)."""
+        return float(self._schedule(self.iterations)) if self._schedule is not None else self._lr
 
     @learning_rate.setter
     def learning_rate(self, v):
-        self._lr = float(v)
+        if isinstance(v, LearningRateSchedule):
+            self._schedule = v
+            return
+        self._schedule, self._lr = None, float(v)
+        self._set_lr(self._lr)
+
+    def _set_lr(self, lr):
         if self._opt is not None:
             for g in self._opt.param_groups:
-                g["lr"] = self._lr
+                g["lr"] = lr
 
     def build(self, params):
         self._opt = self._make(list(params))
@@ -38,7 +73,47 @@ class Optimizer:
         self._opt.zero_grad()
 
     def step(self):
+        if self._schedule is not None:
+            self._set_lr(self.learning_rate)
         self._opt.step()
+        self.iterations += 1
+
+
+class _KerasAdam(optim.Adam):
+    """Keras's Adam adds epsilon to sqrt(v) before the bias correction: torch's formula with
+    epsilon / sqrt(1 - beta_2^t), so sparse (embedding) gradients move the same as in Keras."""
+
+    def _update(self, g, p, grad, st):
+        t = st.get("step", 0) + 1
+        super()._update(dict(g, eps=g["eps"] / math.sqrt(1 - g["betas"][1] ** t)), p, grad, st)
+
+
+class _KerasAdamW(_KerasAdam):
+    _decoupled = True
+
+
+class _KerasRMSprop(optim.RMSprop):
+    """Keras's RMSprop: lr * g / sqrt(v + epsilon) (epsilon inside the root); momentum on the increment."""
+
+    def _update(self, g, p, grad, st):
+        a = g["alpha"]
+        sq = st.setdefault("square_avg", np.zeros_like(p))
+        sq *= a
+        sq += (1 - a) * grad * grad
+        if g["centered"]:
+            ga = st.setdefault("grad_avg", np.zeros_like(p))
+            ga *= a
+            ga += (1 - a) * grad
+            denom = sq - ga * ga + g["eps"]
+        else:
+            denom = sq + g["eps"]
+        inc = g["lr"] * grad / np.sqrt(denom)
+        if g["momentum"]:
+            buf = st.setdefault("momentum_buffer", np.zeros_like(p))
+            buf *= g["momentum"]
+            buf += inc
+            inc = buf
+        p -= inc.astype(p.dtype, copy=False)
 
 
 class SGD(Optimizer):
@@ -58,7 +133,7 @@ class Adam(Optimizer):
         self.betas, self.epsilon, self.amsgrad, self.weight_decay = (beta_1, beta_2), epsilon, amsgrad, weight_decay
 
     def _make(self, params):
-        cls = optim.AdamW if self.weight_decay else optim.Adam  # Keras decay is decoupled
+        cls = _KerasAdamW if self.weight_decay else _KerasAdam  # Keras decay is decoupled
         return cls(params, lr=self._lr, betas=self.betas, eps=self.epsilon, weight_decay=self.weight_decay or 0.0,
                    amsgrad=self.amsgrad)
 
@@ -75,7 +150,7 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def _make(self, params):
-        return optim.RMSprop(params, lr=self._lr, alpha=self.rho, eps=self.epsilon, momentum=self.momentum,
+        return _KerasRMSprop(params, lr=self._lr, alpha=self.rho, eps=self.epsilon, momentum=self.momentum,
                              centered=self.centered)
 
 

@@ -1,7 +1,7 @@
 """keras.utils helpers."""
 import numpy as np
 
-__all__ = ["to_categorical", "set_random_seed", "Progbar"]
+__all__ = ["to_categorical", "set_random_seed", "Progbar", "PyDataset", "Sequence"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -53,3 +53,25 @@ class Progbar:
 
     def add(self, n, values=None):
         self.update(self._seen + n, values)
+
+
+class PyDataset:
+    """keras.utils.PyDataset: subclass it with `__len__` (batches per epoch) and
+    `__getitem__(i)` returning batch i as `x`, `(x, y)` or `(x, y, sample_weight)`; fit,
+    evaluate and predict take it as `x`, and call `on_epoch_end()` after each epoch. The
+    multiprocessing arguments are accepted and ignored (batches are made in this process)."""
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__}: define __len__ (the number of batches)")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__}: define __getitem__(index) returning a batch")
+
+    def on_epoch_end(self):
+        pass
+
+
+Sequence = PyDataset  # the Keras 2 name
