@@ -17,6 +17,7 @@ import nnkernels as nk
 from nnkernels import _C
 from nnkernels import _cuda_ops as cuda_backend
 from nnkernels import ops
+from helpers import rel_err
 
 EXPECTED_BINDINGS = [
     "device_count", "device_name", "runtime_version", "driver_version", "saxpy",
@@ -117,17 +118,6 @@ def test_cuda_backend_mirrors_the_cpu_kernels():
 
 
 # ---- references (float64 NumPy) ---------------------------------------------------------------
-
-def rel_err(x, ref, floor=1e-30):
-    """max |x - ref| / max |ref| (the denominator at least `floor`); inf for an unexpected NaN."""
-    x = np.asarray(x, np.float64)
-    ref = np.asarray(ref, np.float64)
-    if ref.size == 0:
-        return 0.0
-    if np.isnan(x).any() and not np.isnan(ref).any():
-        return math.inf
-    return float(np.max(np.abs(x - ref)) / max(np.max(np.abs(ref)), floor))
-
 
 TOL = {"float32": 1e-5, "float64": 1e-12, "tf32": 1e-3, "float16": 1e-2, "bfloat16": 1e-2}
 

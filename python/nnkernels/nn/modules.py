@@ -232,25 +232,26 @@ class Module:
         return self
 
     def to(self, device=None, dtype=None):
-        """`to('cpu')` / `to(np.float64)`. CUDA needs the GPU kernels (not in this build)."""
+        """Move every parameter and buffer (and any gradient) to `device` ('cpu', 'cuda',
+        'cuda:0', 'auto') and/or cast the floating ones to `dtype`, in place; returns self.
+        'cuda' needs a usable GPU (nk.cuda.require names what is missing)."""
         if isinstance(device, type) or isinstance(device, np.dtype):
             device, dtype = None, device
-        if device is not None:
-            dev = str(device)
-            if dev == "auto":
-                dev = "cpu"
-            if dev.startswith("cuda"):
-                raise RuntimeError("Module.to('cuda'): the autograd layers run on the CPU kernels only in this build")
-            if dev != "cpu":
-                raise ValueError(f"Module.to: unknown device {device!r} (expected 'cpu', 'cuda' or 'auto')")
-        if dtype is not None:
-            for t in list(self.parameters()) + list(self.buffers()):
-                if np.issubdtype(t.dtype, np.floating):
-                    t.data = t.data.astype(dtype)
+        dev = None if device is None else ag.device(device)
+        for t in list(self.parameters()) + list(self.buffers()):
+            if dtype is not None and np.issubdtype(t.dtype, np.floating):
+                t.data = t.data.astype(dtype)
+            if dev is not None and t.device.type != dev.type:
+                t.data = ag._move(t.data, dev)
+                if t._grad is not None:
+                    t._grad = ag._move(t._grad, dev)
         return self
 
+    def cuda(self):
+        return self.to("cuda")
+
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def float(self):
         return self.to(dtype=np.float32)

@@ -18,9 +18,16 @@ def is_cupy(x) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
+def _refuse_tensor(x, name: str) -> None:
+    if type(x).__name__ == "Tensor" and type(x).__module__.startswith("nnkernels.autograd"):
+        raise TypeError(f"{name}: got an nnkernels Tensor; this op takes arrays (pass tensor.data), or call "
+                        "the differentiable nk.<op> / nn.functional version, which records the graph")
+
+
 def as_array(x, name: str) -> np.ndarray:
     """A NumPy array for `x` (array-likes are converted); CuPy arrays are refused (for the
-    ops without a CUDA kernel)."""
+    ops without a CUDA kernel), and so are nnkernels Tensors (never silently detached)."""
+    _refuse_tensor(x, name)
     if is_cupy(x):
         raise TypeError(f"{name}: CuPy arrays are not supported by this op yet (no CUDA kernel); "
                         "pass a NumPy array")
@@ -89,6 +96,8 @@ def backend(op: str, out=None, **arrays):
     kept), with NumPy array-likes converted. All CuPy -> CUDA; otherwise CPU. A mix, or
     CuPy arrays on another device than the current one, is a TypeError/ValueError naming
     the arrays. `out`, when given, must be an array of that backend."""
+    for n, a in arrays.items():
+        _refuse_tensor(a, f"{op}: {n}")
     on_gpu = [n for n, a in arrays.items() if a is not None and is_cupy(a)]
     if on_gpu:
         for n, a in arrays.items():

@@ -1,39 +1,20 @@
-"""A small reverse-mode autograd over `nnkernels.ops`.
-
-    x = nk.tensor([[1., 2.], [3., 4.]], requires_grad=True)
-    y = (x @ x).relu().sum()
-    y.backward()            # x.grad now holds dy/dx
-
-A `Tensor` holds an array (NumPy today; the array module is taken from the data so a
-CuPy array can be held later) and, when it was computed from tensors that require
-gradients, the function that maps the gradient of its output to the gradients of its
-inputs. Every op below is written as a pair: the forward computes the array and returns
-`_make(out, parents, backward)`, where `backward(g)` sits right next to it. `backward()`
-sorts the graph topologically and walks it in reverse, summing gradients.
-
-Heavy kernels (matmul, activations, softmax, conv, pooling, attention, rnn) are reached
-through `kernel(name)`: `nnkernels.ops.<name>` when the op exists there, otherwise the
-temporary NumPy stand-in in `nnkernels._fallback`.
-
-Name policy: the functions exported at top level that share a name with an op
-(`nk.relu`, `nk.sigmoid`, `nk.tanh`, `nk.softmax`, `nk.log_softmax`, `nk.matmul`) dispatch
-on their argument: a Tensor in gives a Tensor out (recorded for backward); anything else
-goes to the NumPy op unchanged, so `nk.relu(np_array)` still returns a NumPy array.
+"""The Tensor core of the autograd: the Tensor (an array plus the graph that produced it),
+grad mode, the graph walk of `backward()`, and the elementwise, reduction, shape and
+creation ops written as small closures (`_make(out, parents, backward)`, backward right
+next to the forward). The kernel-backed ops are `Function`s in the family modules of
+this package; a Tensor's array is NumPy on the CPU or CuPy on CUDA (`Tensor.to`).
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 
 import numpy as np
 
-from . import ops
-from . import _fallback
-from .ops._common import is_cupy
+from ..ops._common import is_cupy
 
 __all__ = ["Tensor", "tensor", "from_numpy", "no_grad", "enable_grad", "is_grad_enabled",
-           "set_grad_enabled", "cat", "stack", "kernel", "zeros", "ones", "zeros_like", "ones_like",
+           "set_grad_enabled", "cat", "stack", "zeros", "ones", "zeros_like", "ones_like",
            "randn", "rand", "arange", "full", "manual_seed", "float32", "float64", "int64", "long",
            "exp", "log", "sqrt", "var", "std", "abs", "maximum", "where", "argmax", "flatten", "clamp", "device", "save",
            "load", "queue_callback"]
@@ -43,16 +24,12 @@ float64 = np.float64
 int64 = long = np.int64
 
 
-def kernel(name):
-    """The op `name` from nnkernels.ops, or its temporary NumPy stand-in."""
-    f = getattr(ops, name, None)
-    return f if f is not None else getattr(_fallback, name)
-
-
-def array_module(a):
-    if is_cupy(a):
-        import cupy
-        return cupy
+def array_module(*arrays):
+    """numpy, or cupy when any of `arrays` is a CuPy array: the module to compute with so
+    the same code runs on either device."""
+    for a in arrays:
+        if is_cupy(a):
+            return _cuda_backend()._cp()
     return np
 
 
@@ -125,7 +102,13 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     size_ = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self._backward is None)
-    device = property(lambda self: "cuda" if is_cupy(self.data) else "cpu")
+    # The Function that produced this Tensor (the backward closure for the core ops); None for a leaf.
+    grad_fn = property(lambda self: None if self._backward is None else getattr(self, "_fn", self._backward))
+
+    @property
+    def device(self):
+        """device('cpu') or device('cuda:<index>'), where the array lives."""
+        return device(f"cuda:{self.data.device.id}") if is_cupy(self.data) else device("cpu")
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
@@ -173,17 +156,25 @@ class Tensor:
         return self
 
     def to(self, device=None, dtype=None):
+        """A Tensor on `device` ('cpu', 'cuda', 'cuda:0', 'auto') and/or of `dtype`; self when
+        nothing changes. Differentiable: the gradient moves back to this Tensor's device."""
         t = self
         if isinstance(device, type) or isinstance(device, np.dtype):
             device, dtype = None, device
         if dtype is not None:
             t = t.astype(dtype)
-        if device is not None and str(device).startswith("cuda"):
-            raise RuntimeError("Tensor.to('cuda'): CUDA tensors are not supported yet")
-        return t
+        if device is None:
+            return t
+        dev = _device_cls(device)
+        if dev.type == t.device.type:
+            return t
+        return _make(_move(t.data, dev), (t,), lambda g, src=t.device: (_move(g, src),))
+
+    def cuda(self):
+        return self.to("cuda")
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def float(self):
         return self.astype(np.float32)
@@ -269,6 +260,10 @@ class Tensor:
                 continue
             for p, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not p.requires_grad:
+                    continue
+                if isinstance(pg, _Slot):  # one output of a Function with several: collect them all
+                    slots = grads.setdefault(id(p), [None] * p._outputs.n)
+                    slots[pg.i] = pg.g if slots[pg.i] is None else slots[pg.i] + pg.g
                     continue
                 if pg.shape != p.data.shape:
                     pg = _unbroadcast(pg, p.data.shape)
@@ -638,15 +633,40 @@ def min_(a, axis=None, keepdims=False):
     return -max_(-_t(a), axis, keepdims)
 
 
-def device(name="cpu"):
-    """A device name ('cpu', 'cuda', 'auto' -> the GPU when usable, else 'cpu')."""
-    name = str(name)
-    if name == "auto":
-        from . import cuda
-        return "cuda" if cuda.is_available() else "cpu"
-    if name.split(":")[0] not in ("cpu", "cuda"):
-        raise ValueError(f"device: unknown device {name!r} (expected 'cpu', 'cuda' or 'auto')")
-    return name
+class device(str):
+    """A device, like torch.device: 'cpu' or 'cuda[:index]' ('auto': the GPU when one is
+    usable, else 'cpu'). A str, so it compares equal to its name; `.type` and `.index`."""
+
+    def __new__(cls, name="cpu"):
+        name = str(name)
+        if name == "auto":
+            from .. import cuda
+            name = "cuda" if cuda.is_available() else "cpu"
+        kind, _, index = name.partition(":")
+        if kind not in ("cpu", "cuda") or (index and not (kind == "cuda" and index.isdigit())):
+            raise ValueError(f"device: unknown device {name!r} (expected 'cpu', 'cuda', 'cuda:<index>' or 'auto')")
+        self = super().__new__(cls, name)
+        self.type, self.index = kind, int(index) if index else None
+        return self
+
+
+_device_cls = device
+
+
+def _move(a, dev):
+    """Array `a` on device `dev` (a copy across devices; CuPy's current device for 'cuda')."""
+    if dev.type == "cpu":
+        return a if not is_cupy(a) else _cuda_backend()._cp().asnumpy(a)
+    from .. import cuda
+    cuda.require("Tensor.to('cuda')")
+    if dev.index is not None and dev.index != 0:
+        raise ValueError(f"Tensor.to: only the current CUDA device is supported here, got {str(dev)!r}")
+    return _cuda_backend()._cp().asarray(a)
+
+
+def _cuda_backend():
+    from .. import _cuda_ops
+    return _cuda_ops
 
 
 def save(obj, path):
@@ -655,7 +675,7 @@ def save(obj, path):
     checkpoint (dicts/lists/tuples of Tensors, arrays, numbers, strings) is stored as arrays plus
     a JSON description, no pickle; anything else (a whole Module) is pickled and loads back only
     with load(path, weights_only=False)."""
-    from ._io import pack, write_npz
+    from .._io import pack, write_npz
     write_npz(path, pack(obj))
 
 
@@ -663,7 +683,7 @@ def load(path, map_location=None, weights_only=None):
     """torch.load for files written by nk.save: Tensors come back as Tensors, nested containers
     as they were. A pickled object (a whole Module) needs weights_only=False, as in torch >= 2.6.
     A truncated or corrupt file is a ValueError naming the file."""
-    from ._io import read_npz, unpack
+    from .._io import read_npz, unpack
     return unpack(read_npz(path, "load"), path, weights_only)
 
 
@@ -722,11 +742,11 @@ def getitem(a, idx):
     basic = _basic_index(idx)
 
     def backward(g):
-        full = np.zeros(a.shape, g.dtype)
+        full = array_module(g).zeros(a.shape, g.dtype)
         if basic:
             full[idx] = g
         else:
-            np.add.at(full, idx, g)
+            array_module(g).add.at(full, idx, g)
         return (full,)
     return _make(a.data[idx], (a,), backward)
 
@@ -755,72 +775,6 @@ def stack(tensors, axis=0, dim=None):
     ax = axis % (ts[0].ndim + 1)
     return _make(np.stack([t.data for t in ts], axis=ax), ts,
                  lambda g: tuple(np.moveaxis(g, ax, 0)))
-
-
-# ------------------------------------------------------------------- matmul
-def _mm_tensor(a, b):
-    a, b = _t(a), _t(b)
-    if a.ndim == 1:
-        return reshape(_mm_tensor(reshape(a, (1, -1)), b), b.shape[:-2] + (b.shape[-1],))
-    if b.ndim == 1:
-        return reshape(_mm_tensor(a, reshape(b, (-1, 1))), a.shape[:-1])
-    mm = kernel("matmul")
-
-    def backward(g):
-        ga = mm(g, np.swapaxes(b.data, -1, -2)) if a.requires_grad else None
-        gb = mm(np.swapaxes(a.data, -1, -2), g) if b.requires_grad else None
-        return ga, gb
-    return _make(mm(a.data, b.data), (a, b), backward)
-
-
-def _dispatch(tensor_fn, op_name):
-    """nk.<op_name>: the autograd version for Tensors, the NumPy op otherwise."""
-    @functools.wraps(tensor_fn)
-    def f(x, *args, **kwargs):
-        if isinstance(x, Tensor) or any(isinstance(a, Tensor) for a in args):
-            return tensor_fn(x, *args, **kwargs)
-        return kernel(op_name)(x, *args, **kwargs)
-    return f
-
-
-matmul = _dispatch(_mm_tensor, "matmul")
-
-
-# -------------------------------------------------------------- activations
-def _relu(x):
-    x = _t(x)
-    return _make(kernel("relu")(x.data), (x,), lambda g: (kernel("relu_backward")(g, x.data),))
-
-
-def _sigmoid(x):
-    x = _t(x)
-    y = kernel("sigmoid")(x.data)
-    return _make(y, (x,), lambda g: (kernel("sigmoid_backward")(g, y),))
-
-
-def _tanh(x):
-    x = _t(x)
-    y = kernel("tanh")(x.data)
-    return _make(y, (x,), lambda g: (kernel("tanh_backward")(g, y),))
-
-
-def _softmax(x, axis=-1, dim=None):
-    x, axis = _t(x), _ax(axis, dim)
-    y = kernel("softmax")(x.data, axis=axis)
-    return _make(y, (x,), lambda g: (kernel("softmax_backward")(np.ascontiguousarray(g), y, axis=axis),))
-
-
-def _log_softmax(x, axis=-1, dim=None):
-    x, axis = _t(x), _ax(axis, dim)
-    y = kernel("log_softmax")(x.data, axis=axis)
-    return _make(y, (x,), lambda g: (kernel("log_softmax_backward")(np.ascontiguousarray(g), y, axis=axis),))
-
-
-relu = _dispatch(_relu, "relu")
-sigmoid = _dispatch(_sigmoid, "sigmoid")
-tanh = _dispatch(_tanh, "tanh")
-softmax = _dispatch(_softmax, "softmax")
-log_softmax = _dispatch(_log_softmax, "log_softmax")
 
 
 # ---------------------------------------------------------------- creation
@@ -922,7 +876,7 @@ def mm(a, b):
         raise ValueError(f"mm: both inputs must be 2-D, got shapes {a.shape} and {b.shape}")
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied ({a.shape[1]} != {b.shape[0]})")
-    return _mm_tensor(a, b)
+    return matmul(a, b)
 
 
 def bmm(a, b):
@@ -930,7 +884,7 @@ def bmm(a, b):
     a, b = _t(a), _t(b)
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"bmm: expected (B, n, m) and (B, m, p), got shapes {a.shape} and {b.shape}")
-    return _mm_tensor(a, b)
+    return matmul(a, b)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -954,7 +908,7 @@ def masked_fill(a, mask, value):
 
 def _take_back(a, idx, ax):
     def backward(g):
-        full = np.zeros(a.shape, g.dtype)
+        full = array_module(g).zeros(a.shape, g.dtype)
         np.put_along_axis(full, idx, g, axis=ax)
         return (full,)
     return backward
@@ -1144,3 +1098,9 @@ def _add_methods():
 _add_methods()
 __all__ += ["sin", "cos", "eye", "linspace", "randint", "mm", "bmm", "allclose", "equal", "masked_fill", "topk",
             "sort", "argsort", "chunk", "split", "norm", "t"]
+
+
+# The kernel-backed ops the Tensor methods above call (their modules import this one).
+from .activations import log_softmax, relu, sigmoid, softmax, tanh  # noqa: E402
+from .function import _Slot  # noqa: E402
+from .gemm import matmul  # noqa: E402
