@@ -151,7 +151,8 @@ def test_function_semantics_match_torch():
         @staticmethod
         def backward(ctx, g):
             a, b = ctx.saved_tensors
-            return g * b * 3.0 if ctx.needs_input_grad[0] else None, g * a * 3.0 if ctx.needs_input_grad[1] else None, None
+            ga = g * b * 3.0 if ctx.needs_input_grad[0] else None
+            return ga, (g * a * 3.0 if ctx.needs_input_grad[1] else None), None
 
     class TMul(torch.autograd.Function):
         @staticmethod
@@ -163,7 +164,8 @@ def test_function_semantics_match_torch():
         @staticmethod
         def backward(ctx, g):
             a, b = ctx.saved_tensors
-            return g * b * 3.0 if ctx.needs_input_grad[0] else None, g * a * 3.0 if ctx.needs_input_grad[1] else None, None
+            ga = g * b * 3.0 if ctx.needs_input_grad[0] else None
+            return ga, (g * a * 3.0 if ctx.needs_input_grad[1] else None), None
 
     a0, b0 = np.arange(1.0, 4.0), np.arange(4.0, 7.0)
     a, b = nk.tensor(a0, requires_grad=True), nk.tensor(b0)
