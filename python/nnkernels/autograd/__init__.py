@@ -6,6 +6,7 @@
 
 `tensor.py` holds the Tensor (an array, NumPy or CuPy, plus the function that maps the
 gradient of its output to the gradients of its inputs), grad mode and the graph walk;
+elementwise, reduce, shape, creation and idioms the small ops written as closures;
 `function.py` the `Function` base class (forward and backward side by side, torch's
 shape), open to users. Every kernel-backed op is one `Function`, one module per op
 family: activations, gemm, conv, pool, loss, attention, rnn.
@@ -19,14 +20,24 @@ from __future__ import annotations
 import functools
 
 from .. import ops
-from .tensor import *  # noqa: F401,F403  (first: the family modules build on it)
+from .tensor import *  # noqa: F401,F403  (first: every other module builds on it)
 from .tensor import __all__ as _tensor_all
-from .tensor import (  # noqa: F401  used by nn, optim, keras, distributed
-    MaxResult, SortResult, Tensor, _as_data, _make, _move, _t, get_rng, max_, min_, mean, permute, reshape, sum_)
+from .tensor import MaxResult, Tensor, _as_data, _make, _move, _t  # noqa: F401  used by nn, optim, keras
+from . import creation, elementwise, idioms, reduce, shape  # noqa: E402
+from .creation import *  # noqa: E402,F401,F403
+from .creation import get_rng  # noqa: E402,F401
+from .elementwise import *  # noqa: E402,F401,F403
+from .idioms import *  # noqa: E402,F401,F403
+from .idioms import SortResult  # noqa: E402,F401
+from .reduce import *  # noqa: E402,F401,F403
+from .reduce import max_, mean, min_, sum_  # noqa: E402,F401
+from .shape import *  # noqa: E402,F401,F403
+from .shape import permute, reshape  # noqa: E402,F401
 from . import activations, attention, conv, gemm, loss, pool, rnn  # noqa: E402,F401
 from .function import Function, FunctionCtx, array_module  # noqa: E402
 
-__all__ = list(_tensor_all) + ["Function", "FunctionCtx", "array_module", "kernel"]
+__all__ = [n for m in (_tensor_all, creation.__all__, elementwise.__all__, idioms.__all__, reduce.__all__,
+                       shape.__all__) for n in m] + ["Function", "FunctionCtx", "array_module", "kernel"]
 
 
 def kernel(name):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import ops
 from .function import Function, array_module
-from .tensor import _t, reshape
+from .shape import reshape
+from .tensor import _t
 
 __all__ = ["matmul", "gemm", "linear"]
 
