@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import autograd as ag
 from ..autograd import Tensor
+from ..ops._common import int_pair
 
 __all__ = ["Parameter", "Module"]
 
@@ -29,10 +30,7 @@ def _pos_int(name, v, layer, allow_zero=False):
 
 
 def _pair_arg(name, v, layer, allow_zero=False):
-    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(v, (tuple, list)) else None
-    if t is None or len(t) != 2:
-        raise ValueError(f"{layer}: {name} must be an int or a pair of ints, got {v!r}")
-    return tuple(_pos_int(name, x, layer, allow_zero) for x in t)
+    return int_pair(v, name, layer, 0 if allow_zero else 1)
 
 
 def _prob(name, p, layer):
