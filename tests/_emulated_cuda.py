@@ -152,7 +152,8 @@ class EmuKernels:
             g = _contig(gy, dt, (NC, OHW)).astype(np.float64)
             ii = _contig(idx, np.int64, (NC, OHW))
             for r in range(NC):
-                np.add.at(out[r], ii[r], g[r])
+                keep = (ii[r] >= 0) & (ii[r] < HW)  # the kernel skips out-of-range indices
+                np.add.at(out[r], ii[r][keep], g[r][keep])
         if NC * HW:
             _contig(gx, dt, (NC, HW))[...] = out
 

@@ -459,6 +459,10 @@ class TestOps:
         y, idx = ops.max_pool2d(x, 2, return_indices=True)
         with pytest.raises(TypeError, match="mix"):
             ops.max_pool2d_backward(y, cp.asnumpy(idx), x.shape)
+        bad = cp.asarray(np.full(idx.shape, 99, np.int64))  # outside H*W = 99: refused on both devices
+        for g, i in ((y, bad), (cp.asnumpy(y), cp.asnumpy(bad))):
+            with pytest.raises(ValueError, match="indices are outside"):
+                ops.max_pool2d_backward(g, i, x.shape)
 
     # -- softmax / cross-entropy -------------------------------------------------------------------
     @pytest.mark.parametrize("shape,axis", [((4, 1), -1), ((3, 5), -1), ((7, 32), 1), ((5, 33), -1), ((2, 1000), -1),

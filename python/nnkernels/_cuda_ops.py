@@ -158,9 +158,10 @@ def max_pool2d_forward(x, out, idx, geom):
 
 
 def max_pool2d_backward(g, idx, gx, planes, HW, PQ):
-    """Returns 0: the device kernel does not count out-of-range indices."""
+    """Returns the count of indices outside [0, HW), like the CPU kernel (the device kernel
+    skips them; counting them is one reduction and one device-to-host copy)."""
     _k().max_pool2d_backward(_code(g.dtype), planes, HW, PQ, _ptr(g), _ptr(idx), _ptr(gx), _stream())
-    return 0
+    return int(((idx < 0) | (idx >= HW)).sum())
 
 
 def avg_pool2d_forward(x, out, geom):
