@@ -35,7 +35,7 @@ def _gpu_or_exit():
         sys.exit(0)
     import cupy as cp
 
-    from nnkernels import _cuda_ops as ops
+    from nnkernels import ops
 
     try:
         import torch
@@ -44,6 +44,13 @@ def _gpu_or_exit():
     except Exception:
         torch = None
     return nk, cp, ops, torch
+
+
+def _bf16():
+    """The bfloat16 dtype the CUDA backend takes, or None."""
+    from nnkernels import _cuda_ops
+
+    return _cuda_ops._bf16()
 
 
 def rel_err(x, ref):
@@ -85,13 +92,13 @@ def checks(cp, ops, torch=None):
     add("gemm tf32 (tensor cores)", ops.matmul(cp.asarray(a), cp.asarray(b), precision="tf32"), ref, 1e-3)
     add("gemm fp32 a^T b^T", ops.gemm(cp.asarray(a.T.copy()), cp.asarray(b.T.copy()), trans_a=True, trans_b=True),
         ref, 1e-5)
-    for name, dt in (("fp16", np.dtype(np.float16)), ("bf16", ops._bf16())):
+    for name, dt in (("fp16", np.dtype(np.float16)), ("bf16", _bf16())):
         if dt is None:
             continue
         ah, bh = a.astype(dt), b.astype(dt)
         refh = ah.astype(np.float64) @ bh.astype(np.float64)
         add(f"gemm {name} (tensor cores)", ops.matmul(cp.asarray(ah), cp.asarray(bh)), refh, 1e-2)
-    if ops._bf16() is None and torch is not None:
+    if _bf16() is None and torch is not None:
         at = torch.as_tensor(a, device="cuda").to(torch.bfloat16)
         bt = torch.as_tensor(b, device="cuda").to(torch.bfloat16)
         refh = at.double().cpu().numpy() @ bt.double().cpu().numpy()
@@ -181,7 +188,7 @@ def bench(cp, ops, torch, quick):
 
     # GEMM
     sizes = [2048] if quick else [4096, 8192]
-    bf16 = ops._bf16()
+    bf16 = _bf16()
     variants = [("fp32 CUDA cores", np.float32, "highest"), ("tf32 tensor cores", np.float32, "tf32"),
                 ("fp16 tensor cores", np.float16, "highest")]
     if bf16 is not None or torch is not None:

@@ -1,7 +1,8 @@
 """A host-memory stand-in for CuPy and the `_cuda` kernels, for machines without a GPU.
 
-It checks the *Python layer* of nnkernels._cuda_ops (argument checks, the pointers,
-leading dimensions, transposes, batch strides and shapes it hands to the kernels) and
+It checks the *Python layer* on CuPy arrays: nnkernels.ops and its CUDA backend
+nnkernels._cuda_ops (the pointers, leading dimensions, transposes, batch strides and
+shapes it hands to the kernels), Tensors and Modules moved to 'cuda', and
 the GPU tests themselves: `EmuArray` is a NumPy array that passes for a CuPy array, and
 `EmuKernels` implements every `_cuda` binding in float64 NumPy, reading and writing
 memory through the raw pointers and element strides exactly as the CUDA kernels are
@@ -36,11 +37,19 @@ def _emu(a):
     return np.asarray(a).view(EmuArray)
 
 
+class _EmuCupy(types.SimpleNamespace):
+    """The names below; any other attribute is NumPy's (its functions keep EmuArray inputs
+    EmuArrays: zeros_like, sqrt, swapaxes, ...)."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
 def make_cupy():
-    """A module-like namespace with the few CuPy functions nnkernels and the tests use."""
+    """A module-like namespace with the CuPy functions nnkernels and the tests use."""
     stream = types.SimpleNamespace(ptr=0, synchronize=lambda: None)
     cuda = types.SimpleNamespace(get_current_stream=lambda: stream, Device=lambda *a: types.SimpleNamespace(id=0))
-    return types.SimpleNamespace(
+    return _EmuCupy(
         __name__="cupy(emulated)", cuda=cuda, ndarray=EmuArray,
         float16=np.float16, float32=np.float32, float64=np.float64, int32=np.int32, int64=np.int64, nan=np.nan,
         empty=lambda shape, dtype=np.float32: _emu(np.empty(shape, dtype)),
@@ -143,7 +152,8 @@ class EmuKernels:
             g = _contig(gy, dt, (NC, OHW)).astype(np.float64)
             ii = _contig(idx, np.int64, (NC, OHW))
             for r in range(NC):
-                np.add.at(out[r], ii[r], g[r])
+                keep = (ii[r] >= 0) & (ii[r] < HW)  # the kernel skips out-of-range indices
+                np.add.at(out[r], ii[r][keep], g[r][keep])
         if NC * HW:
             _contig(gx, dt, (NC, HW))[...] = out
 

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from helpers import rel_err  # noqa: F401  (test_gemm imports it from here)
+
 import nnkernels as nk
 
 CPU_PATHS = nk.cpu_paths()[::-1]  # e.g. ["avx512", "avx2", "generic"]
@@ -19,14 +21,6 @@ def cpu_path(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
-
-
-def rel_err(x, ref):
-    x = np.asarray(x, np.float64)
-    ref = np.asarray(ref, np.float64)
-    if ref.size == 0:
-        return 0.0
-    return float(np.max(np.abs(x - ref)) / max(np.max(np.abs(ref)), 1e-30))
 
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from conftest import rel_err
+from helpers import check_op, rel_err, torch
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
@@ -239,3 +239,23 @@ def test_calls_from_several_threads(rng):
     for t in threads:
         t.join()
     assert not errors
+
+
+# ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----
+@pytest.mark.parametrize("name,ours,theirs", [
+    ("relu", lambda x: nk.relu(x), lambda x: torch.relu(x)),
+    ("leaky_relu", lambda x: nk.leaky_relu(x, 0.2), lambda x: torch.nn.functional.leaky_relu(x, 0.2)),
+    ("sigmoid", lambda x: nk.sigmoid(x), lambda x: torch.sigmoid(x)),
+    ("tanh", lambda x: nk.tanh(x), lambda x: torch.tanh(x)),
+    ("gelu", lambda x: nk.gelu(x), lambda x: torch.nn.functional.gelu(x)),
+    ("gelu_tanh", lambda x: nk.gelu(x, "tanh"), lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
+])
+def test_activation_check_op(name, ours, theirs):
+    pytest.importorskip("torch")
+    assert check_op([(7, 9)], ours, theirs, atol=1e-12, rtol=1e-10) >= 2
+
+
+def test_bias_act_check_op():
+    pytest.importorskip("torch")
+    check_op([(2, 3, 4), (3,)], lambda x, b: nk.bias_act(x, b, "gelu"),
+             lambda x, b: torch.nn.functional.gelu(x + b[:, None]), atol=1e-12, rtol=1e-10)

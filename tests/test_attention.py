@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from conftest import rel_err
+from helpers import check_op, rel_err, torch
 
 FTOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -417,3 +417,13 @@ def test_random_configurations(cpu_path, seed):
                                                    scale=scale)
     for g, r in zip(got, ref_backward(go, q, k, v, mask, causal, scale)):
         assert gerr(g, r) <= FTOL[dtype] * 8
+
+
+# ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_check_op(causal):
+    pytest.importorskip("torch")
+    check_op([(2, 3, 5, 8), (2, 3, 6, 8), (2, 3, 6, 4)],
+             lambda q, k, v: nk.scaled_dot_product_attention(q, k, v, is_causal=causal),
+             lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal),
+             atol=1e-11, rtol=1e-9, devices=("cpu",))

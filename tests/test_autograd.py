@@ -4,27 +4,9 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
+from helpers import numgrad
 from nnkernels import autograd as ag
 from nnkernels.nn import functional as F
-
-
-def numgrad(f, arrays, eps=1e-6):
-    """Central differences of the scalar f(*arrays) w.r.t. each array."""
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        it = np.nditer(a, flags=["multi_index"])
-        for _ in it:
-            i = it.multi_index
-            old = a[i]
-            a[i] = old + eps
-            fp = f(*arrays)
-            a[i] = old - eps
-            fm = f(*arrays)
-            a[i] = old
-            g[i] = (fp - fm) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def check_grad(fn, *arrays, rng=None, tol=1e-6, positive=False):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from conftest import rel_err
+from helpers import check_op, numgrad, rel_err, torch
 
 TOL = {np.float32: 3e-5, np.float64: 1e-12}
 
@@ -250,19 +250,10 @@ def test_conv_transpose2d(cpu_path, rng, dtype, cfg):
 
 # ---- finite differences (float64, tiny shapes) --------------------------------------
 
-def _fd_check(f, args, grads, rng, eps=1e-6):
-    """Compare analytic grads of L = f(*args) with central differences at a few points."""
-    for i, (a, g) in enumerate(zip(args, grads)):
-        for _ in range(6):
-            idx = tuple(rng.integers(0, n) for n in a.shape)
-            old = a[idx]
-            a[idx] = old + eps
-            lp = f(*args)
-            a[idx] = old - eps
-            lm = f(*args)
-            a[idx] = old
-            num = (lp - lm) / (2 * eps)
-            assert abs(num - g[idx]) <= 1e-6 * max(1.0, abs(num)), (i, idx, num, g[idx])
+def _fd_check(f, args, grads):
+    """Analytic gradients of L = f(*args) against central differences (helpers.numgrad)."""
+    for i, (g, num) in enumerate(zip(grads, numgrad(f, args))):
+        np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-6, err_msg=f"argument {i}")
 
 
 @pytest.mark.parametrize("cfg", [(2, 4, 6, 7, 4, 3, 2, 2, 1, 1, 2), (1, 3, 5, 5, 2, 3, 3, 1, "same", 2, 1),
@@ -275,7 +266,7 @@ def test_conv2d_finite_differences(rng, cfg):
         return float(np.sum(nk.conv2d(x, w, b, **kw) * gy))
 
     gx, gw, gb = nk.conv2d_backward(gy, x, w, **kw)
-    _fd_check(loss, [x, w, b], [gx, gw, gb], rng)
+    _fd_check(loss, [x, w, b], [gx, gw, gb])
 
 
 def test_conv_transpose2d_finite_differences(rng):
@@ -289,7 +280,7 @@ def test_conv_transpose2d_finite_differences(rng):
         return float(np.sum(nk.conv_transpose2d(x, w, b, **kw) * gy))
 
     gx, gw, gb = nk.conv_transpose2d_backward(gy, x, w, **kw)
-    _fd_check(loss, [x, w, b], [gx, gw, gb], rng)
+    _fd_check(loss, [x, w, b], [gx, gw, gb])
 
 
 # ---- torch (autograd) ---------------------------------------------------------------
@@ -454,3 +445,15 @@ def test_deep_filter_and_large_kernel(rng):
     gy = rng.standard_normal((2, 4, 1, 1))
     for got, ref in zip(nk.conv2d_backward(gy, x, w), ref_conv2d_backward(gy, x, w)):
         assert rel_err(got, ref) <= 1e-12
+
+
+# ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----
+def test_conv_check_op():
+    pytest.importorskip("torch")
+    F = torch.nn.functional
+    check_op([(2, 4, 7, 6), (6, 2, 3, 3), (6,)], lambda x, w, b: nk.conv2d(x, w, b, stride=2, padding=1, groups=2),
+             lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2), atol=1e-11, rtol=1e-9,
+             devices=("cpu",))
+    check_op([(1, 4, 4, 5), (4, 3, 3, 2)], lambda x, w: nk.conv_transpose2d(x, w, stride=2, output_padding=1),
+             lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1), atol=1e-11, rtol=1e-9,
+             devices=("cpu",))

@@ -1,4 +1,5 @@
-"""The CUDA kernels (cuda/*.cu) through nnkernels._cuda_ops, against float64 NumPy references.
+"""The CUDA kernels (cuda/*.cu) through nnkernels.ops on CuPy arrays (the CUDA backend,
+nnkernels._cuda_ops), against float64 NumPy references.
 
 The first tests (the `_cuda` extension itself) run wherever it was built. Everything in
 TestOnGPU needs a usable GPU (`nk.cuda.is_available()`: `_cuda` built, a device, CuPy)
@@ -13,7 +14,10 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from nnkernels import _cuda_ops as ops
+from nnkernels import _C
+from nnkernels import _cuda_ops as cuda_backend
+from nnkernels import ops
+from helpers import rel_err
 
 EXPECTED_BINDINGS = [
     "device_count", "device_name", "runtime_version", "driver_version", "saxpy",
@@ -101,24 +105,19 @@ def test_gpu_bench_exits_cleanly_without_a_gpu():
     assert "no usable GPU" in r.stdout
 
 
-def test_cuda_ops_module_has_the_agreed_names():
-    # importing nnkernels._cuda_ops never needs CuPy or a GPU
-    for name in ops.__all__:
-        assert callable(getattr(ops, name))
+def test_cuda_backend_mirrors_the_cpu_kernels():
+    # importing nnkernels._cuda_ops never needs CuPy or a GPU; every kernel entry it has takes
+    # the name (and the arguments) of the CPU kernel nnkernels.ops calls for NumPy arrays
+    import inspect
+
+    table = [n for n, f in vars(cuda_backend).items() if inspect.isfunction(f) and not n.startswith("_")
+             and f.__module__ == cuda_backend.__name__ and n not in ("gemm_dtypes", "ready")]
+    assert len(table) >= 14
+    missing = [n for n in table if not hasattr(_C, n)]
+    assert not missing, f"_cuda_ops entries without a CPU kernel of that name: {missing}"
 
 
 # ---- references (float64 NumPy) ---------------------------------------------------------------
-
-def rel_err(x, ref, floor=1e-30):
-    """max |x - ref| / max |ref| (the denominator at least `floor`); inf for an unexpected NaN."""
-    x = np.asarray(x, np.float64)
-    ref = np.asarray(ref, np.float64)
-    if ref.size == 0:
-        return 0.0
-    if np.isnan(x).any() and not np.isnan(ref).any():
-        return math.inf
-    return float(np.max(np.abs(x - ref)) / max(np.max(np.abs(ref)), floor))
-
 
 TOL = {"float32": 1e-5, "float64": 1e-12, "tf32": 1e-3, "float16": 1e-2, "bfloat16": 1e-2}
 
@@ -286,23 +285,23 @@ def cp(request, monkeypatch):
 
         mod = emu.make_cupy()
         kernels = emu.EmuKernels()
-        monkeypatch.setattr(ops, "_cp", lambda: mod)
-        monkeypatch.setattr(ops, "_k", lambda: kernels)
+        monkeypatch.setattr(cuda_backend, "_cp", lambda: mod)
+        monkeypatch.setattr(cuda_backend, "_k", lambda: kernels)
 
     def poisoned(shape, dtype):
         dt = np.dtype(dtype)
         fill = -7 if dt.kind in "iu" else np.nan
         return mod.full(shape, fill, dtype=dt)
 
-    monkeypatch.setattr(ops, "_empty", poisoned)
-    ops._bf16.cache_clear()
+    monkeypatch.setattr(cuda_backend, "_empty", poisoned)
+    cuda_backend._bf16.cache_clear()
     yield mod
     mod.cuda.get_current_stream().synchronize()
-    ops._bf16.cache_clear()
+    cuda_backend._bf16.cache_clear()
 
 
 def _bf16_dtype():
-    return ops._bf16()
+    return cuda_backend._bf16()
 
 
 class TestOps:
@@ -380,8 +379,8 @@ class TestOps:
         M, N, K = 37, 29, 41
         a = cp.asarray(rng.standard_normal((M, K)).astype(dt))
         b = cp.asarray(rng.standard_normal((K, N)).astype(dt))
-        c = ops._empty((M, N), dt)
-        ops._k().gemm_reference(ops._code(np.dtype(dt)), M, N, K, 1.0, a.data.ptr, K, False, 0, b.data.ptr, N,
+        c = cuda_backend._empty((M, N), dt)
+        cuda_backend._k().gemm_reference(cuda_backend._code(np.dtype(dt)), M, N, K, 1.0, a.data.ptr, K, False, 0, b.data.ptr, N,
                                 False, 0, 0.0, c.data.ptr, N, 0, 1, cp.cuda.get_current_stream().ptr)
         ref = cp.asnumpy(a).astype(np.float64) @ cp.asnumpy(b).astype(np.float64)
         assert rel_err(cp.asnumpy(c), ref) <= TOL[np.dtype(dt).name]
@@ -457,8 +456,13 @@ class TestOps:
             ops.max_pool2d(x, 2, 2, 2)
         with pytest.raises(ValueError, match="4-D"):
             ops.avg_pool2d(x[0, 0], 2)
+        y, idx = ops.max_pool2d(x, 2, return_indices=True)
         with pytest.raises(TypeError, match="mix"):
-            ops.max_pool2d(cp.asnumpy(x), 2)
+            ops.max_pool2d_backward(y, cp.asnumpy(idx), x.shape)
+        bad = cp.asarray(np.full(idx.shape, 99, np.int64))  # outside H*W = 99: refused on both devices
+        for g, i in ((y, bad), (cp.asnumpy(y), cp.asnumpy(bad))):
+            with pytest.raises(ValueError, match="indices are outside"):
+                ops.max_pool2d_backward(g, i, x.shape)
 
     # -- softmax / cross-entropy -------------------------------------------------------------------
     @pytest.mark.parametrize("shape,axis", [((4, 1), -1), ((3, 5), -1), ((7, 32), 1), ((5, 33), -1), ((2, 1000), -1),
@@ -567,21 +571,39 @@ class TestOps:
             ops.bias_act(cp.asarray(x), cp.ones(3, dt), "relu")
 
 
-def test_ops_dispatch_cupy_inputs_to_cuda_module(monkeypatch):
-    """nk.<op> sends CuPy arrays to _cuda_ops.<op> and NumPy arrays to the CPU kernel."""
-    import nnkernels as nk
-    from nnkernels import _cuda_ops, ops
+def test_ops_dispatch_cupy_inputs_to_cuda_backend(monkeypatch):
+    """nk.<op> sends CuPy arrays to the CUDA backend's kernel and NumPy arrays to _C's."""
+    import _emulated_cuda as emu
 
-    class FakeCupyArray:  # what is_cupy() recognises: a type from the cupy package
-        pass
-
-    FakeCupyArray.__module__ = "cupy._core.core"
+    mod = emu.make_cupy()
+    monkeypatch.setattr(cuda_backend, "_cp", lambda: mod)
+    monkeypatch.setattr(cuda_backend, "_k", lambda: emu.EmuKernels())
     seen = []
-    monkeypatch.setattr(_cuda_ops, "softmax", lambda x, axis=-1: seen.append(("softmax", axis)) or "cuda")
-    assert ops.softmax(FakeCupyArray(), axis=0) == "cuda"
-    assert seen == [("softmax", 0)]
+    real = cuda_backend.softmax_forward
+    monkeypatch.setattr(cuda_backend, "softmax_forward", lambda *a: seen.append(a[2:]) or real(*a))
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    np.testing.assert_allclose(ops.softmax(x).sum(-1), 1.0, rtol=1e-6)
+    y = nk.softmax(mod.asarray(x), axis=0)
+    assert type(y) is mod.ndarray and seen == [(1, 2, 3, False)]
+    np.testing.assert_allclose(mod.asnumpy(y), nk.softmax(x, axis=0), rtol=1e-6)
+    assert type(nk.softmax(x)) is np.ndarray and len(seen) == 1
     assert ops.matmul.__name__ == "matmul" and nk.ops.gemm.__doc__
     with pytest.raises(TypeError, match="CuPy"):
-        ops.conv2d(FakeCupyArray(), np.ones((1, 1, 1, 1), np.float32))
+        ops.conv2d(mod.asarray(x[None, None]), np.ones((1, 1, 1, 1), np.float32))
+
+
+@pytest.mark.parametrize("bad", [2.5, "2", (2, 2.0), 0, -1])
+def test_cpu_and_cuda_reject_the_same_arguments(monkeypatch, bad):
+    """One check for both devices: a float stride (silently truncated on CUDA before) is refused."""
+    import _emulated_cuda as emu
+
+    mod = emu.make_cupy()
+    monkeypatch.setattr(cuda_backend, "_cp", lambda: mod)
+    monkeypatch.setattr(cuda_backend, "_k", lambda: emu.EmuKernels())
+    x = np.ones((1, 2, 6, 6), np.float32)
+    msgs = []
+    for arr in (x, mod.asarray(x)):
+        for f in (ops.max_pool2d, ops.avg_pool2d):
+            with pytest.raises(ValueError, match="stride") as e:
+                f(arr, 2, stride=bad)
+            msgs.append(str(e.value))
+    assert msgs[0] == msgs[2] and msgs[1] == msgs[3]

@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import nnkernels as nk
 from conftest import TOL, rel_err
+from helpers import check_op, torch
 
 # 1, primes, tile sizes ± 1 (MR=6, NR=16/8, MC=144/72, KC=256), tall-skinny, empty.
 SHAPES = [
@@ -221,3 +222,16 @@ def test_matches_torch_when_installed(rng):
     a = rng.standard_normal((3, 65, 31)).astype(np.float32)
     b = rng.standard_normal((3, 31, 17)).astype(np.float32)
     assert rel_err(nk.matmul(a, b), torch.matmul(torch.from_numpy(a), torch.from_numpy(b)).numpy()) <= 1e-5
+
+
+# ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----
+@pytest.mark.parametrize("sa,sb", [((5, 7), (7, 3)), ((2, 5, 7), (7, 3)), ((2, 1, 5, 7), (3, 7, 4)), ((7,), (7, 3))])
+def test_matmul_check_op(sa, sb):
+    pytest.importorskip("torch")
+    check_op([sa, sb], lambda a, b: nk.matmul(a, b), lambda a, b: a @ b, atol=1e-12, rtol=1e-10)
+
+
+def test_linear_check_op():
+    pytest.importorskip("torch")
+    check_op([(4, 3, 6), (5, 6), (5,)], lambda x, w, b: nk.nn.functional.linear(x, w, b),
+             lambda x, w, b: torch.nn.functional.linear(x, w, b), atol=1e-12, rtol=1e-10)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from conftest import rel_err
+from helpers import check_op, numgrad, rel_err, torch
 
 
 def pair(v):
@@ -63,21 +63,6 @@ def ref_adaptive(x, P, Q):
             w0, w1 = (j * W) // Q, -(-((j + 1) * W) // Q)
             y[..., i, j] = x[..., h0:h1, w0:w1].mean(axis=(-2, -1))
     return y
-
-
-def fd_grad(f, x, g, eps=1e-6):
-    """d/dx of sum(g * f(x)) by central differences (float64)."""
-    gx = np.zeros_like(x)
-    flat = x.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        fp = np.sum(g * f(x))
-        flat[i] = old - eps
-        fm = np.sum(g * f(x))
-        flat[i] = old
-        gx.reshape(-1)[i] = (fp - fm) / (2 * eps)
-    return gx
 
 
 # (shape, kernel_size, stride, padding, dilation, ceil_mode)
@@ -225,7 +210,7 @@ def test_max_pool2d_backward_fd(cpu_path, rng, cfg):
     y, idx = nk.max_pool2d(x, k, s, p, d, ceil, return_indices=True)
     g = rng.standard_normal(y.shape)
     gx = nk.max_pool2d_backward(g, idx, x.shape)
-    fd = fd_grad(lambda z: nk.max_pool2d(z, k, s, p, d, ceil), x.copy(), g, eps=1e-4)
+    fd = numgrad(lambda z: np.sum(g * nk.max_pool2d(z, k, s, p, d, ceil)), [x.copy()], eps=1e-4)[0]
     assert rel_err(gx, fd) <= 1e-8
 
 
@@ -238,7 +223,7 @@ def test_avg_pool2d_backward_fd(cpu_path, rng, include_pad, cfg):
     y = nk.avg_pool2d(x, k, s, p, ceil, include_pad)
     g = rng.standard_normal(y.shape)
     gx = nk.avg_pool2d_backward(g, x.shape, k, s, p, ceil, include_pad)
-    fd = fd_grad(lambda z: nk.avg_pool2d(z, k, s, p, ceil, include_pad), x.copy(), g)
+    fd = numgrad(lambda z: np.sum(g * nk.avg_pool2d(z, k, s, p, ceil, include_pad)), [x.copy()])[0]
     assert rel_err(gx, fd) <= 1e-8
 
 
@@ -247,7 +232,7 @@ def test_adaptive_backward_fd(cpu_path, rng, H, W, P, Q):
     x = rng.standard_normal((1, 2, H, W))
     g = rng.standard_normal((1, 2, P, Q))
     gx = nk.adaptive_avg_pool2d_backward(g, x.shape)
-    fd = fd_grad(lambda z: nk.adaptive_avg_pool2d(z, (P, Q)), x.copy(), g)
+    fd = numgrad(lambda z: np.sum(g * nk.adaptive_avg_pool2d(z, (P, Q))), [x.copy()])[0]
     assert rel_err(gx, fd) <= 1e-8
 
 
@@ -323,3 +308,16 @@ def test_threads_agree(rng):
     finally:
         nk.set_num_threads(before)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+# ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----
+@pytest.mark.parametrize("shape,k,s,p,ceil", [((2, 3, 7, 9), 2, None, 0, False), ((1, 2, 8, 7), 3, 2, 1, True)])
+def test_pool_check_op(shape, k, s, p, ceil):
+    pytest.importorskip("torch")
+    F = torch.nn.functional
+    check_op([shape], lambda x: nk.max_pool2d(x, k, s, p, ceil_mode=ceil),
+             lambda x: F.max_pool2d(x, k, s, p, ceil_mode=ceil), atol=1e-12, rtol=1e-12)
+    check_op([shape], lambda x: nk.avg_pool2d(x, k, s, p, ceil), lambda x: F.avg_pool2d(x, k, s, p, ceil),
+             atol=1e-12, rtol=1e-10)
+    check_op([shape], lambda x: nk.adaptive_avg_pool2d(x, (3, 2)), lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+             atol=1e-12, rtol=1e-10)

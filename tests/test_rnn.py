@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from conftest import rel_err
+from helpers import check_op, numgrad, rel_err, torch
 
 # (T, B, I, H): ones, primes, H below/above/not a multiple of the 8/16-wide tiles.
 SHAPES = [(1, 1, 1, 1), (1, 3, 5, 7), (4, 1, 3, 9), (7, 5, 13, 17), (3, 13, 8, 33), (2, 7, 3, 64),
@@ -252,20 +252,6 @@ def test_noncontiguous_and_mixed_dtypes(rng):
 
 # ---- finite differences (float64, tiny shapes) -------------------------------------
 
-def numgrad(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    it = np.nditer(a, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = a[i]
-        a[i] = old + eps
-        fp = f()
-        a[i] = old - eps
-        fm = f()
-        a[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
-
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_finite_differences(cpu_path, rng, kind):
@@ -292,7 +278,7 @@ def test_finite_differences(cpu_path, rng, kind):
         got = nk.gru_backward(wy, wh, cache)
         names = ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"]
     for g, name in zip(got, names):
-        num = numgrad(loss, p[name])
+        num = numgrad(lambda *_: loss(), [p[name]])[0]
         assert rel_err(g, num) <= 1e-7, (name, rel_err(g, num))
 
 
@@ -322,7 +308,7 @@ def test_cell_finite_differences(rng, kind):
         got = nk.gru_cell_backward(wh, **p)
         names = ["x", "h", "w_ih", "w_hh", "b_ih", "b_hh"]
     for g, name in zip(got, names):
-        num = numgrad(loss, p[name])
+        num = numgrad(lambda *_: loss(), [p[name]])[0]
         assert rel_err(g, num) <= 1e-7, (name, rel_err(g, num))
 
 
@@ -484,3 +470,21 @@ def test_bad_arguments(rng):
         nk.gru_cell(p["x"][0], p["h0"], p["w_ih"][:14], p["w_hh"][:15])
     with pytest.raises(ValueError, match="grad_h1"):
         nk.gru_cell_backward(np.zeros((2, 4)), p["x"][0], p["h0"], p["w_ih"][:15], p["w_hh"][:15])
+
+
+# ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----
+def test_gru_check_op():
+    pytest.importorskip("torch")
+
+    def theirs(x, h0, w_ih, w_hh):  # torch.nn.GRU's equations (gates r, z, n), no biases
+        h, ys = h0, []
+        for xt in x:
+            ir, iz, inn = (xt @ w_ih.T).chunk(3, -1)
+            hr, hz, hn = (h @ w_hh.T).chunk(3, -1)
+            r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+            h = (1 - z) * torch.tanh(inn + r * hn) + z * h
+            ys.append(h)
+        return torch.stack(ys)
+
+    check_op([(3, 2, 4), (2, 5), (15, 4), (15, 5)], lambda x, h0, w_ih, w_hh: nk.gru(x, h0, w_ih, w_hh)[0],
+             theirs, atol=1e-11, rtol=1e-9, devices=("cpu",))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from conftest import rel_err
+from helpers import check_op, numgrad, rel_err, torch
 
 
 def ref_log_softmax(x, axis):
@@ -22,20 +22,6 @@ def ref_cross_entropy(x, t, reduction="mean", eps=0.0):
     N, C = lp.shape
     per = -(1 - eps) * lp[np.arange(N), t] - eps * lp.mean(axis=1)
     return {"none": per, "sum": per.sum(), "mean": per.mean() if N else np.nan}[reduction]
-
-
-def fd_grad(f, x, g, eps=1e-6):
-    gx = np.zeros_like(x)
-    flat = x.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        fp = np.sum(g * f(x))
-        flat[i] = old - eps
-        fm = np.sum(g * f(x))
-        flat[i] = old
-        gx.reshape(-1)[i] = (fp - fm) / (2 * eps)
-    return gx
 
 
 TOL = {np.float32: 1e-6, np.float64: 1e-13}
@@ -116,9 +102,9 @@ def test_softmax_backward_fd(cpu_path, rng, shape, axis):
     x = rng.standard_normal(shape)
     g = rng.standard_normal(shape)
     gx = nk.softmax_backward(g, nk.softmax(x, axis), axis)
-    assert rel_err(gx, fd_grad(lambda z: nk.softmax(z, axis), x.copy(), g)) <= 1e-8
+    assert rel_err(gx, numgrad(lambda z: np.sum(g * nk.softmax(z, axis)), [x.copy()])[0]) <= 1e-8
     gx = nk.log_softmax_backward(g, nk.log_softmax(x, axis), axis)
-    assert rel_err(gx, fd_grad(lambda z: nk.log_softmax(z, axis), x.copy(), g)) <= 1e-8
+    assert rel_err(gx, numgrad(lambda z: np.sum(g * nk.log_softmax(z, axis)), [x.copy()])[0]) <= 1e-8
 
 
 @pytest.mark.parametrize("shape,axis", [((5, 1000), -1), ((3, 37, 45), 1), ((6, 129), 0), ((2, 4099), 1)])
@@ -174,7 +160,7 @@ def test_cross_entropy_backward_fd(cpu_path, rng, reduction, eps):
     t = rng.integers(0, 7, 5)
     g = rng.standard_normal(5) if reduction == "none" else np.array(0.7)
     gx = nk.cross_entropy_backward(g, x, t, reduction, eps)
-    fd = fd_grad(lambda z: nk.cross_entropy(z, t, reduction, eps), x.copy(), g)
+    fd = numgrad(lambda z: np.sum(g * nk.cross_entropy(z, t, reduction, eps)), [x.copy()])[0]
     assert rel_err(gx, fd) <= 1e-8
 
 
@@ -232,3 +218,22 @@ def test_large_parallel_matches_serial(rng):
     finally:
         nk.set_num_threads(before)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+# ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----
+@pytest.mark.parametrize("shape,axis", [((4, 7), -1), ((3, 5, 6), 1)])
+def test_softmax_check_op(shape, axis):
+    pytest.importorskip("torch")
+    check_op([shape], lambda x: nk.softmax(x, axis), lambda x: torch.softmax(x, axis), atol=1e-12, rtol=1e-10)
+    check_op([shape], lambda x: nk.log_softmax(x, axis), lambda x: torch.log_softmax(x, axis), atol=1e-12,
+             rtol=1e-10)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_check_op(reduction):
+    pytest.importorskip("torch")
+    t = np.array([0, 3, 1, 2, 3])
+    check_op([(5, 4)], lambda x: nk.cross_entropy(x, nk.tensor(t).to(x.device), reduction=reduction,
+                                                  label_smoothing=0.1),
+             lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(t), reduction=reduction, label_smoothing=0.1),
+             atol=1e-12, rtol=1e-10)

@@ -29,12 +29,11 @@ from . import cuda  # noqa: E402  never fails without a GPU
 from . import ops  # noqa: E402
 from .ops import *  # noqa: E402,F401,F403
 
-# Autograd (see autograd.py). Names shared with ops (relu, sigmoid, tanh, softmax,
-# log_softmax, matmul) are replaced by dispatchers: Tensor in -> recorded Tensor op,
-# NumPy in -> the NumPy op itself, so NumPy callers see no change.
+# Autograd (nnkernels/autograd/). nk.<op> for every op with a gradient
+# (autograd.DIFFERENTIABLE) is that op's one dispatcher: a Tensor in gives a recorded
+# Tensor out, NumPy/CuPy arrays go to the array op of nnkernels.ops unchanged.
 from . import autograd  # noqa: E402
 from .autograd import *  # noqa: E402,F401,F403
-from .autograd import relu, sigmoid, tanh, softmax, log_softmax, matmul  # noqa: E402,F401
 from .autograd import sum_ as sum, mean, reshape, permute  # noqa: E402,F401,A001
 
 
@@ -51,18 +50,9 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
 from . import nn, optim, utils  # noqa: E402,F401
 from .utils import data  # noqa: E402,F401
 
-# Ops that also have a differentiable version in nn.functional: Tensors in go there (so a
-# Tensor is never silently detached by a NumPy op), NumPy in goes to the op unchanged.
-for _name in ("conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "leaky_relu",
-              "gelu", "cross_entropy", "scaled_dot_product_attention"):
-    if _name in ops.__all__:
-        globals()[_name] = autograd._dispatch(getattr(nn.functional, _name), _name)
-del _name
-
 _apply_env()
 del _apply_env
 
 __all__ = ["__version__", "cuda", "ops", "cpu_path", "cpu_paths", "set_cpu_path", "get_num_threads",
            "set_num_threads", "share_threads_with_blas", "show_config", "autograd", "nn", "optim", "utils", "data"] + list(ops.__all__)
-__all__ += [n for n in autograd.__all__ + ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "matmul"]
-            if n not in __all__]
+__all__ += [n for n in autograd.__all__ if n not in __all__]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["is_available", "synchronize", "device_count", "info"]
+__all__ = ["is_available", "require", "synchronize", "device_count", "info"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,6 +33,24 @@ def device_count() -> int:
 def is_available() -> bool:
     """True when the CUDA kernels can run: `_cuda` built, a device visible, CuPy importable."""
     return device_count() > 0 and _cupy() is not None
+
+
+def require(what: str = "CUDA") -> None:
+    """Return when `is_available()`; else RuntimeError saying which part is missing (the
+    `_cuda` extension, a driver/device, or CuPy) for `what` (e.g. "Tensor.to('cuda')")."""
+    if is_available():
+        return
+    mod, err = _load()
+    if mod is None:
+        from . import _C
+
+        why = (f"the _cuda extension does not load ({err})" if _C.cuda_built else
+               "this build has no _cuda extension (built with NNKERNELS_CUDA=OFF)")
+    elif mod.device_count() == 0:
+        why = "no CUDA device is visible (no GPU, or no working NVIDIA driver)"
+    else:
+        why = "CuPy is not importable (pip install cupy-cuda12x)"
+    raise RuntimeError(f"{what}: CUDA is not usable here: {why}")
 
 
 def synchronize() -> None:

@@ -1,9 +1,8 @@
 """Differentiable layer functions on Tensors (the `torch.nn.functional` names).
 
-Each function computes its forward with an op from `nnkernels.ops` (through
-`autograd.kernel`, which falls back to `nnkernels._fallback` for ops not merged yet)
-and records the matching `<op>_backward` right next to it. Normalisations and the
-losses built from elementwise pieces are light NumPy glue.
+The kernel-backed ones are the `Function`s of nnkernels.autograd (one module per op
+family, forward and backward side by side); normalisations and the losses built from
+elementwise pieces are light NumPy glue here.
 """
 from __future__ import annotations
 
@@ -11,102 +10,21 @@ import numpy as np
 
 from .. import _C
 from .. import autograd as ag
-from ..autograd import Tensor, _make, _t, kernel, relu, sigmoid, tanh, softmax, log_softmax  # noqa: F401
+from .. import ops
+from ..autograd import Tensor, _make, _t  # noqa: F401
+from ..autograd.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from ..autograd.attention import scaled_dot_product_attention  # noqa: F401
+from ..autograd.conv import conv2d, conv_transpose2d  # noqa: F401
+from ..autograd.gemm import linear  # noqa: F401
+from ..autograd.loss import CrossEntropy
+from ..autograd.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from ..autograd.rnn import gru, lstm  # noqa: F401
 
 __all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
            "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "embedding", "layer_norm", "batch_norm",
            "scaled_dot_product_attention", "lstm", "gru", "flatten", "one_hot", "pad"]
-
-
-def _c(a):
-    return np.ascontiguousarray(a)
-
-
-# ------------------------------------------------------------------- linear
-def linear(x, weight, bias=None):
-    """y = x @ weight.T + bias.  x (..., I), weight (O, I), bias (O,) -> (..., O)."""
-    x = _t(x)
-    lead = x.shape[:-1]
-    x2 = x.data.reshape(-1, x.shape[-1])
-    y = kernel("gemm")(x2, weight.data, trans_b=True)
-    if bias is not None:
-        y += bias.data
-    parents = (x, weight) if bias is None else (x, weight, bias)
-
-    def backward(g):
-        g2 = _c(g.reshape(-1, g.shape[-1]))
-        gx = kernel("gemm")(g2, weight.data).reshape(x.shape) if x.requires_grad else None
-        gw = kernel("gemm")(g2, x2, trans_a=True) if weight.requires_grad else None
-        return (gx, gw) if bias is None else (gx, gw, g2.sum(axis=0))
-    return _make(y.reshape(lead + (weight.shape[0],)), parents, backward)
-
-
-# --------------------------------------------------------------------- conv
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """x (N, C, H, W), weight (K, C/groups, R, S), bias (K,) -> (N, K, P, Q); like F.conv2d."""
-    x = _t(x)
-    y = kernel("conv2d")(x.data, weight.data, None if bias is None else bias.data, stride=stride,
-                         padding=padding, dilation=dilation, groups=groups)
-    parents = (x, weight) if bias is None else (x, weight, bias)
-
-    def backward(g):
-        gx, gw, gb = kernel("conv2d_backward")(_c(g), x.data, weight.data, stride=stride, padding=padding,
-                                               dilation=dilation, groups=groups)
-        return (gx, gw) if bias is None else (gx, gw, gb)
-    return _make(y, parents, backward)
-
-
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """x (N, C, H, W), weight (C, K/groups, R, S) -> (N, K, P, Q); like F.conv_transpose2d."""
-    x = _t(x)
-    kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
-    y = kernel("conv_transpose2d")(x.data, weight.data, None if bias is None else bias.data, **kw)
-    parents = (x, weight) if bias is None else (x, weight, bias)
-
-    def backward(g):
-        gx, gw, gb = kernel("conv_transpose2d_backward")(_c(g), x.data, weight.data, **kw)
-        return (gx, gw) if bias is None else (gx, gw, gb)
-    return _make(y, parents, backward)
-
-
-# ------------------------------------------------------------------ pooling
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """x (N, C, H, W) -> (N, C, P, Q) [, indices flat over H*W]; like F.max_pool2d."""
-    x = _t(x)
-    y, idx = kernel("max_pool2d")(x.data, kernel_size, stride=stride, padding=padding, dilation=dilation,
-                                  ceil_mode=ceil_mode, return_indices=True)
-    out = _make(y, (x,), lambda g: (kernel("max_pool2d_backward")(_c(g), idx, x.shape),))
-    return (out, Tensor(idx)) if return_indices else out
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """x (N, C, H, W) -> (N, C, P, Q); like F.avg_pool2d."""
-    x = _t(x)
-    kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
-    y = kernel("avg_pool2d")(x.data, kernel_size, **kw)
-    return _make(y, (x,), lambda g: (kernel("avg_pool2d_backward")(_c(g), x.shape, kernel_size, **kw),))
-
-
-def adaptive_avg_pool2d(x, output_size):
-    """x (N, C, H, W) -> (N, C, *output_size); like F.adaptive_avg_pool2d."""
-    x = _t(x)
-    y = kernel("adaptive_avg_pool2d")(x.data, output_size)
-    return _make(y, (x,), lambda g: (kernel("adaptive_avg_pool2d_backward")(_c(g), x.shape),))
-
-
-# -------------------------------------------------------------- activations
-def leaky_relu(x, negative_slope=0.01):
-    x = _t(x)
-    y = kernel("leaky_relu")(x.data, negative_slope=negative_slope)
-    return _make(y, (x,), lambda g: (kernel("leaky_relu_backward")(g, x.data, negative_slope=negative_slope),))
-
-
-def gelu(x, approximate="none"):
-    x = _t(x)
-    y = kernel("gelu")(x.data, approximate=approximate)
-    return _make(y, (x,), lambda g: (kernel("gelu_backward")(g, x.data, approximate=approximate),))
 
 
 def dropout(x, p=0.5, training=True):
@@ -236,10 +154,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise ValueError(f"{op}: target has shape {t.shape}, expected ({input.shape[0]},) for input of "
                              f"shape {input.shape}")
         if not (t == ignore_index).any():  # the fused kernel: log-softmax, pick, smooth, reduce in one pass
-            y = np.asarray(kernel("cross_entropy")(input.data, t, reduction=reduction,
-                                                   label_smoothing=label_smoothing), input.dtype)
-            return _make(y, (input,), lambda g: (kernel("cross_entropy_backward")(
-                np.asarray(g, input.dtype), input.data, t, reduction=reduction, label_smoothing=label_smoothing),))
+            return CrossEntropy.apply(input, t, reduction, label_smoothing)
     if input.ndim > 2:  # (N, C, d...) -> (N*d..., C), the per-element loss back to (N, d...)
         perm = (0,) + tuple(range(2, input.ndim)) + (1,)
         x2 = input.permute(perm).reshape(-1, C)
@@ -335,7 +250,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"binary_cross_entropy_with_logits: target has shape {t.shape}, input {x.shape}")
     xd = x.data
     sp = np.maximum(-xd, 0) + np.log1p(np.exp(-np.abs(xd)))  # softplus(-x) = -log sigmoid(x)
-    s = kernel("sigmoid")(xd)
+    s = ops.sigmoid(xd)
     if pos_weight is None:
         loss, grad = (1 - t) * xd + sp, s - t
     else:
@@ -356,12 +271,12 @@ def embedding(input, weight, padding_idx=None):
 
     def backward(g):
         # rows summed per index (a scatter-add in C++; NumPy's reduceat is slow when most differ)
-        g = np.ascontiguousarray(g)
         if type(g) is np.ndarray and g.dtype in (np.float32, np.float64):
             pad = -1 if padding_idx is None else padding_idx % weight.shape[0]
-            return (_C.embedding_backward(idx, g, weight.shape[0], pad),)
-        gw = np.zeros(weight.shape, g.dtype)
-        np.add.at(gw, idx.reshape(-1), g.reshape(-1, weight.shape[1]))
+            return (_C.embedding_backward(idx, np.ascontiguousarray(g), weight.shape[0], pad),)
+        xp = ag.array_module(g)                       # CuPy, or a dtype the kernel lacks
+        gw = xp.zeros(weight.shape, g.dtype)
+        xp.add.at(gw, idx.reshape(-1), g.reshape(-1, weight.shape[1]))
         if padding_idx is not None:
             gw[padding_idx] = 0
         return (gw,)
@@ -439,51 +354,3 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         y = y + bias.data.reshape(shape)
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
     return _make(y.astype(x.dtype, copy=False), parents, backward)
-
-
-# ---------------------------------------------------------------- attention
-def scaled_dot_product_attention(query, key, value, attn_mask=None, is_causal=False, scale=None):
-    """q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv); bool mask True = attend."""
-    q, k, v = _t(query), _t(key), _t(value)
-    mask = None if attn_mask is None else ag._as_data(attn_mask)
-    out, lse = kernel("scaled_dot_product_attention")(q.data, k.data, v.data, attn_mask=mask, is_causal=is_causal,
-                                                      scale=scale, return_lse=True)
-    return _make(out, (q, k, v), lambda g: kernel("scaled_dot_product_attention_backward")(
-        _c(g), q.data, k.data, v.data, out, lse, attn_mask=mask, is_causal=is_causal, scale=scale))
-
-
-# ---------------------------------------------------------------------- rnn
-def lstm(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
-    """One layer, one direction. x (T, B, I), h0/c0 (B, G) -> y (T, B, G), hT, cT (B, G).
-
-    The three outputs are slices of one recorded result (T + 2, B, G), so the kernel's
-    single backward call receives the gradients of all of them."""
-    x, h0, c0 = _t(x), _t(h0), _t(c0)
-    T = x.shape[0]
-    bs = tuple(b for b in (b_ih, b_hh) if b is not None)
-    y, hT, cT, cache = kernel("lstm")(x.data, h0.data, c0.data, w_ih.data, w_hh.data,
-                                      None if b_ih is None else b_ih.data, None if b_hh is None else b_hh.data,
-                                      return_cache=True)
-    packed = np.concatenate([y, hT[None], cT[None]], axis=0)
-
-    def backward(g):
-        gx, gh0, gc0, gwi, gwh, gbi, gbh = kernel("lstm_backward")(_c(g[:T]), _c(g[T]), _c(g[T + 1]), cache)
-        return (gx, gh0, gc0, gwi, gwh) + ((gbi,) if b_ih is not None else ()) + ((gbh,) if b_hh is not None else ())
-    p = _make(packed, (x, h0, c0, w_ih, w_hh) + bs, backward)
-    return p[:T], p[T], p[T + 1]
-
-
-def gru(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
-    """One layer, one direction. x (T, B, I), h0 (B, G) -> y (T, B, G), hT (B, G)."""
-    x, h0 = _t(x), _t(h0)
-    T = x.shape[0]
-    bs = tuple(b for b in (b_ih, b_hh) if b is not None)
-    y, hT, cache = kernel("gru")(x.data, h0.data, w_ih.data, w_hh.data, None if b_ih is None else b_ih.data,
-                                 None if b_hh is None else b_hh.data, return_cache=True)
-    packed = np.concatenate([y, hT[None]], axis=0)
-
-    def backward(g):
-        gx, gh0, gwi, gwh, gbi, gbh = kernel("gru_backward")(_c(g[:T]), _c(g[T]), cache)
-        return (gx, gh0, gwi, gwh) + ((gbi,) if b_ih is not None else ()) + ((gbh,) if b_hh is not None else ())
-    p = _make(packed, (x, h0, w_ih, w_hh) + bs, backward)
-    return p[:T], p[T]

@@ -1,7 +1,8 @@
-"""Elementwise activations and the fused bias + activation (csrc/elementwise/).
+"""Elementwise activations and the fused bias + activation (csrc/elementwise/,
+cuda/elementwise.cu).
 
 torch.nn.functional names and semantics. Any shape and strides in, a new C-contiguous
-array of the same shape and float dtype out. Backward functions take what torch's
+array of the same shape and float dtype out, on the device of the input. Backward functions take what torch's
 take: the input x for relu, leaky_relu and gelu, the output y for sigmoid and tanh.
 """
 from __future__ import annotations
@@ -10,44 +11,36 @@ import math
 
 import numpy as np
 
-from .. import _C
-from ._common import as_array, float_arg, result_float_dtype
+from ._common import ACT as _ACT
+from ._common import axis_arg, backend, float_arg, result_float_dtype
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "relu_backward", "leaky_relu_backward",
            "sigmoid_backward", "tanh_backward", "gelu_backward", "bias_act", "bias_act_backward"]
 
-# Codes of nk::Act (csrc/elementwise/elementwise.h).
-_ACT = {None: 0, "identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "gelu": 5, "gelu_tanh": 6}
 # Activations whose backward reads the output y (the others read the input x).
 _BACKWARD_FROM_Y = {"sigmoid", "tanh"}
 
 
-def _prep(x, name, op, dtype=None):
-    x = as_array(x, name)
-    if dtype is None:
-        dtype = result_float_dtype(op, **{name: x})
-    return np.asarray(x, dtype=dtype, order="C")
-
-
 def _unary(x, op, act, slope=0.0):
-    x = _prep(x, "x", op)
-    out = np.empty_like(x)
+    be, (x,) = backend(op, x=x)
+    dtype = result_float_dtype(op, x=x)
+    x = be.contiguous(x, dtype)
+    out = be.empty(x.shape, dtype)
     if x.size:
-        _C.act_forward(x, out, act, float(slope))
+        be.k.act_forward(x, out, act, float(slope))
     return out
 
 
 def _binary(grad_out, v, vname, op, act, slope=0.0):
-    grad_out = as_array(grad_out, "grad_out")
-    v = as_array(v, vname)
+    be, (grad_out, v) = backend(op, grad_out=grad_out, **{vname: v})
     dtype = result_float_dtype(op, grad_out=grad_out, **{vname: v})
     if grad_out.shape != v.shape:
         raise ValueError(f"{op}: grad_out has shape {grad_out.shape} but {vname} has shape {v.shape}")
-    g = np.asarray(grad_out, dtype=dtype, order="C")
-    v = np.asarray(v, dtype=dtype, order="C")
-    out = np.empty_like(g)
+    g = be.contiguous(grad_out, dtype)
+    v = be.contiguous(v, dtype)
+    out = be.empty(g.shape, dtype)
     if g.size:
-        _C.act_backward(g, v, out, act, float(slope))
+        be.k.act_backward(g, v, out, act, float(slope))
     return out
 
 
@@ -113,21 +106,18 @@ def gelu_backward(grad_out, x, approximate="none"):
 
 
 def _bias_act_args(x, bias, activation, axis, negative_slope, op):
-    x = as_array(x, "x")
-    bias = None if bias is None else as_array(bias, "bias")
+    be, (x, bias) = backend(op, x=x, bias=bias)
     dtype = result_float_dtype(op, x=x, bias=bias)
     if activation not in _ACT or activation == "identity":
         raise ValueError(f"{op}: activation must be None, 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu' or "
                          f"'gelu_tanh', got {activation!r}")
     if x.ndim == 0:
         raise ValueError(f"{op}: x must be at least 1-D, got a 0-D array")
-    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{op}: axis {axis!r} is out of range for x of shape {x.shape}")
-    axis = int(axis) % x.ndim
+    axis = axis_arg(axis, x.ndim, op)
     if bias is not None and bias.shape != (x.shape[axis],):
         raise ValueError(f"{op}: bias has shape {bias.shape}, expected ({x.shape[axis]},) "
                          f"(x.shape[{axis}] for x of shape {x.shape})")
-    return x, bias, dtype, axis, _slope(negative_slope, op)
+    return be, x, bias, dtype, axis, _slope(negative_slope, op)
 
 
 def bias_act(x, bias, activation=None, axis=1, negative_slope=0.01):
@@ -136,41 +126,40 @@ def bias_act(x, bias, activation=None, axis=1, negative_slope=0.01):
     activation: None (bias only), 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu' or
     'gelu_tanh'. axis=1 fits NCHW feature maps and (N, C) Linear outputs alike.
     """
-    x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope, "bias_act")
-    x = np.asarray(x, dtype=dtype, order="C")
-    out = np.empty_like(x)
+    be, x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope, "bias_act")
+    x = be.contiguous(x, dtype)
+    out = be.empty(x.shape, dtype)
     if x.size == 0:
         return out
     if bias is None:
-        _C.act_forward(x, out, _ACT[activation], slope)
+        be.k.act_forward(x, out, _ACT[activation], slope)
         return out
     C = x.shape[axis]
     outer = math.prod(x.shape[:axis])
     inner = math.prod(x.shape[axis + 1:])
-    _C.bias_act(x, np.asarray(bias, dtype=dtype, order="C"), out, outer, C, inner, _ACT[activation], slope)
+    be.k.bias_act(x, be.contiguous(bias, dtype), out, outer, C, inner, _ACT[activation], slope)
     return out
 
 
 def bias_act_backward(grad_out, x, bias, activation=None, axis=1, negative_slope=0.01):
     """Gradients of `bias_act` -> (grad_x, grad_bias); grad_bias sums over all axes but `axis`
     (computed even when bias is None, as zeros-shaped (x.shape[axis],))."""
-    x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope,
-                                                 "bias_act_backward")
-    grad_out = as_array(grad_out, "grad_out")
+    be, x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope,
+                                                     "bias_act_backward")
+    grad_out = backend("bias_act_backward", grad_out=grad_out, x=x)[1][0]
     if grad_out.shape != x.shape:
         raise ValueError(f"bias_act_backward: grad_out has shape {grad_out.shape} but x has shape {x.shape}")
     dtype = np.result_type(dtype, result_float_dtype("bias_act_backward", grad_out=grad_out))
-    g = np.asarray(grad_out, dtype=dtype, order="C")
+    g = be.contiguous(grad_out, dtype)
     if activation is None:
         gx = g.copy()
     else:
         code = _ACT[activation]
-        pre = bias_act(x.astype(dtype, copy=False), bias, None, axis) if bias is not None else \
-            np.asarray(x, dtype=dtype, order="C")
+        pre = bias_act(x.astype(dtype, copy=False), bias, None, axis) if bias is not None else be.contiguous(x, dtype)
         v = bias_act(pre, None, activation, axis, slope) if activation in _BACKWARD_FROM_Y else pre
-        gx = np.empty_like(g)
+        gx = be.empty(g.shape, dtype)
         if g.size:
-            _C.act_backward(g, v, gx, code, slope)
+            be.k.act_backward(g, v, gx, code, slope)
     other = tuple(d for d in range(x.ndim) if d != axis)
     gb = gx.sum(axis=other, dtype=dtype) if other else gx.copy()
     return gx, gb

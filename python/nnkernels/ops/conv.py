@@ -17,10 +17,6 @@ from ._common import as_array, check_result_size, int_arg, int_pair, result_floa
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
 
 
-def _pair(v, name: str, op: str, minimum: int):
-    return int_pair(v, name, op, minimum)
-
-
 def _groups(groups, op: str) -> int:
     return int_arg(groups, "groups", op, 1)
 
@@ -44,8 +40,8 @@ def _conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups):
     if len(w_shape) != 4:
         raise ValueError(f"{op}: weight must be 4-D (K, C/groups, R, S), got shape {tuple(w_shape)}")
     K, Cg, R, S = w_shape
-    sh, sw = _pair(stride, "stride", op, 1)
-    dh, dw = _pair(dilation, "dilation", op, 1)
+    sh, sw = int_pair(stride, "stride", op, 1)
+    dh, dw = int_pair(dilation, "dilation", op, 1)
     groups = _groups(groups, op)
     if C % groups:
         raise ValueError(f"{op}: input channels {C} (x shape {tuple(x_shape)}) not divisible by groups={groups}")
@@ -69,7 +65,7 @@ def _conv_geometry(op, x_shape, w_shape, stride, padding, dilation, groups):
         else:
             raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     else:
-        ph, pw = _pair(padding, "padding", op, 0)
+        ph, pw = int_pair(padding, "padding", op, 0)
         pads = (ph, ph, pw, pw)
     eh, ew = dh * (R - 1) + 1, dw * (S - 1) + 1
     Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
@@ -144,12 +140,12 @@ def _transpose_geometry(op, x_shape, w_shape, stride, padding, output_padding, g
     if len(w_shape) != 4:
         raise ValueError(f"{op}: weight must be 4-D (C_in, C_out/groups, R, S), got shape {tuple(w_shape)}")
     K, Cog, R, S = w_shape
-    sh, sw = _pair(stride, "stride", op, 1)
-    dh, dw = _pair(dilation, "dilation", op, 1)
+    sh, sw = int_pair(stride, "stride", op, 1)
+    dh, dw = int_pair(dilation, "dilation", op, 1)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a pair of ints, got {padding!r}")
-    ph, pw = _pair(padding, "padding", op, 0)
-    oh, ow = _pair(output_padding, "output_padding", op, 0)
+    ph, pw = int_pair(padding, "padding", op, 0)
+    oh, ow = int_pair(output_padding, "output_padding", op, 0)
     groups = _groups(groups, op)
     if K != Cin:
         raise ValueError(f"{op}: weight shape {tuple(w_shape)} expects {K} input channels, x has shape "

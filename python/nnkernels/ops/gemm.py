@@ -1,32 +1,44 @@
-"""GEMM and matmul on the CPU kernels (csrc/gemm/).
+"""GEMM and matmul (csrc/gemm/, cuda/gemm*.cu).
 
 `gemm` has BLAS semantics, `matmul` NumPy's (1-D, 2-D, batched with broadcast batch
-dimensions). Transposed, strided and negative-stride inputs are read in place by the
-kernel's packing; only `out` needs unit-stride rows, and a temporary is used otherwise.
+dimensions). NumPy arrays run on the CPU kernels: transposed, strided and
+negative-stride inputs are read in place by the kernel's packing; only `out` needs
+unit-stride rows, and a temporary is used otherwise. CuPy arrays run on the CUDA
+kernels, which also take float16/bfloat16 (tensor cores, fp32 accumulation) and, with
+``precision='tf32'``, float32 on the tensor cores; on the CPU 'tf32' computes in full
+float32 (as torch does on the CPU).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import _C
-from ._common import as_array, check_out, check_result_size, float_arg, kernel_ready, result_float_dtype, rows_contiguous
+from ._common import backend, check_out, check_result_size, float_arg, result_float_dtype, rows_contiguous
 
 __all__ = ["gemm", "matmul"]
 
+_PRECISIONS = ("highest", "tf32")
 
-def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out=None):
+
+def _precision(op, precision, be):
+    if precision not in _PRECISIONS:
+        raise ValueError(f"{op}: precision must be 'highest' or 'tf32', got {precision!r}")
+    return {"precision": precision} if be.name == "cuda" else {}
+
+
+def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out=None, precision="highest",
+         out_dtype=None):
     """``alpha * op(a) @ op(b) + beta * c`` where ``op(x)`` is ``x.T`` when ``trans_x``.
 
     a: (M, K), or (K, M) with trans_a; b: (K, N), or (N, K) with trans_b;
     c: broadcastable to (M, N), needed when beta != 0; out: (M, N), may be `c` itself.
-    float32 or float64 (mixed inputs promote). Returns `out` or a new array.
+    float32 or float64 (mixed inputs promote); on CUDA also float16/bfloat16, where
+    out_dtype=float32 keeps the fp32 result. Returns `out` or a new array.
     """
-    a = as_array(a, "a")
-    b = as_array(b, "b")
-    c = None if c is None else as_array(c, "c")
+    be, (a, b, c) = backend("gemm", out=out, a=a, b=b, c=c)
+    kw = _precision("gemm", precision, be)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"gemm: a and b must be 2-D, got shapes {a.shape} and {b.shape}")
-    dtype = result_float_dtype("gemm", a=a, b=b, c=c)
+    dtype = result_float_dtype("gemm", be.gemm_dtypes, a=a, b=b, c=c)
     alpha = float_arg(alpha, "alpha", "gemm")
     beta = float_arg(beta, "beta", "gemm")
     M, K = (a.shape[1], a.shape[0]) if trans_a else a.shape
@@ -36,6 +48,9 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
                          f"op(b) is {(K2, N)} (b {b.shape}, trans_b={trans_b})")
     if beta != 0 and c is None:
         raise ValueError("gemm: beta != 0 needs c")
+    res_dtype = np.dtype(dtype if out_dtype is None else out_dtype)
+    if res_dtype != dtype and not (res_dtype == np.float32 and dtype.itemsize == 2):
+        raise ValueError(f"gemm: out_dtype must be the input dtype or float32 (for float16/bfloat16), got {res_dtype}")
     if c is not None and c.shape != (M, N):
         try:
             np.broadcast_shapes(c.shape, (M, N))
@@ -43,59 +58,64 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
             raise ValueError(f"gemm: c has shape {c.shape}, not broadcastable to the result {(M, N)}") from None
     fresh = out is None
     if out is not None:
-        check_out(out, (M, N), dtype, "gemm")
+        check_out(out, (M, N), res_dtype, "gemm")
     else:
-        check_result_size("gemm", (M, N), dtype, "the shapes of a and b")
-        out = np.empty((M, N), dtype)
+        check_result_size("gemm", (M, N), res_dtype, "the shapes of a and b")
+        out = be.empty((M, N), res_dtype)
     if M == 0 or N == 0:
         return out
-    a = kernel_ready(a, dtype)
-    b = kernel_ready(b, dtype)
+    a = be.ready(a, dtype)
+    b = be.ready(b, dtype)
 
     # The kernel writes rows of `work`; use `out` itself when it can take that and
     # does not overlap an input.
-    direct = rows_contiguous(out) and out.flags.aligned and out.strides[0] % out.itemsize == 0 and (
-        fresh or not (np.may_share_memory(out, a) or np.may_share_memory(out, b)))
-    work = out if direct else np.empty((M, N), dtype)
+    xp = be.xp
+    direct = rows_contiguous(out) and getattr(out.flags, "aligned", True) and out.strides[0] > 0 and \
+        out.strides[0] % out.itemsize == 0 and (
+            fresh or not (xp.shares_memory(out, a) or xp.shares_memory(out, b)))
+    work = out if direct else be.empty((M, N), res_dtype)
     if beta != 0:
         if not (c is out and direct):
-            np.copyto(work, c, casting="same_kind")
-    _C.gemm(a, b, work, float(alpha), float(beta) if c is not None else 0.0, bool(trans_a), bool(trans_b))
+            xp.copyto(work, c, casting="same_kind")
+    be.k.gemm(a, b, work, float(alpha), float(beta) if c is not None else 0.0, bool(trans_a), bool(trans_b), **kw)
     if work is not out:
-        np.copyto(out, work)
+        xp.copyto(out, work)
     return out
 
 
-def _batch_offsets(x: np.ndarray, batch_shape) -> np.ndarray:
-    """Element offsets of each matrix of `x` broadcast to batch_shape (C order)."""
-    xb = np.broadcast_to(x, tuple(batch_shape) + x.shape[-2:])
+def _batch_offsets(x, batch_shape) -> np.ndarray:
+    """Element offsets of each matrix of `x` broadcast to batch_shape (C order), from its
+    strides (a broadcast dimension steps 0)."""
+    lead = len(batch_shape) - (x.ndim - 2)
     offs = np.zeros(batch_shape, np.int64)
-    for d, (n, s) in enumerate(zip(batch_shape, xb.strides[:-2])):
+    for d, n in enumerate(batch_shape):
+        xd = d - lead
+        s = x.strides[xd] // x.itemsize if xd >= 0 and x.shape[xd] != 1 else 0
         shape = [1] * len(batch_shape)
         shape[d] = n
-        offs += (np.arange(n, dtype=np.int64) * (s // x.itemsize)).reshape(shape)
+        offs += (np.arange(n, dtype=np.int64) * s).reshape(shape)
     return offs.ravel()
 
 
-def matmul(a, b, *, out=None):
+def matmul(a, b, *, out=None, precision="highest"):
     """Matrix product with `numpy.matmul` semantics, on the nnkernels GEMM.
 
     1-D operands are promoted to a row (a) or column (b) and the dimension removed
-    after; batch dimensions (all but the last two) broadcast.
+    after; batch dimensions (all but the last two) broadcast. precision: as for `gemm`.
     """
-    a = as_array(a, "a")
-    b = as_array(b, "b")
-    if out is None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.dtype.char in "fd" \
-            and a.shape[1] == b.shape[0]:
+    be, (a, b) = backend("matmul", out=out, a=a, b=b)
+    kw = _precision("matmul", precision, be)
+    if be.name == "cpu" and out is None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype \
+            and a.dtype.char in "fd" and a.shape[1] == b.shape[0]:
         # Fast path for the common 2-D case: the kernel reads any strides.
         check_result_size("matmul", (a.shape[0], b.shape[1]), a.dtype, "the shapes of a and b")
         res = np.empty((a.shape[0], b.shape[1]), a.dtype)
         if res.size:
-            _C.gemm(kernel_ready(a, a.dtype), kernel_ready(b, b.dtype), res, 1.0, 0.0, False, False)
+            be.k.gemm(be.ready(a, a.dtype), be.ready(b, b.dtype), res, 1.0, 0.0, False, False)
         return res
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
-    dtype = result_float_dtype("matmul", a=a, b=b)
+    dtype = result_float_dtype("matmul", be.gemm_dtypes, a=a, b=b)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     M, K = a2.shape[-2:]
@@ -104,35 +124,36 @@ def matmul(a, b, *, out=None):
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align: {K} (dim -1 of a) != {K2} "
                          f"(dim {-2 if b.ndim > 1 else 0} of b)")
     try:
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
-    full_shape = tuple(batch) + (M, N)
-    res_shape = tuple(batch) + ((M,) if a.ndim > 1 else ()) + ((N,) if b.ndim > 1 else ())
+    full_shape = batch + (M, N)
+    res_shape = batch + ((M,) if a.ndim > 1 else ()) + ((N,) if b.ndim > 1 else ())
     if out is not None:
         check_out(out, res_shape, dtype, "matmul")
 
     if not batch:
-        res = gemm(a2, b2, out=None if out is None else out.reshape(M, N) if out.ndim != 2 else out)
-        if out is not None and res is not out and not np.shares_memory(res, out):
-            np.copyto(out, res.reshape(out.shape))
+        res = gemm(a2, b2, out=None if out is None else out.reshape(M, N) if out.ndim != 2 else out,
+                   precision=precision)
+        if out is not None and res is not out and not be.xp.shares_memory(res, out):
+            be.xp.copyto(out, res.reshape(out.shape))
             return out
         return res.reshape(res_shape) if out is None else out
 
-    a2 = kernel_ready(a2, dtype)
-    b2 = kernel_ready(b2, dtype)
+    a2 = be.ready(a2, dtype)
+    b2 = be.ready(b2, dtype)
     nbatch = int(np.prod(batch))
     check_result_size("matmul", full_shape, dtype, "the shapes of a and b")
-    result = np.empty(full_shape, dtype)
+    result = be.empty(full_shape, dtype)
     if result.size:
-        if b2.ndim == 2 and a2.shape[:-2] == tuple(batch) and a2.flags.c_contiguous:
+        if b2.ndim == 2 and tuple(a2.shape[:-2]) == batch and a2.flags.c_contiguous:
             # Batch of rows times one matrix: one large GEMM over (batch·M) × K.
-            _C.gemm(a2.reshape(nbatch * M, K), b2, result.reshape(nbatch * M, N), 1.0, 0.0, False, False)
+            be.k.gemm(a2.reshape(nbatch * M, K), b2, result.reshape(nbatch * M, N), 1.0, 0.0, False, False, **kw)
         else:
-            _C.gemm_batched(a2, _batch_offsets(a2, batch), b2, _batch_offsets(b2, batch),
-                            result.reshape(nbatch, M, N), 1.0, 0.0)
+            be.k.gemm_batched(a2, _batch_offsets(a2, batch), b2, _batch_offsets(b2, batch),
+                              result.reshape(nbatch, M, N), 1.0, 0.0, **kw)
     result = result.reshape(res_shape)
     if out is not None:
-        np.copyto(out, result)
+        be.xp.copyto(out, result)
         return out
     return result

@@ -1,56 +1,43 @@
-"""2-D pooling on the CPU kernels (csrc/pool/): max, average, adaptive average.
+"""2-D pooling: max, average, adaptive average (csrc/pool/, cuda/pool.cu).
 
 torch.nn.functional semantics and argument names, NCHW (or unbatched CHW) input,
-float32/float64, any strides (a C-contiguous copy is made when needed). Max pooling
-indices are flat over H·W of each plane, like torch's.
+float32/float64, any strides (a C-contiguous copy is made when needed), NumPy arrays on
+the CPU kernels or CuPy arrays on the CUDA kernels. Max pooling indices are flat over
+H·W of each plane, like torch's.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import _C
-from ._common import as_array, check_result_size, int_arg, int_pair, result_float_dtype, shape_arg
+from ._common import backend, check_result_size, int_arg, int_pair, pool_out_size, result_float_dtype, shape_arg
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"]
 
 
-def _pair(v, name, op, minimum):
-    return int_pair(v, name, op, minimum)
-
-
-def _input(x, op, name="x"):
-    x = as_array(x, name)
-    dtype = result_float_dtype(op, **{name: x})
+def _input(x, op):
+    be, (x,) = backend(op, x=x)
+    dtype = result_float_dtype(op, x=x)
     if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
-    return x, dtype
-
-
-def _out_size(n, k, s, p, d, ceil_mode):
-    eff = d * (k - 1) + 1
-    num = n + 2 * p - eff + ((s - 1) if ceil_mode else 0)
-    o = num // s + 1
-    if ceil_mode and (o - 1) * s >= n + p:
-        o -= 1
-    return o
+        raise ValueError(f"{op}: x must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    return be, x, dtype
 
 
 def _geometry(shape, kernel_size, stride, padding, dilation, ceil_mode, op, x_name="x"):
     """(kh, kw), (sh, sw), (ph, pw), (dh, dw), (P, Q) for an input of `shape` (..., H, W)."""
-    k = _pair(kernel_size, "kernel_size", op, 1)
+    k = int_pair(kernel_size, "kernel_size", op, 1)
     s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
-        _pair(stride, "stride", op, 1)
-    p = _pair(padding, "padding", op, 0)
-    d = _pair(dilation, "dilation", op, 1)
+        int_pair(stride, "stride", op, 1)
+    p = int_pair(padding, "padding", op, 0)
+    d = int_pair(dilation, "dilation", op, 1)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
     H, W = shape[-2:]
     if H < 1 or W < 1:  # padding would otherwise give windows that read no element (torch refuses too)
         raise ValueError(f"{op}: {x_name} has an empty spatial dimension, shape {tuple(shape)}: H and W "
                          "must be >= 1")
-    P = _out_size(H, k[0], s[0], p[0], d[0], ceil_mode)
-    Q = _out_size(W, k[1], s[1], p[1], d[1], ceil_mode)
+    P = pool_out_size(H, k[0], s[0], p[0], d[0], ceil_mode)
+    Q = pool_out_size(W, k[1], s[1], p[1], d[1], ceil_mode)
     if P < 1 or Q < 1:
         eff = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
         raise ValueError(f"{op}: kernel_size {k} (dilated {eff}) is larger than the padded input: {x_name} "
@@ -65,23 +52,22 @@ def _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad=True):
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """2-D max pooling (torch.nn.functional.max_pool2d). NaN propagates; ties keep the
     first position. With return_indices, also the int64 flat h·W + w index of each max."""
-    x, dtype = _input(x, "max_pool2d")
+    be, x, dtype = _input(x, "max_pool2d")
     k, s, p, d, (P, Q) = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     H, W = x.shape[-2:]
-    lead = x.shape[:-2]
+    lead = tuple(x.shape[:-2])
     planes = int(np.prod(lead, dtype=np.int64))
-    xc = np.ascontiguousarray(x, dtype=dtype)
-    out = np.empty(lead + (P, Q), dtype)
-    idx = np.empty(lead + (P, Q), np.int64) if return_indices else None
+    xc = be.contiguous(x, dtype)
+    out = be.empty(lead + (P, Q), dtype)
+    idx = be.empty(lead + (P, Q), np.int64) if return_indices else None
     if planes and H and W:
-        _C.max_pool2d_forward(xc, out, idx, _shape_tuple(planes, H, W, P, Q, k, s, p, d))
+        be.k.max_pool2d_forward(xc, out, idx, _shape_tuple(planes, H, W, P, Q, k, s, p, d))
     return (out, idx) if return_indices else out
 
 
 def max_pool2d_backward(grad_out, indices, input_shape):
     """Gradient of max_pool2d: grad_out scattered (added) at `indices` into input_shape."""
-    grad_out = as_array(grad_out, "grad_out")
-    indices = as_array(indices, "indices")
+    be, (grad_out, indices) = backend("max_pool2d_backward", grad_out=grad_out, indices=indices)
     dtype = result_float_dtype("max_pool2d_backward", grad_out=grad_out)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"max_pool2d_backward: indices must be integers, got dtype {indices.dtype}")
@@ -102,12 +88,12 @@ def max_pool2d_backward(grad_out, indices, input_shape):
         raise ValueError(f"max_pool2d_backward: input_shape {input_shape} has an empty spatial dimension, so "
                          f"no index of indices (shape {indices.shape}) can point into it")
     check_result_size("max_pool2d_backward", input_shape, dtype, "input_shape")
-    gx = np.empty(input_shape, dtype)
+    gx = be.empty(input_shape, dtype)
     if gx.size == 0:
         return gx
-    g = np.ascontiguousarray(grad_out, dtype=dtype)
-    idx = np.ascontiguousarray(indices, dtype=np.int64)
-    bad = _C.max_pool2d_backward(g, idx, gx, planes, H * W, P * Q)
+    g = be.contiguous(grad_out, dtype)
+    idx = be.contiguous(indices, np.int64)
+    bad = be.k.max_pool2d_backward(g, idx, gx, planes, H * W, P * Q)
     if bad:
         raise ValueError(f"max_pool2d_backward: {bad} indices are outside [0, {H * W}) for input_shape "
                          f"{input_shape}")
@@ -116,22 +102,22 @@ def max_pool2d_backward(grad_out, indices, input_shape):
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """2-D average pooling (torch.nn.functional.avg_pool2d, no divisor_override)."""
-    x, dtype = _input(x, "avg_pool2d")
+    be, x, dtype = _input(x, "avg_pool2d")
     k, s, p, d, (P, Q) = _geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     H, W = x.shape[-2:]
-    lead = x.shape[:-2]
+    lead = tuple(x.shape[:-2])
     planes = int(np.prod(lead, dtype=np.int64))
-    out = np.empty(lead + (P, Q), dtype)
+    out = be.empty(lead + (P, Q), dtype)
     if planes and H and W:
-        _C.avg_pool2d_forward(np.ascontiguousarray(x, dtype=dtype), out,
-                              _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad))
+        be.k.avg_pool2d_forward(be.contiguous(x, dtype), out,
+                                _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad))
     return out
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True):
     """Gradient of avg_pool2d with respect to its input (shape `input_shape`)."""
-    grad_out = as_array(grad_out, "grad_out")
+    be, (grad_out,) = backend("avg_pool2d_backward", grad_out=grad_out)
     dtype = result_float_dtype("avg_pool2d_backward", grad_out=grad_out)
     input_shape = shape_arg(input_shape, "input_shape", "avg_pool2d_backward")
     if len(input_shape) not in (3, 4):
@@ -145,10 +131,10 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
     H, W = input_shape[-2:]
     planes = int(np.prod(input_shape[:-2], dtype=np.int64))
     check_result_size("avg_pool2d_backward", input_shape, dtype, "input_shape")
-    gx = np.empty(input_shape, dtype)
+    gx = be.empty(input_shape, dtype)
     if gx.size:
-        _C.avg_pool2d_backward(np.ascontiguousarray(grad_out, dtype=dtype), gx,
-                               _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad))
+        be.k.avg_pool2d_backward(be.contiguous(grad_out, dtype), gx,
+                                 _shape_tuple(planes, H, W, P, Q, k, s, p, d, count_include_pad))
     return gx
 
 
@@ -165,23 +151,24 @@ def _adaptive_size(output_size, H, W, op):
 def adaptive_avg_pool2d(x, output_size):
     """Adaptive average pooling (torch.nn.functional.adaptive_avg_pool2d): output cell
     (i, j) averages rows [⌊iH/P⌋, ⌈(i+1)H/P⌉) and the same for columns."""
-    x, dtype = _input(x, "adaptive_avg_pool2d")
+    be, x, dtype = _input(x, "adaptive_avg_pool2d")
     H, W = x.shape[-2:]
     P, Q = _adaptive_size(output_size, H, W, "adaptive_avg_pool2d")
     if H < 1 or W < 1:
         raise ValueError(f"adaptive_avg_pool2d: x has an empty spatial dimension, shape {x.shape}")
-    lead = x.shape[:-2]
+    lead = tuple(x.shape[:-2])
     planes = int(np.prod(lead, dtype=np.int64))
     check_result_size("adaptive_avg_pool2d", lead + (P, Q), dtype, "output_size")
-    out = np.empty(lead + (P, Q), dtype)
+    out = be.empty(lead + (P, Q), dtype)
     if planes:
-        _C.adaptive_avg_pool2d_forward(np.ascontiguousarray(x, dtype=dtype), out, planes, H, W, P, Q)
+        be.k.adaptive_avg_pool2d_forward(be.contiguous(x, dtype), out, planes, H, W,
+                                         P, Q)
     return out
 
 
 def adaptive_avg_pool2d_backward(grad_out, input_shape):
     """Gradient of adaptive_avg_pool2d; the output size is read from grad_out."""
-    grad_out = as_array(grad_out, "grad_out")
+    be, (grad_out,) = backend("adaptive_avg_pool2d_backward", grad_out=grad_out)
     dtype = result_float_dtype("adaptive_avg_pool2d_backward", grad_out=grad_out)
     input_shape = shape_arg(input_shape, "input_shape", "adaptive_avg_pool2d_backward")
     if len(input_shape) not in (3, 4) or grad_out.ndim != len(input_shape) or \
@@ -195,7 +182,8 @@ def adaptive_avg_pool2d_backward(grad_out, input_shape):
                          f"grad_out {grad_out.shape})")
     planes = int(np.prod(input_shape[:-2], dtype=np.int64))
     check_result_size("adaptive_avg_pool2d_backward", input_shape, dtype, "input_shape")
-    gx = np.empty(input_shape, dtype)
+    gx = be.empty(input_shape, dtype)
     if planes:
-        _C.adaptive_avg_pool2d_backward(np.ascontiguousarray(grad_out, dtype=dtype), gx, planes, H, W, P, Q)
+        be.k.adaptive_avg_pool2d_backward(be.contiguous(grad_out, dtype), gx, planes,
+                                          H, W, P, Q)
     return gx

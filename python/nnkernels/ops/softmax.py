@@ -1,8 +1,9 @@
-"""Softmax, log-softmax and cross-entropy on the CPU kernels (csrc/softmax/).
+"""Softmax, log-softmax and cross-entropy (csrc/softmax/, cuda/softmax.cu).
 
 torch.nn.functional semantics: numerically stable (max subtraction), any axis (the
-last axis is the fast path; other axes are walked with a stride, no transpose copy),
-float32/float64, any input strides (a C-contiguous copy is made when needed).
+last axis is the fast path; on the CPU other axes are walked with a stride, no
+transpose copy), float32/float64, any input strides (a C-contiguous copy is made when
+needed), NumPy arrays on the CPU kernels or CuPy arrays on the CUDA kernels.
 """
 from __future__ import annotations
 
@@ -10,22 +11,12 @@ import math
 
 import numpy as np
 
-from .. import _C
-from ._common import as_array, float_arg, result_float_dtype
+from ._common import axis_arg, backend, float_arg, result_float_dtype
 
 __all__ = ["softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "cross_entropy",
            "cross_entropy_backward"]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _axis(axis, ndim, op):
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise ValueError(f"{op}: axis must be an int, got {axis!r}")
-    n = max(ndim, 1)
-    if not -n <= axis < n:
-        raise ValueError(f"{op}: axis {axis} is out of range for an array of {ndim} dimension(s)")
-    return int(axis) % n
 
 
 def _split(shape, axis):
@@ -36,28 +27,27 @@ def _split(shape, axis):
 
 
 def _forward(x, axis, log, op):
-    x = as_array(x, "x")
+    be, (x,) = backend(op, x=x)
     dtype = result_float_dtype(op, x=x)
-    axis = _axis(axis, x.ndim, op)
-    x = np.asarray(x, dtype=dtype, order="C")
-    out = np.empty_like(x)
+    axis = axis_arg(axis, x.ndim, op)
+    x = be.contiguous(x, dtype)
+    out = be.empty(x.shape, dtype)
     if x.size:
-        _C.softmax_forward(x, out, *_split(x.shape, axis), log)
+        be.k.softmax_forward(x, out, *_split(x.shape, axis), log)
     return out
 
 
 def _backward(grad_out, y, axis, log, op):
-    grad_out = as_array(grad_out, "grad_out")
-    y = as_array(y, "y")
+    be, (grad_out, y) = backend(op, grad_out=grad_out, y=y)
     dtype = result_float_dtype(op, grad_out=grad_out, y=y)
     if grad_out.shape != y.shape:
         raise ValueError(f"{op}: grad_out has shape {grad_out.shape} but y has shape {y.shape}")
-    axis = _axis(axis, y.ndim, op)
-    g = np.asarray(grad_out, dtype=dtype, order="C")
-    y = np.asarray(y, dtype=dtype, order="C")
-    out = np.empty_like(g)
+    axis = axis_arg(axis, y.ndim, op)
+    g = be.contiguous(grad_out, dtype)
+    y = be.contiguous(y, dtype)
+    out = be.empty(g.shape, dtype)
     if g.size:
-        _C.softmax_backward(g, y, out, *_split(g.shape, axis), log)
+        be.k.softmax_backward(g, y, out, *_split(g.shape, axis), log)
     return out
 
 
@@ -82,8 +72,7 @@ def log_softmax_backward(grad_out, y, axis=-1):
 
 
 def _ce_args(logits, target, reduction, label_smoothing, op):
-    logits = as_array(logits, "logits")
-    target = as_array(target, "target")
+    be, (logits, target) = backend(op, logits=logits, target=target)
     dtype = result_float_dtype(op, logits=logits)
     if logits.ndim != 2:
         raise ValueError(f"{op}: logits must be 2-D (N, C), got shape {logits.shape}")
@@ -103,9 +92,9 @@ def _ce_args(logits, target, reduction, label_smoothing, op):
             bad = lo if lo < 0 else hi
             raise ValueError(f"{op}: target values must be in [0, {C}) for logits of shape {logits.shape}, "
                              f"got {bad}")
-    logits = np.asarray(logits, dtype=dtype, order="C")
-    target = np.asarray(target, dtype=np.int64, order="C")
-    return logits, target, dtype, eps
+    logits = be.contiguous(logits, dtype)
+    target = be.contiguous(target, np.int64)
+    return be, logits, target, dtype, eps
 
 
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
@@ -113,33 +102,35 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     log-softmax (torch.nn.functional.cross_entropy). reduction 'mean' | 'sum' | 'none';
     label_smoothing ε mixes the one-hot target with the uniform distribution.
     Returns a 0-d array ('mean', 'sum') or the per-sample losses (N,) ('none')."""
-    logits, target, dtype, eps = _ce_args(logits, target, reduction, label_smoothing, "cross_entropy")
+    be, logits, target, dtype, eps = _ce_args(logits, target, reduction, label_smoothing, "cross_entropy")
     N = logits.shape[0]
-    loss = np.empty(N, dtype)
+    loss = be.empty((N,), dtype)
     if N:
-        _C.cross_entropy_forward(logits, target, loss, eps)
+        be.k.cross_entropy_forward(logits, target, loss, eps)
     if reduction == "none":
         return loss
     total = loss.sum(dtype=np.float64)
     if reduction == "mean":
         total = total / N if N else np.nan
-    return np.asarray(total, dtype=dtype)
+    return be.xp.asarray(total, dtype=dtype)
 
 
 def cross_entropy_backward(grad_out, logits, target, reduction="mean", label_smoothing=0.0):
     """Gradient of `cross_entropy` with respect to the logits, (N, C).
     grad_out: a scalar for 'mean'/'sum', shape (N,) for 'none'."""
-    logits, target, dtype, eps = _ce_args(logits, target, reduction, label_smoothing,
-                                          "cross_entropy_backward")
+    be, logits, target, dtype, eps = _ce_args(logits, target, reduction, label_smoothing,
+                                              "cross_entropy_backward")
     N = logits.shape[0]
-    g = as_array(grad_out, "grad_out")
+    if not hasattr(grad_out, "shape") or isinstance(grad_out, np.generic):  # a number: on the logits' device
+        grad_out = be.xp.asarray(grad_out)
+    g = backend("cross_entropy_backward", grad_out=grad_out, logits=logits)[1][0]
     if g.dtype.kind not in "fiu":
         raise TypeError(f"cross_entropy_backward: grad_out has unsupported dtype {g.dtype}")
     if reduction == "none":
         if g.shape != (N,):
             raise ValueError(f"cross_entropy_backward: grad_out has shape {g.shape}, expected ({N},) "
                              "for reduction='none'")
-        gscale, stride = np.asarray(g, dtype=dtype, order="C"), 1
+        gscale, stride = be.contiguous(g, dtype), 1
     else:
         if g.size != 1:
             raise ValueError(f"cross_entropy_backward: grad_out must be a scalar for reduction={reduction!r}, "
@@ -147,8 +138,8 @@ def cross_entropy_backward(grad_out, logits, target, reduction="mean", label_smo
         s = float(g.reshape(()))
         if reduction == "mean":
             s = s / N if N else 0.0
-        gscale, stride = np.array([s], dtype=dtype), 0
-    out = np.empty_like(logits)
+        gscale, stride = be.xp.asarray(np.array([s], dtype=dtype)), 0
+    out = be.empty(logits.shape, dtype)
     if out.size:
-        _C.cross_entropy_backward(logits, target, gscale, stride, out, eps)
+        be.k.cross_entropy_backward(logits, target, gscale, stride, out, eps)
     return out

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .. import _C
+from ..autograd import array_module
 from . import lr_scheduler  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
@@ -158,12 +159,13 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad))
 
     def _update(self, g, p, grad, st):
+        xp = array_module(p)
         b1, b2 = g["betas"]
         lr, wd = g["lr"], g["weight_decay"]
         if not st:
             st["step"] = 0
-            st["exp_avg"] = np.zeros_like(p)
-            st["exp_avg_sq"] = np.zeros_like(p)
+            st["exp_avg"] = xp.zeros_like(p)
+            st["exp_avg_sq"] = xp.zeros_like(p)
         st["step"] += 1
         m, v = st["exp_avg"], st["exp_avg_sq"]
         if _fusable(p, m, v):                         # one pass in C++ (csrc/optim/optim.cpp)
@@ -171,26 +173,26 @@ class Adam(Optimizer):
             _C.adam_step(p, np.ascontiguousarray(grad, dtype=p.dtype), m, v, vmax, lr, b1, b2, g["eps"],
                          wd, self._decoupled, st["step"])
             return
-        if wd:                                        # NumPy passes otherwise
+        if wd:                                        # array passes otherwise (CuPy, non-contiguous)
             if self._decoupled:
                 p *= p.dtype.type(1 - lr * wd)
             else:
                 grad = grad + wd * p
-        tmp = np.multiply(grad, grad)                 # one scratch array, reused below
+        tmp = xp.multiply(grad, grad)                 # one scratch array, reused below
         m *= b1
         m += (1 - b1) * grad
         v *= b2
         tmp *= 1 - b2
         v += tmp
         if g["amsgrad"]:
-            vmax = st.setdefault("max_exp_avg_sq", np.zeros_like(p))
-            np.maximum(vmax, v, out=vmax)
+            vmax = st.setdefault("max_exp_avg_sq", xp.zeros_like(p))
+            xp.maximum(vmax, v, out=vmax)
             v = vmax
         t = st["step"]
-        np.sqrt(v, out=tmp)                           # denom = sqrt(v / (1 - b2^t)) + eps
+        xp.sqrt(v, out=tmp)                           # denom = sqrt(v / (1 - b2^t)) + eps
         tmp *= 1.0 / math.sqrt(1 - b2 ** t)
         tmp += g["eps"]
-        np.divide(m, tmp, out=tmp)
+        xp.divide(m, tmp, out=tmp)
         tmp *= lr / (1 - b1 ** t)
         p -= tmp
 
@@ -215,21 +217,22 @@ class RMSprop(Optimizer):
                                       centered=centered))
 
     def _update(self, g, p, grad, st):
+        xp = array_module(p)
         if g["weight_decay"]:
             grad = grad + g["weight_decay"] * p
         a = g["alpha"]
-        sq = st.setdefault("square_avg", np.zeros_like(p))
+        sq = st.setdefault("square_avg", xp.zeros_like(p))
         sq *= a
         sq += (1 - a) * grad * grad
         if g["centered"]:
-            ga = st.setdefault("grad_avg", np.zeros_like(p))
+            ga = st.setdefault("grad_avg", xp.zeros_like(p))
             ga *= a
             ga += (1 - a) * grad
-            avg = np.sqrt(sq - ga * ga) + g["eps"]
+            avg = xp.sqrt(sq - ga * ga) + g["eps"]
         else:
-            avg = np.sqrt(sq) + g["eps"]
+            avg = xp.sqrt(sq) + g["eps"]
         if g["momentum"]:
-            buf = st.setdefault("momentum_buffer", np.zeros_like(p))
+            buf = st.setdefault("momentum_buffer", xp.zeros_like(p))
             buf *= g["momentum"]
             buf += grad / avg
             p -= (g["lr"] * buf).astype(p.dtype, copy=False)
