@@ -17,6 +17,12 @@ import types
 import numpy as np
 
 DTYPES = {0: np.dtype(np.float32), 1: np.dtype(np.float64), 2: np.dtype(np.float16)}
+try:  # bfloat16 (code 3) exists where ml_dtypes does, as in nnkernels._cuda_ops
+    import ml_dtypes
+
+    DTYPES[3] = np.dtype(ml_dtypes.bfloat16)
+except ImportError:
+    pass
 
 
 class EmuArray(np.ndarray):
