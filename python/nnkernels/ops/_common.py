@@ -96,6 +96,10 @@ def backend(op: str, out=None, **arrays):
     kept), with NumPy array-likes converted. All CuPy -> CUDA; otherwise CPU. A mix, or
     CuPy arrays on another device than the current one, is a TypeError/ValueError naming
     the arrays. `out`, when given, must be an array of that backend."""
+    vals = tuple(arrays.values())
+    if (out is None or type(out) is np.ndarray) and all(
+            a is None or (type(a) is np.ndarray and a.flags.aligned) for a in vals):
+        return CPU, vals  # the common case, checked in one pass: plain aligned NumPy arrays
     for n, a in arrays.items():
         _refuse_tensor(a, f"{op}: {n}")
     on_gpu = [n for n, a in arrays.items() if a is not None and is_cupy(a)]
