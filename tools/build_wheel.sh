@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 export NNKERNELS_WHEEL=1   # show_config() reports "wheel build"
-rm -rf dist/*.whl
+rm -rf dist/*.whl wheelhouse/nnkernels-*.whl   # one wheel in wheelhouse/: the README's commands take it
 if [ "${NNKERNELS_TOOLCHAIN:-zig}" = zig ]; then
   if NK_ZIG=$("$PY" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))' 2>/dev/null); then
     export NK_ZIG CC="$PWD/tools/zig/cc" CXX="$PWD/tools/zig/c++"
