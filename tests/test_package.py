@@ -102,3 +102,30 @@ def test_cuda_extension_built_when_nvcc_present():
 def test_main_selfcheck_runs():
     out = _run("import nnkernels.__main__ as m; m.main(['--quick'])")
     assert "self-check" in out and "FAIL" not in out
+
+
+@pytest.mark.skipif(not os.environ.get("NNKERNELS_TEST_INSTALLED"),
+                    reason="set by tools/test_wheel.sh, which runs the suite on the installed wheel")
+def test_suite_runs_on_the_installed_wheel():
+    tree = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pkg = os.path.dirname(os.path.abspath(nk.__file__))
+    assert not pkg.startswith(tree + os.sep), f"imported {pkg}, from the source tree, not the wheel"
+    from nnkernels import _build_info
+    assert _build_info.wheel is True
+    # typing ships with the wheel: the marker and the stubs of both extensions
+    for name in ("py.typed", "_C.pyi", "_cuda.pyi"):
+        assert os.path.isfile(os.path.join(pkg, name)), f"{name} missing from the installed wheel"
+
+
+def test_examples_typecheck_against_the_stubs(tmp_path):
+    """`mypy examples/` (pyproject's [tool.mypy]) passes against the package's stubs and annotations."""
+    pytest.importorskip("mypy")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(nk.__file__)))
+    if parent == os.path.join(root, "python"):  # the source tree (mypy finds an installed one itself)
+        env["MYPYPATH"] = parent
+    r = subprocess.run([sys.executable, "-m", "mypy", "--config-file", os.path.join(root, "pyproject.toml"),
+                        "--cache-dir", str(tmp_path / "cache"), os.path.join(root, "examples")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
