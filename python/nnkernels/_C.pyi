@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['act_backward', 'act_forward', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool2d_forward', 'attention_backward', 'attention_forward', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bias_act', 'channel_sum', 'conv2d_backward_data', 'conv2d_backward_weight', 'conv2d_forward', 'cpu_features', 'cpu_isa', 'cpu_paths', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda_built', 'gemm', 'gemm_batched', 'gemm_kernel_name', 'gemm_ref', 'get_num_threads', 'get_spin_us', 'gru_backward', 'gru_forward', 'kernel_names', 'lstm_backward', 'lstm_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'rnn_activation', 'set_cpu_isa', 'set_num_threads', 'set_spin_us', 'softmax_backward', 'softmax_forward']
+__all__: list[str] = ['act_backward', 'act_forward', 'adam_step', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool2d_forward', 'attention_backward', 'attention_forward', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bias_act', 'channel_sum', 'conv2d_backward_data', 'conv2d_backward_weight', 'conv2d_forward', 'cpu_features', 'cpu_isa', 'cpu_paths', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda_built', 'embedding_backward', 'gemm', 'gemm_batched', 'gemm_kernel_name', 'gemm_ref', 'get_num_threads', 'get_spin_us', 'gru_backward', 'gru_forward', 'kernel_names', 'lstm_backward', 'lstm_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'rnn_activation', 'set_cpu_isa', 'set_num_threads', 'set_spin_us', 'softmax_backward', 'softmax_forward']
 def _runtime_check(rounds: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     Runs `rounds` team regions with barriers and loops on the pool and returns how many checks failed (0 expected); for tests/test_threads.py
@@ -21,6 +21,10 @@ def act_backward(grad_out: numpy.ndarray, v: numpy.ndarray, out: numpy.ndarray, 
 def act_forward(x: numpy.ndarray, out: numpy.ndarray, act: typing.SupportsInt | typing.SupportsIndex, slope: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     out = act(x) over contiguous arrays (act code from ops/activations.py)
+    """
+def adam_step(param: numpy.ndarray, grad: numpy.ndarray, exp_avg: numpy.ndarray, exp_avg_sq: numpy.ndarray, max_exp_avg_sq: typing.Any, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex, beta2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, decoupled: bool, step: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    One fused Adam/AdamW step in place on param, exp_avg, exp_avg_sq (and max_exp_avg_sq)
     """
 def adaptive_avg_pool2d_backward(grad_out: numpy.ndarray, out: numpy.ndarray, planes: typing.SupportsInt | typing.SupportsIndex, H: typing.SupportsInt | typing.SupportsIndex, W: typing.SupportsInt | typing.SupportsIndex, P: typing.SupportsInt | typing.SupportsIndex, Q: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
@@ -85,6 +89,10 @@ def cross_entropy_backward(logits: numpy.ndarray, target: typing.Annotated[numpy
 def cross_entropy_forward(logits: numpy.ndarray, target: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], loss: numpy.ndarray, label_smoothing: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     Per-row cross-entropy of logits (N, C) against int64 targets (N)
+    """
+def embedding_backward(indices: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], grad: numpy.ndarray, num_embeddings: typing.SupportsInt | typing.SupportsIndex, padding_idx: typing.SupportsInt | typing.SupportsIndex = -1) -> numpy.ndarray:
+    """
+    grad of an embedding table (num_embeddings x D): rows of grad summed per index
     """
 def gemm(a: numpy.ndarray, b: numpy.ndarray, out: numpy.ndarray, alpha: typing.SupportsFloat | typing.SupportsIndex, beta: typing.SupportsFloat | typing.SupportsIndex, trans_a: bool, trans_b: bool) -> None:
     """
