@@ -4,10 +4,10 @@ Dense 1: 656k parameters; 64 sequences of 80 tokens), and the whole training ste
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/optim_step.py
 
-Each figure is the median of 7 blocks; the NumPy versions are written out here as they
-were in nnkernels before the C++ kernels (optim/__init__.py Adam, nn/functional.py embedding).
+Each figure is the median of 7 blocks. The NumPy Adam is nnkernels's own array path
+(`Adam._passes`, which CuPy and non-contiguous parameters take); the NumPy embedding
+gradient is written out here as nn/functional.py had it before the C++ kernel.
 """
-import math
 import time
 
 import numpy as np
@@ -25,21 +25,6 @@ def median_ms(fn, n=20, blocks=7):
             fn()
         out.append((time.perf_counter() - t) / n * 1e3)
     return float(np.median(out))
-
-
-def numpy_adam(p, grad, m, v, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
-    tmp = np.multiply(grad, grad)
-    m *= b1
-    m += (1 - b1) * grad
-    v *= b2
-    tmp *= 1 - b2
-    v += tmp
-    np.sqrt(v, out=tmp)
-    tmp *= 1.0 / math.sqrt(1 - b2 ** t)
-    tmp += eps
-    np.divide(m, tmp, out=tmp)
-    tmp *= lr / (1 - b1 ** t)
-    p -= tmp
 
 
 def numpy_embedding_backward(idx, g, V):
@@ -66,10 +51,13 @@ def main():
         for p, g, m, v in zip(ps, gs, ms, vs):
             _C.adam_step(p, g, m, v, None, 1e-3, 0.9, 0.999, 1e-8, 0.0, False, step[0])
 
+    opt = nk.optim.Adam([nk.Tensor(ps[-1])], lr=1e-3)
+    hyper = opt.param_groups[0]
+
     def passes():
         step[0] += 1
         for p, g, m, v in zip(ps, gs, ms, vs):
-            numpy_adam(p, g, m, v, step[0])
+            opt._passes(np, hyper, p, g, m, v, None, step[0])
 
     idx = rng.integers(0, V, (B, T))
     g = rng.standard_normal((B, T, E)).astype(np.float32)

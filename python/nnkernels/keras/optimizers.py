@@ -97,11 +97,11 @@ class _KerasRMSprop(optim.RMSprop):
 
     def _update(self, g, p, grad, st):
         a = g["alpha"]
-        sq = st.setdefault("square_avg", np.zeros_like(p))
+        sq = optim._buffer(st, "square_avg", p)
         sq *= a
         sq += (1 - a) * grad * grad
         if g["centered"]:
-            ga = st.setdefault("grad_avg", np.zeros_like(p))
+            ga = optim._buffer(st, "grad_avg", p)
             ga *= a
             ga += (1 - a) * grad
             denom = sq - ga * ga + g["eps"]
@@ -109,7 +109,7 @@ class _KerasRMSprop(optim.RMSprop):
             denom = sq + g["eps"]
         inc = g["lr"] * grad / np.sqrt(denom)
         if g["momentum"]:
-            buf = st.setdefault("momentum_buffer", np.zeros_like(p))
+            buf = optim._buffer(st, "momentum_buffer", p)
             buf *= g["momentum"]
             buf += inc
             inc = buf

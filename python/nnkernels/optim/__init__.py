@@ -105,6 +105,15 @@ class Optimizer:
         return loss
 
 
+def _buffer(st, name, p):
+    """State array `name` of a parameter: zeros like `p` the first time, then the same array
+    (dict.setdefault would allocate a fresh zeros array on every step only to drop it)."""
+    a = st.get(name)
+    if a is None:
+        a = st[name] = array_module(p).zeros_like(p)
+    return a
+
+
 def _fusable(p, *state):
     """The fused C++ update applies: plain contiguous float32/float64 NumPy arrays of one dtype."""
     return (type(p) is np.ndarray and p.dtype in (np.float32, np.float64) and p.flags.c_contiguous
@@ -159,21 +168,20 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad))
 
     def _update(self, g, p, grad, st):
-        xp = array_module(p)
+        st["step"] = st.get("step", 0) + 1
+        m, v = _buffer(st, "exp_avg", p), _buffer(st, "exp_avg_sq", p)
+        vmax = _buffer(st, "max_exp_avg_sq", p) if g["amsgrad"] else None
+        if _fusable(p, m, v, *(() if vmax is None else (vmax,))):  # one pass in C++ (csrc/optim/optim.cpp)
+            _C.adam_step(p, np.ascontiguousarray(grad, dtype=p.dtype), m, v, vmax, g["lr"], *g["betas"], g["eps"],
+                         g["weight_decay"], self._decoupled, st["step"])
+        else:                                         # array passes (CuPy, non-contiguous)
+            self._passes(array_module(p), g, p, grad, m, v, vmax, st["step"])
+
+    def _passes(self, xp, g, p, grad, m, v, vmax, t):
+        """The step as whole-array operations of `xp` (numpy or cupy), in place."""
         b1, b2 = g["betas"]
         lr, wd = g["lr"], g["weight_decay"]
-        if not st:
-            st["step"] = 0
-            st["exp_avg"] = xp.zeros_like(p)
-            st["exp_avg_sq"] = xp.zeros_like(p)
-        st["step"] += 1
-        m, v = st["exp_avg"], st["exp_avg_sq"]
-        if _fusable(p, m, v):                         # one pass in C++ (csrc/optim/optim.cpp)
-            vmax = st.setdefault("max_exp_avg_sq", np.zeros_like(p)) if g["amsgrad"] else None
-            _C.adam_step(p, np.ascontiguousarray(grad, dtype=p.dtype), m, v, vmax, lr, b1, b2, g["eps"],
-                         wd, self._decoupled, st["step"])
-            return
-        if wd:                                        # array passes otherwise (CuPy, non-contiguous)
+        if wd:
             if self._decoupled:
                 p *= p.dtype.type(1 - lr * wd)
             else:
@@ -184,11 +192,9 @@ class Adam(Optimizer):
         v *= b2
         tmp *= 1 - b2
         v += tmp
-        if g["amsgrad"]:
-            vmax = st.setdefault("max_exp_avg_sq", xp.zeros_like(p))
+        if vmax is not None:
             xp.maximum(vmax, v, out=vmax)
             v = vmax
-        t = st["step"]
         xp.sqrt(v, out=tmp)                           # denom = sqrt(v / (1 - b2^t)) + eps
         tmp *= 1.0 / math.sqrt(1 - b2 ** t)
         tmp += g["eps"]
@@ -221,18 +227,18 @@ class RMSprop(Optimizer):
         if g["weight_decay"]:
             grad = grad + g["weight_decay"] * p
         a = g["alpha"]
-        sq = st.setdefault("square_avg", xp.zeros_like(p))
+        sq = _buffer(st, "square_avg", p)
         sq *= a
         sq += (1 - a) * grad * grad
         if g["centered"]:
-            ga = st.setdefault("grad_avg", xp.zeros_like(p))
+            ga = _buffer(st, "grad_avg", p)
             ga *= a
             ga += (1 - a) * grad
             avg = xp.sqrt(sq - ga * ga) + g["eps"]
         else:
             avg = xp.sqrt(sq) + g["eps"]
         if g["momentum"]:
-            buf = st.setdefault("momentum_buffer", xp.zeros_like(p))
+            buf = _buffer(st, "momentum_buffer", p)
             buf *= g["momentum"]
             buf += grad / avg
             p -= (g["lr"] * buf).astype(p.dtype, copy=False)
