@@ -377,22 +377,33 @@ void WrapImagesA<T>::pack_b(T*, int64_t, int64_t, int64_t, int64_t, int) const {
 template <typename T>
 void WrapImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const {
   const int64_t W = g.W, Q = g.Q, PQ = g.P * g.Q, Lw = (g.P - 1) * W + Q;
+  auto* interleave = MR % 8 == 0 && MR <= 64 ? kernels().interleave_rows : nullptr;  // the path's, if any
+  const T* rows[64];
   for (int64_t r0 = 0; r0 < mc; r0 += MR, dst += kc * MR) {
     const int mr = int(std::min<int64_t>(MR, mc - r0));
     int64_t n = k0 / Lw, l = k0 % Lw;
     for (int64_t kk = 0; kk < kc;) {
-      // one stretch of one output row (or of its junk tail)
+      // one stretch of one output row (or of its junk tail); with Q == W the rows of an
+      // image are one stretch
       const int64_t p = l / W, q = l % W;
       T* d = dst + kk * MR;
       if (q < Q) {
-        const int64_t len = std::min(Q - q, kc - kk);
+        const int64_t len = std::min(Q == W ? Lw - l : Q - q, kc - kk);
         const T* src = gy + n * img + (i0 + r0) * PQ + p * Q + q;
-        for (int i = 0; i < mr; ++i) {
-          const T* row = src + i * PQ;
-          for (int64_t t = 0; t < len; ++t) d[t * MR + i] = row[t];
+        for (int i = 0; i < mr; ++i) rows[i] = src + i * PQ;
+        bool done = false;
+        if constexpr (std::is_same<T, float>::value) {
+          if (interleave && mr == MR) {  // 8×8 register transposes
+            interleave(rows, MR, len, d);
+            done = true;
+          }
         }
-        for (int i = mr; i < MR; ++i)
-          for (int64_t t = 0; t < len; ++t) d[t * MR + i] = T(0);
+        if (!done) {
+          for (int i = 0; i < mr; ++i)
+            for (int64_t t = 0; t < len; ++t) d[t * MR + i] = rows[i][t];
+          for (int i = mr; i < MR; ++i)
+            for (int64_t t = 0; t < len; ++t) d[t * MR + i] = T(0);
+        }
         kk += len;
         l += len;
       } else {
