@@ -419,9 +419,45 @@ void WrapImagesA<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t 
 
 // ---- col2im ------------------------------------------------------------------------
 
+// col2im_add when gx rows and col rows have the same pitch (stride 1, Q == W, as with
+// 'same' padding): each tap's col row is added to the gx plane as ONE flat run instead of
+// one run per output row. The col elements whose input column falls outside the image
+// (the |woff| edge columns of each row) are zeroed first, so the flat run adds 0 where it
+// wraps into the neighbouring row; the run is clipped to the plane (the channel's own).
+// On 13×13 images (runs of 13) the per-row loop was a third of grad x.
 template <typename T>
-void col2im_add(const ConvGeom& g, const T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
+void col2im_add_flat(const ConvGeom& g, T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
+                     int64_t c0, int64_t c1) {
+  const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W, P = g.P;
+  for (int64_t c = c0; c < c1; ++c) {
+    T* gxc = gx + c * HW;
+    for (int64_t r = 0; r < R; ++r) {
+      const int64_t hoff = r * g.dh - g.ph;
+      // positions j whose input row p + hoff is inside the image
+      const int64_t jlo = std::max(j0, std::max<int64_t>(0, -hoff) * W);
+      const int64_t jhi = std::min(j0 + nj, std::min(P, H - hoff) * W);
+      for (int64_t s = 0; s < S; ++s) {
+        T* crow = col + ((c * R + r) * S + s) * ldc;  // crow[j - j0]: position j
+        const int64_t woff = s * g.dw - g.pw, off = hoff * W + woff;
+        if (woff != 0)
+          for (int64_t q = 0; q < W; ++q) {
+            if (uint64_t(q + woff) < uint64_t(W)) continue;
+            for (int64_t j = (j0 - q + W - 1) / W * W + q; j < j0 + nj; j += W) crow[j - j0] = T(0);
+          }
+        const int64_t a = std::max(jlo, -off), b = std::min(jhi, HW - off);
+        if (a >= b) continue;
+        T* d = gxc + (a + off);
+        const T* src = crow + (a - j0);
+        for (int64_t i = 0; i < b - a; ++i) d[i] += src[i];
+      }
+    }
+  }
+}
+
+template <typename T>
+void col2im_add(const ConvGeom& g, T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
                 int64_t c0, int64_t c1) {
+  if (g.sh == 1 && g.sw == 1 && g.Q == g.W) return col2im_add_flat(g, col, ldc, j0, nj, gx, c0, c1);
   const int64_t H = g.H, W = g.W, R = g.R, S = g.S, HW = H * W;
   thread_local std::vector<Run> runs;
   if (int64_t(runs.size()) < nj + 1) runs.resize(size_t(nj + 1));
@@ -465,7 +501,7 @@ void col2im_add(const ConvGeom& g, const T* col, int64_t ldc, int64_t j0, int64_
   template struct WrapPacker<T>;                                                           \
   template struct WrapTPacker<T>;                                                          \
   template struct WrapImagesA<T>;                                                          \
-  template void col2im_add<T>(const ConvGeom&, const T*, int64_t, int64_t, int64_t, T*, int64_t, \
+  template void col2im_add<T>(const ConvGeom&, T*, int64_t, int64_t, int64_t, T*, int64_t, \
                               int64_t);
 NK_INSTANTIATE(float)
 NK_INSTANTIATE(double)

@@ -110,7 +110,7 @@ struct WrapImagesA final : Packer<T> {
 // gx[c, h, w] += col[(c, r, s), j − j0] for the columns j in [j0, j0 + nj) of one image
 // and group (col rows are `ldc` apart), channels [c0, c1) only.
 template <typename T>
-void col2im_add(const ConvGeom& g, const T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
+void col2im_add(const ConvGeom& g, T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
                 int64_t c0, int64_t c1);
 
 }  // namespace nk
