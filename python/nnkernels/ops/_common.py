@@ -19,7 +19,7 @@ def is_cupy(x) -> bool:
 
 
 def _refuse_tensor(x, name: str) -> None:
-    if type(x).__name__ == "Tensor" and type(x).__module__.startswith("nnkernels.autograd"):
+    if type(x).__name__ == "Tensor" and type(x).__module__.startswith("nnkernels.core"):
         raise TypeError(f"{name}: got an nnkernels Tensor; this op takes arrays (pass tensor.data), or call "
                         "the differentiable nk.<op> / nn.functional version, which records the graph")
 

@@ -1,5 +1,5 @@
 """Elementwise activations and the fused bias + activation (csrc/elementwise/,
-cuda/elementwise.cu).
+cuda/elementwise.cu), each with its autograd `Function` and Tensor version.
 
 torch.nn.functional names and semantics. Any shape and strides in, a new C-contiguous
 array of the same shape and float dtype out, on the device of the input. Backward functions take what torch's
@@ -12,6 +12,8 @@ import math
 import numpy as np
 
 from ._common import ACT as _ACT
+from ..core.function import Function, differentiable
+from ..core.tensor import _t
 from ._common import axis_arg, backend, float_arg, result_float_dtype
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "relu_backward", "leaky_relu_backward",
@@ -163,3 +165,108 @@ def bias_act_backward(grad_out, x, bias, activation=None, axis=1, negative_slope
     other = tuple(d for d in range(x.ndim) if d != axis)
     gb = gx.sum(axis=other, dtype=dtype) if other else gx.copy()
     return gx, gb
+
+
+# ---- autograd: one Function per op, and its Tensor version (nk.<op> for Tensors) ----------
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return relu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return relu_backward(g, *ctx.saved_tensors)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return leaky_relu(x, negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        return leaky_relu_backward(g, *ctx.saved_tensors, ctx.slope), None
+
+
+class GELU(Function):
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return gelu(x, approximate)
+
+    @staticmethod
+    def backward(ctx, g):
+        return gelu_backward(g, *ctx.saved_tensors, ctx.approximate), None
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = sigmoid(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return sigmoid_backward(g, *ctx.saved_tensors)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return tanh_backward(g, *ctx.saved_tensors)
+
+
+class BiasAct(Function):
+    @staticmethod
+    def forward(ctx, x, bias, activation, axis, negative_slope):
+        ctx.save_for_backward(x, bias)
+        ctx.args = activation, axis, negative_slope
+        return bias_act(x, bias, activation, axis, negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, bias = ctx.saved_tensors
+        gx, gb = bias_act_backward(g, x, bias, *ctx.args)
+        return gx, (gb if bias is not None else None), None, None, None
+
+
+@differentiable(relu, "relu")
+def relu_tensor(x):
+    return ReLU.apply(_t(x))
+
+
+@differentiable(sigmoid, "sigmoid")
+def sigmoid_tensor(x):
+    return Sigmoid.apply(_t(x))
+
+
+@differentiable(tanh, "tanh")
+def tanh_tensor(x):
+    return Tanh.apply(_t(x))
+
+
+@differentiable(leaky_relu)
+def leaky_relu_tensor(x, negative_slope=0.01):
+    return LeakyReLU.apply(_t(x), negative_slope)
+
+
+@differentiable(gelu)
+def gelu_tensor(x, approximate="none"):
+    return GELU.apply(_t(x), approximate)
+
+
+@differentiable(bias_act)
+def bias_act_tensor(x, bias, activation=None, axis=1, negative_slope=0.01):
+    return BiasAct.apply(_t(x), bias, activation, axis, negative_slope)
