@@ -3,7 +3,7 @@ cuda/elementwise.cu), each with its autograd `Function` and Tensor version.
 
 torch.nn.functional names and semantics. Any shape and strides in, a new C-contiguous
 array of the same shape and float dtype out, on the device of the input. Backward functions take what torch's
-take: the input x for relu, leaky_relu and gelu, the output y for sigmoid and tanh.
+take: the input x for relu, leaky_relu, gelu and silu, the output y for sigmoid and tanh.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from ..core.function import Function, differentiable
 from ..core.tensor import _t
 from ._common import axis_arg, backend, float_arg, result_float_dtype
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "relu_backward", "leaky_relu_backward",
-           "sigmoid_backward", "tanh_backward", "gelu_backward", "bias_act", "bias_act_backward"]
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "relu_backward", "leaky_relu_backward",
+           "sigmoid_backward", "tanh_backward", "gelu_backward", "silu_backward", "bias_act", "bias_act_backward"]
 
 # Activations whose backward reads the output y (the others read the input x).
 _BACKWARD_FROM_Y = {"sigmoid", "tanh"}
@@ -105,6 +105,30 @@ def tanh_backward(grad_out, y):
 def gelu_backward(grad_out, x, approximate="none"):
     """grad_out · d gelu(x)/dx."""
     return _binary(grad_out, x, "x", "gelu_backward", _gelu_code(approximate, "gelu_backward"))
+
+
+def silu(x):
+    """x·sigmoid(x) elementwise (SiLU, swish), like torch.nn.functional.silu."""
+    be, (x,) = backend("silu", x=x)
+    dtype = result_float_dtype("silu", x=x)
+    x = be.contiguous(x, dtype)
+    out = be.empty(x.shape, dtype)
+    if x.size:
+        be.k.silu_forward(x, out)
+    return out
+
+
+def silu_backward(grad_out, x):
+    """grad_out · σ(x)(1 + x(1 - σ(x))), the gradient of silu at x."""
+    be, (grad_out, x) = backend("silu_backward", grad_out=grad_out, x=x)
+    dtype = result_float_dtype("silu_backward", grad_out=grad_out, x=x)
+    if grad_out.shape != x.shape:
+        raise ValueError(f"silu_backward: grad_out has shape {grad_out.shape} but x has shape {x.shape}")
+    g, x = be.contiguous(grad_out, dtype), be.contiguous(x, dtype)
+    out = be.empty(g.shape, dtype)
+    if g.size:
+        be.k.silu_backward(g, x, out)
+    return out
 
 
 def _bias_act_args(x, bias, activation, axis, negative_slope, op):
@@ -228,6 +252,17 @@ class Tanh(Function):
         return tanh_backward(g, *ctx.saved_tensors)
 
 
+class SiLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return silu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return silu_backward(g, *ctx.saved_tensors)
+
+
 class BiasAct(Function):
     @staticmethod
     def forward(ctx, x, bias, activation, axis, negative_slope):
@@ -265,6 +300,11 @@ def leaky_relu_tensor(x, negative_slope=0.01):
 @differentiable(gelu)
 def gelu_tensor(x, approximate="none"):
     return GELU.apply(_t(x), approximate)
+
+
+@differentiable(silu)
+def silu_tensor(x):
+    return SiLU.apply(_t(x))
 
 
 @differentiable(bias_act)
