@@ -317,3 +317,10 @@ def test_silu_on_cupy_names_the_missing_kernel():
             pytest.skip("this build has a CUDA silu")
         with pytest.raises(TypeError, match="silu_forward: CuPy arrays are not supported by this op yet"):
             nk.silu(x)
+
+
+def test_functional_silu_is_the_tensor_op():
+    x = np.linspace(-5, 5, 12).reshape(3, 4)
+    y = nk.nn.functional.silu(x)  # arrays in: a Tensor out, like the other F.* functions
+    assert isinstance(y, nk.Tensor)
+    np.testing.assert_allclose(y.numpy(), _silu_ref(x), rtol=1e-14)

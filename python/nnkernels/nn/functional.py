@@ -13,7 +13,7 @@ from .. import autograd as ag
 from .. import ops
 from ..autograd import Tensor, _make, _t  # noqa: F401
 from ..ops.activations import gelu_tensor as gelu, leaky_relu_tensor as leaky_relu, relu_tensor as relu  # noqa: F401
-from ..ops.activations import sigmoid_tensor as sigmoid, tanh_tensor as tanh  # noqa: F401
+from ..ops.activations import sigmoid_tensor as sigmoid, silu_tensor as silu, tanh_tensor as tanh  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention_tensor as scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv2d_tensor as conv2d, conv_transpose2d_tensor as conv_transpose2d  # noqa: F401
 from ..ops.gemm import linear_tensor as linear  # noqa: F401
@@ -24,7 +24,7 @@ from ..ops.softmax import CrossEntropy
 from ..ops.softmax import log_softmax_tensor as log_softmax, softmax_tensor as softmax  # noqa: F401
 
 __all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-           "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
+           "relu", "leaky_relu", "gelu", "sigmoid", "silu", "tanh", "softmax", "log_softmax", "dropout",
            "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "embedding", "layer_norm", "batch_norm",
            "scaled_dot_product_attention", "lstm", "gru", "flatten", "one_hot", "pad"]
