@@ -21,7 +21,7 @@ import functools
 from .. import ops
 from ..core import elementwise, reduce, shape
 from ..core.elementwise import *  # noqa: F401,F403
-from ..core.function import DIFFERENTIABLE, Function, FunctionCtx, array_module, differentiable  # noqa: F401
+from ..core.function import DIFFERENTIABLE, Function, FunctionCtx, array_module
 from ..core.reduce import *  # noqa: F401,F403
 from ..core.reduce import max_, mean, min_, sum_  # noqa: F401
 from ..core.shape import *  # noqa: F401,F403
