@@ -239,7 +239,7 @@ def matmul_tensor(a, b):
     return MatMul.apply(a, b)
 
 
-Tensor.__rmatmul__ = lambda self, o: matmul_tensor(o, self)
+Tensor.__rmatmul__ = lambda self, o: matmul_tensor(o, self)  # array @ Tensor: the operands swapped back
 
 
 @differentiable(gemm)
