@@ -259,3 +259,68 @@ def test_bias_act_check_op():
     pytest.importorskip("torch")
     check_op([(2, 3, 4), (3,)], lambda x, b: nk.bias_act(x, b, "gelu"),
              lambda x, b: torch.nn.functional.gelu(x + b[:, None]), atol=1e-12, rtol=1e-10)
+
+
+# ---- silu (SiLU / swish): the op added end to end as CONTRIBUTING's "Adding an op" walks it ----
+def _silu_ref(x):
+    return np.asarray(x, np.float64) * ref_act("sigmoid", x)
+
+
+def test_silu_check_op():
+    """CPU only: silu has no CUDA kernel yet (test_silu_on_cupy_names_the_missing_kernel)."""
+    n = check_op([(7, 9)], lambda x: nk.silu(x), torch.nn.functional.silu if torch else None,
+                 atol=1e-12, rtol=1e-10, ref=_silu_ref, low=-12.0, high=12.0, devices=("cpu",))
+    assert n >= 2 * len(nk.cpu_paths())
+    check_op([(2, 3, 5)], lambda x: nk.nn.SiLU()(x), torch.nn.SiLU() if torch else None, atol=1e-12,
+             rtol=1e-10, ref=_silu_ref, devices=("cpu",))
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-6), (np.float64, 1e-14)])
+def test_silu_arrays_against_float64_on_every_path(dtype, tol):
+    x = np.concatenate([np.linspace(-90, 90, 70001), [0.0, -0.0, 1e-30, -1e-30, -700.0, 700.0]]).astype(dtype)
+    g = np.random.default_rng(4).standard_normal(x.shape).astype(dtype)
+    x64 = x.astype(np.float64)
+    s = ref_act("sigmoid", x64)
+    want_y, want_gx = x64 * s, g * s * (1 + x64 * (1 - s))
+    old = nk.cpu_path()
+    for path in nk.cpu_paths():
+        nk.set_cpu_path(path)
+        try:
+            y, gx = nk.silu(x), nk.silu_backward(g, x)
+        finally:
+            nk.set_cpu_path(old)
+        assert y.dtype == dtype and gx.dtype == dtype and np.isfinite(y).all() and np.isfinite(gx).all()
+        assert rel_err(y, want_y) < tol, path
+        assert np.max(np.abs(gx - want_gx) / (np.abs(want_gx) + np.abs(g))) < 4 * tol, path
+
+
+def test_silu_strided_and_empty_inputs():
+    x = np.random.default_rng(5).standard_normal((6, 8))[:, ::2].T  # non-contiguous view
+    np.testing.assert_allclose(nk.silu(x), _silu_ref(x), rtol=1e-14)
+    assert nk.silu(np.zeros((0, 3))).shape == (0, 3)
+    assert nk.silu_backward(np.zeros((2, 0)), np.zeros((2, 0))).shape == (2, 0)
+
+
+def test_silu_bad_input_names_the_op():
+    with pytest.raises(TypeError, match="silu: x has unsupported dtype int64"):
+        nk.silu(np.arange(4))
+    with pytest.raises(ValueError, match=r"silu_backward: grad_out has shape \(2, 3\) but x has shape \(3, 2\)"):
+        nk.silu_backward(np.ones((2, 3)), np.ones((3, 2)))
+
+
+def test_silu_on_cupy_names_the_missing_kernel():
+    from helpers import on_device
+
+    with on_device("cuda"):
+        x = nk.tensor(np.ones((2, 3))).to("cuda").data
+        if nk.cuda.is_available() and hasattr(nk._cuda_ops, "silu_forward"):
+            pytest.skip("this build has a CUDA silu")
+        with pytest.raises(TypeError, match="silu_forward: CuPy arrays are not supported by this op yet"):
+            nk.silu(x)
+
+
+def test_functional_silu_is_the_tensor_op():
+    x = np.linspace(-5, 5, 12).reshape(3, 4)
+    y = nk.nn.functional.silu(x)  # arrays in: a Tensor out, like the other F.* functions
+    assert isinstance(y, nk.Tensor)
+    np.testing.assert_allclose(y.numpy(), _silu_ref(x), rtol=1e-14)

@@ -21,12 +21,12 @@ def _w(*shape):
     return _t(*shape, seed=7)
 
 
-# One call per differentiable public op, Tensors in. A new op in nnkernels.ops without an
-# entry here (or without a Tensor version) fails test_every_public_op_is_covered.
+# One call per differentiable public op, Tensors in; an op not listed here is called with one
+# (3, 4) Tensor (an elementwise op needs no entry; any other signature fails until it has
+# one). A new op in nnkernels.ops without a Tensor version fails
+# test_every_public_op_is_covered.
 EXAMPLES = {
-    "relu": lambda: (_t(3, 4),), "sigmoid": lambda: (_t(3, 4),), "tanh": lambda: (_t(3, 4),),
-    "leaky_relu": lambda: (_t(3, 4), 0.1), "gelu": lambda: (_t(3, 4),),
-    "softmax": lambda: (_t(3, 4),), "log_softmax": lambda: (_t(3, 4), 0),
+    "leaky_relu": lambda: (_t(3, 4), 0.1), "log_softmax": lambda: (_t(3, 4), 0),
     "bias_act": lambda: (_t(2, 3, 4), _w(3), "tanh"),
     "matmul": lambda: (_t(3, 4), _w(4, 5)), "gemm": lambda: (_t(3, 4), _w(4, 5)),
     "conv2d": lambda: (_t(1, 2, 5, 5), _w(3, 2, 3, 3)), "conv_transpose2d": lambda: (_t(1, 2, 4, 4), _w(2, 3, 3, 3)),
@@ -43,14 +43,14 @@ EXAMPLES = {
 
 def test_every_public_op_is_covered():
     diff = set(nk.autograd.DIFFERENTIABLE)
-    assert diff == set(EXAMPLES)
+    assert set(EXAMPLES) <= diff, set(EXAMPLES) - diff
     rest = [n for n in nk.ops.__all__ if n not in diff]
     assert all(n.endswith("_backward") or n == "RNNCache" for n in rest), rest
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.parametrize("name", sorted(nk.autograd.DIFFERENTIABLE))
 def test_public_op_given_a_tensor_keeps_the_graph(name):
-    args = EXAMPLES[name]()
+    args = EXAMPLES.get(name, lambda: (_t(3, 4),))()
     out = getattr(nk, name)(*args)
     outs = out if isinstance(out, tuple) else (out,)
     assert all(isinstance(o, nk.Tensor) and o.requires_grad and o.grad_fn is not None for o in outs)

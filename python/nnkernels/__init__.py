@@ -29,9 +29,9 @@ from . import cuda  # noqa: E402  never fails without a GPU
 from . import ops  # noqa: E402
 from .ops import *  # noqa: E402,F401,F403
 
-# Autograd (nnkernels/autograd/). nk.<op> for every op with a gradient
-# (autograd.DIFFERENTIABLE) is that op's one dispatcher: a Tensor in gives a recorded
-# Tensor out, NumPy/CuPy arrays go to the array op of nnkernels.ops unchanged.
+# Autograd (nnkernels/autograd/ over nnkernels/core/). nk.<op> for every op with a gradient
+# (autograd.DIFFERENTIABLE, registered by ops/<family>.py) is that op's one dispatcher: a
+# Tensor in gives a recorded Tensor out, NumPy/CuPy arrays go to the array op unchanged.
 from . import autograd  # noqa: E402
 from .autograd import *  # noqa: E402,F401,F403
 from .autograd import sum_ as sum, mean, reshape, permute  # noqa: E402,F401,A001

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor
+from ..core.tensor import Tensor
 
 __all__ = ["manual_seed", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
            "eye", "linspace", "randint"]

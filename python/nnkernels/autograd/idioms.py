@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.elementwise import add, clamp, div, mul, sub
+from ..core.reduce import _expand_back, _norm_axis
+from ..core.shape import getitem, permute
+from ..core.tensor import MaxResult, Tensor, _as_data, _make, _t, array_module, is_grad_enabled, no_grad
+from ..ops.gemm import matmul_tensor as matmul
 from .creation import _shape
-from .elementwise import add, clamp, div, mul, sub
-from .gemm import matmul
-from .reduce import _expand_back, _norm_axis
-from .shape import getitem, permute
-from .tensor import MaxResult, Tensor, _as_data, _make, _t, array_module, is_grad_enabled, no_grad
 
 __all__ = ["sin", "cos", "mm", "bmm", "allclose", "equal", "masked_fill", "sort", "argsort", "topk", "split",
            "chunk", "norm", "t"]

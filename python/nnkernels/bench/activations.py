@@ -16,7 +16,7 @@ def checks():
     x64 = x.astype(np.float64)
     erf = np.vectorize(math.erf)
     refs = {"relu": np.maximum(x64, 0), "sigmoid": 1 / (1 + np.exp(-x64)), "tanh": np.tanh(x64),
-            "gelu": 0.5 * x64 * (1 + erf(x64 / math.sqrt(2)))}
+            "gelu": 0.5 * x64 * (1 + erf(x64 / math.sqrt(2))), "silu": x64 / (1 + np.exp(-x64))}
     out = [(f"{k} float32", rel_err(getattr(nk, k)(x), v), 2e-6) for k, v in refs.items()]
     b = np.arange(3, dtype=np.float32)
     xb = np.ones((2, 3, 4), np.float32)
@@ -37,13 +37,14 @@ def rows(quick: bool = False, dtype=np.float32) -> List[Row]:
     tx = torch.from_numpy(x) if torch is not None else None
     F = torch.nn.functional if torch is not None else None
     fwd = [("relu", nk.relu, "relu"), ("sigmoid", nk.sigmoid, "sigmoid"), ("tanh", nk.tanh, "tanh"),
-           ("gelu", nk.gelu, "gelu"), ("gelu tanh", lambda a: nk.gelu(a, "tanh"), "gelu_tanh")]
+           ("gelu", nk.gelu, "gelu"), ("gelu tanh", lambda a: nk.gelu(a, "tanh"), "gelu_tanh"),
+           ("silu", nk.silu, "silu")]
     for name, ours, tname in fwd:
         peer = None
         if torch is not None:
             peer = {"relu": lambda: torch.relu(tx), "sigmoid": lambda: torch.sigmoid(tx),
                     "tanh": lambda: torch.tanh(tx), "gelu": lambda: F.gelu(tx),
-                    "gelu_tanh": lambda: F.gelu(tx, approximate="tanh")}[tname]
+                    "gelu_tanh": lambda: F.gelu(tx, approximate="tanh"), "silu": lambda: F.silu(tx)}[tname]
         out.append(Row("activations", f"{name} {n}", 2 * n * it, "GB/s", lambda ours=ours: ours(x),
                        {"torch": peer} if peer else {},
                        check=(lambda ours=ours, peer=peer: rel_err(ours(x), peer().numpy())) if peer else None,

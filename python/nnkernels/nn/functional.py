@@ -1,7 +1,7 @@
 """Differentiable layer functions on Tensors (the `torch.nn.functional` names).
 
-The kernel-backed ones are the `Function`s of nnkernels.autograd (one module per op
-family, forward and backward side by side); normalisations and the losses built from
+The kernel-backed ones are the Tensor versions of the ops of nnkernels.ops (each op's
+`Function`, forward and backward side by side, is in ops/<family>.py); normalisations and the losses built from
 elementwise pieces are light NumPy glue here.
 """
 from __future__ import annotations
@@ -12,16 +12,19 @@ from .. import _C
 from .. import autograd as ag
 from .. import ops
 from ..autograd import Tensor, _make, _t  # noqa: F401
-from ..autograd.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
-from ..autograd.attention import scaled_dot_product_attention  # noqa: F401
-from ..autograd.conv import conv2d, conv_transpose2d  # noqa: F401
-from ..autograd.gemm import linear  # noqa: F401
-from ..autograd.loss import CrossEntropy
-from ..autograd.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
-from ..autograd.rnn import gru, lstm  # noqa: F401
+from ..ops.activations import gelu_tensor as gelu, leaky_relu_tensor as leaky_relu, relu_tensor as relu  # noqa: F401
+from ..ops.activations import sigmoid_tensor as sigmoid, silu_tensor as silu, tanh_tensor as tanh  # noqa: F401
+from ..ops.attention import scaled_dot_product_attention_tensor as scaled_dot_product_attention  # noqa: F401
+from ..ops.conv import conv2d_tensor as conv2d, conv_transpose2d_tensor as conv_transpose2d  # noqa: F401
+from ..ops.gemm import linear_tensor as linear  # noqa: F401
+from ..ops.pool import adaptive_avg_pool2d_tensor as adaptive_avg_pool2d, avg_pool2d_tensor as avg_pool2d  # noqa: F401
+from ..ops.pool import max_pool2d_tensor as max_pool2d  # noqa: F401
+from ..ops.rnn import gru_tensor as gru, lstm_tensor as lstm  # noqa: F401
+from ..ops.softmax import CrossEntropy
+from ..ops.softmax import log_softmax_tensor as log_softmax, softmax_tensor as softmax  # noqa: F401
 
 __all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-           "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
+           "relu", "leaky_relu", "gelu", "sigmoid", "silu", "tanh", "softmax", "log_softmax", "dropout",
            "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "embedding", "layer_norm", "batch_norm",
            "scaled_dot_product_attention", "lstm", "gru", "flatten", "one_hot", "pad"]

@@ -1,7 +1,9 @@
 """Functional ops, one definition each: argument checks, output shape, and one call into
 the kernels of the backend that owns the arrays (`_common.backend`: `_C` for NumPy
-arrays, `nnkernels._cuda_ops` for CuPy arrays). Everything above this module (autograd,
-layers, training) calls these functions, never the extensions."""
+arrays, `nnkernels._cuda_ops` for CuPy arrays). Each family module also holds the
+autograd `Function` of each differentiable op, next to the array op, and its Tensor
+version (registered for `nk.<op>` by `core.function.differentiable`). Everything above
+this package (autograd, layers, training) calls these functions, never the extensions."""
 from __future__ import annotations
 
 from . import gemm as _gemm

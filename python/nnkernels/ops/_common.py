@@ -19,7 +19,7 @@ def is_cupy(x) -> bool:
 
 
 def _refuse_tensor(x, name: str) -> None:
-    if type(x).__name__ == "Tensor" and type(x).__module__.startswith("nnkernels.autograd"):
+    if type(x).__name__ == "Tensor" and type(x).__module__.startswith("nnkernels.core"):
         raise TypeError(f"{name}: got an nnkernels Tensor; this op takes arrays (pass tensor.data), or call "
                         "the differentiable nk.<op> / nn.functional version, which records the graph")
 
@@ -60,11 +60,23 @@ class _CPU:
         return np.asarray(a, dtype=dtype, order="C")
 
 
+class _CUDAKernels:
+    """The kernels of nnkernels._cuda_ops by name; a kernel it lacks (an op with CPU
+    kernels only) is a TypeError naming it, not an AttributeError."""
+
+    def __getattr__(self, name):
+        try:
+            return getattr(_cuda_ops, name)
+        except AttributeError:
+            raise TypeError(f"{name}: CuPy arrays are not supported by this op yet (no CUDA kernel in "
+                            "nnkernels._cuda_ops); pass a NumPy array") from None
+
+
 class _CUDA:
     """CuPy arrays on the CUDA kernels (through nnkernels._cuda_ops, read at call time so
     tests can swap in the emulator)."""
     name = "cuda"
-    k = _cuda_ops
+    k = _CUDAKernels()
 
     @property
     def xp(self):

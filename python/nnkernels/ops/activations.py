@@ -1,9 +1,9 @@
 """Elementwise activations and the fused bias + activation (csrc/elementwise/,
-cuda/elementwise.cu).
+cuda/elementwise.cu), each with its autograd `Function` and Tensor version.
 
 torch.nn.functional names and semantics. Any shape and strides in, a new C-contiguous
 array of the same shape and float dtype out, on the device of the input. Backward functions take what torch's
-take: the input x for relu, leaky_relu and gelu, the output y for sigmoid and tanh.
+take: the input x for relu, leaky_relu, gelu and silu, the output y for sigmoid and tanh.
 """
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import math
 import numpy as np
 
 from ._common import ACT as _ACT
+from ..core.function import Function, differentiable
+from ..core.tensor import _t
 from ._common import axis_arg, backend, float_arg, result_float_dtype
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "relu_backward", "leaky_relu_backward",
-           "sigmoid_backward", "tanh_backward", "gelu_backward", "bias_act", "bias_act_backward"]
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "relu_backward", "leaky_relu_backward",
+           "sigmoid_backward", "tanh_backward", "gelu_backward", "silu_backward", "bias_act", "bias_act_backward"]
 
 # Activations whose backward reads the output y (the others read the input x).
 _BACKWARD_FROM_Y = {"sigmoid", "tanh"}
@@ -105,6 +107,30 @@ def gelu_backward(grad_out, x, approximate="none"):
     return _binary(grad_out, x, "x", "gelu_backward", _gelu_code(approximate, "gelu_backward"))
 
 
+def silu(x):
+    """x·sigmoid(x) elementwise (SiLU, swish), like torch.nn.functional.silu."""
+    be, (x,) = backend("silu", x=x)
+    dtype = result_float_dtype("silu", x=x)
+    x = be.contiguous(x, dtype)
+    out = be.empty(x.shape, dtype)
+    if x.size:
+        be.k.silu_forward(x, out)
+    return out
+
+
+def silu_backward(grad_out, x):
+    """grad_out · σ(x)(1 + x(1 - σ(x))), the gradient of silu at x."""
+    be, (grad_out, x) = backend("silu_backward", grad_out=grad_out, x=x)
+    dtype = result_float_dtype("silu_backward", grad_out=grad_out, x=x)
+    if grad_out.shape != x.shape:
+        raise ValueError(f"silu_backward: grad_out has shape {grad_out.shape} but x has shape {x.shape}")
+    g, x = be.contiguous(grad_out, dtype), be.contiguous(x, dtype)
+    out = be.empty(g.shape, dtype)
+    if g.size:
+        be.k.silu_backward(g, x, out)
+    return out
+
+
 def _bias_act_args(x, bias, activation, axis, negative_slope, op):
     be, (x, bias) = backend(op, x=x, bias=bias)
     dtype = result_float_dtype(op, x=x, bias=bias)
@@ -163,3 +189,124 @@ def bias_act_backward(grad_out, x, bias, activation=None, axis=1, negative_slope
     other = tuple(d for d in range(x.ndim) if d != axis)
     gb = gx.sum(axis=other, dtype=dtype) if other else gx.copy()
     return gx, gb
+
+
+# ---- autograd: one Function per op, and its Tensor version (nk.<op> for Tensors) ----------
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return relu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return relu_backward(g, *ctx.saved_tensors)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return leaky_relu(x, negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        return leaky_relu_backward(g, *ctx.saved_tensors, ctx.slope), None
+
+
+class GELU(Function):
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return gelu(x, approximate)
+
+    @staticmethod
+    def backward(ctx, g):
+        return gelu_backward(g, *ctx.saved_tensors, ctx.approximate), None
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = sigmoid(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return sigmoid_backward(g, *ctx.saved_tensors)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return tanh_backward(g, *ctx.saved_tensors)
+
+
+class SiLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return silu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return silu_backward(g, *ctx.saved_tensors)
+
+
+class BiasAct(Function):
+    @staticmethod
+    def forward(ctx, x, bias, activation, axis, negative_slope):
+        ctx.save_for_backward(x, bias)
+        ctx.args = activation, axis, negative_slope
+        return bias_act(x, bias, activation, axis, negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, bias = ctx.saved_tensors
+        gx, gb = bias_act_backward(g, x, bias, *ctx.args)
+        return gx, (gb if bias is not None else None), None, None, None
+
+
+@differentiable(relu, "relu")
+def relu_tensor(x):
+    return ReLU.apply(_t(x))
+
+
+@differentiable(sigmoid, "sigmoid")
+def sigmoid_tensor(x):
+    return Sigmoid.apply(_t(x))
+
+
+@differentiable(tanh, "tanh")
+def tanh_tensor(x):
+    return Tanh.apply(_t(x))
+
+
+@differentiable(leaky_relu)
+def leaky_relu_tensor(x, negative_slope=0.01):
+    return LeakyReLU.apply(_t(x), negative_slope)
+
+
+@differentiable(gelu)
+def gelu_tensor(x, approximate="none"):
+    return GELU.apply(_t(x), approximate)
+
+
+@differentiable(silu)
+def silu_tensor(x):
+    return SiLU.apply(_t(x))
+
+
+@differentiable(bias_act)
+def bias_act_tensor(x, bias, activation=None, axis=1, negative_slope=0.01):
+    return BiasAct.apply(_t(x), bias, activation, axis, negative_slope)

@@ -12,7 +12,8 @@ alignment when Lq != Lk). ``scale`` defaults to 1/sqrt(D). A query that sees no 
 (every key masked, or Lk == 0) gets an output row of zeros and lse = -inf, as torch
 returns. The kernel is fused (online softmax) and never forms the Lq×Lk score matrix;
 ``return_lse=True`` also returns the row log-sum-exp (..., Lq) that
-``scaled_dot_product_attention_backward`` needs to recompute the probabilities.
+``scaled_dot_product_attention_backward`` needs to recompute the probabilities. The
+autograd `Function` and the Tensor version follow the array ops.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import math
 import numpy as np
 
 from .. import _C
+from ..core.function import Function, differentiable
+from ..core.tensor import _as_data, _t
 from ._common import as_array, check_result_size, float_arg, kernel_ready, result_float_dtype
 from .gemm import _batch_offsets
 
@@ -159,3 +162,27 @@ def scaled_dot_product_attention_backward(grad_out, q, k, v, out, lse, attn_mask
     gk = _unbroadcast(gk.reshape(batch + (Lk, D)), shapes["k"])
     gv = _unbroadcast(gv.reshape(batch + (Lk, Dv)), shapes["v"])
     return gq, gk, gv
+
+
+# ---- autograd: the Function and its Tensor version (nk.scaled_dot_product_attention) ------
+
+class ScaledDotProductAttention(Function):
+    @staticmethod
+    def forward(ctx, q, k, v, attn_mask, is_causal, scale):
+        out, lse = scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal, scale=scale,
+                                                return_lse=True)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.kw = dict(attn_mask=attn_mask, is_causal=is_causal, scale=scale)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gq, gk, gv = scaled_dot_product_attention_backward(g, *ctx.saved_tensors, **ctx.kw)
+        return gq, gk, gv, None, None, None
+
+
+@differentiable(scaled_dot_product_attention)
+def scaled_dot_product_attention_tensor(query, key, value, attn_mask=None, is_causal=False, scale=None):
+    """q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv); bool mask True = attend."""
+    mask = None if attn_mask is None else _as_data(attn_mask)
+    return ScaledDotProductAttention.apply(_t(query), _t(key), _t(value), mask, is_causal, scale)

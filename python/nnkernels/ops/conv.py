@@ -3,7 +3,8 @@
 Semantics and argument names follow ``torch.nn.functional.conv2d`` and
 ``conv_transpose2d``; the backward functions return the gradients that torch's
 autograd computes. Inputs may be float32 or float64 (mixed inputs promote), any
-strides; 3-D inputs (C, H, W) are treated as a batch of one, like torch.
+strides; 3-D inputs (C, H, W) are treated as a batch of one, like torch. Each op's
+autograd `Function` and Tensor version follow the array ops.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import numbers
 import numpy as np
 
 from .. import _C
+from ..core.function import Function, differentiable
+from ..core.tensor import _t
 from ._common import as_array, check_result_size, int_arg, int_pair, result_float_dtype
 
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
@@ -220,3 +223,44 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
     _C.conv2d_backward_weight(xc, gy, gw, **kw)        # roles of image and output swapped
     _C.channel_sum(gy, gb)
     return (gx[0] if unbatched else gx), gw, gb
+
+
+# ---- autograd: one Function per op, and its Tensor version (nk.<op> for Tensors) ----------
+
+class Conv2d(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, weight)
+        ctx.kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        return conv2d(x, weight, bias, **ctx.kw)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx, gw, gb = conv2d_backward(g, *ctx.saved_tensors, **ctx.kw)
+        return (gx, gw, gb) + (None,) * 4
+
+
+class ConvTranspose2d(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, output_padding, groups, dilation):
+        ctx.save_for_backward(x, weight)
+        ctx.kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                      dilation=dilation)
+        return conv_transpose2d(x, weight, bias, **ctx.kw)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx, gw, gb = conv_transpose2d_backward(g, *ctx.saved_tensors, **ctx.kw)
+        return (gx, gw, gb) + (None,) * 5
+
+
+@differentiable(conv2d)
+def conv2d_tensor(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, H, W), weight (K, C/groups, R, S), bias (K,) -> (N, K, P, Q); like F.conv2d."""
+    return Conv2d.apply(_t(x), weight, bias, stride, padding, dilation, groups)
+
+
+@differentiable(conv_transpose2d)
+def conv_transpose2d_tensor(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """x (N, C, H, W), weight (C, K/groups, R, S) -> (N, K, P, Q); like F.conv_transpose2d."""
+    return ConvTranspose2d.apply(_t(x), weight, bias, stride, padding, output_padding, groups, dilation)

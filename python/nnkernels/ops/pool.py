@@ -1,4 +1,5 @@
-"""2-D pooling: max, average, adaptive average (csrc/pool/, cuda/pool.cu).
+"""2-D pooling: max, average, adaptive average (csrc/pool/, cuda/pool.cu), each with its
+autograd `Function` and Tensor version.
 
 torch.nn.functional semantics and argument names, NCHW (or unbatched CHW) input,
 float32/float64, any strides (a C-contiguous copy is made when needed), NumPy arrays on
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.function import Function, differentiable
+from ..core.tensor import _t
 from ._common import backend, check_result_size, int_arg, int_pair, pool_out_size, result_float_dtype, shape_arg
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
@@ -187,3 +190,61 @@ def adaptive_avg_pool2d_backward(grad_out, input_shape):
         be.k.adaptive_avg_pool2d_backward(be.contiguous(grad_out, dtype), gx, planes,
                                           H, W, P, Q)
     return gx
+
+
+# ---- autograd: one Function per op, and its Tensor version (nk.<op> for Tensors) ----------
+
+class MaxPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, dilation, ceil_mode):
+        y, idx = max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+        ctx.save_for_backward(idx)
+        ctx.shape = x.shape
+        ctx.mark_non_differentiable(idx)
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, g, _):
+        return (max_pool2d_backward(g, *ctx.saved_tensors, ctx.shape),) + (None,) * 5
+
+
+class AvgPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding, ceil_mode, count_include_pad):
+        ctx.shape = x.shape
+        ctx.args = kernel_size, stride, padding, ceil_mode, count_include_pad
+        return avg_pool2d(x, *ctx.args)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (avg_pool2d_backward(g, ctx.shape, *ctx.args),) + (None,) * 5
+
+
+class AdaptiveAvgPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, output_size):
+        ctx.shape = x.shape
+        return adaptive_avg_pool2d(x, output_size)
+
+    @staticmethod
+    def backward(ctx, g):
+        return adaptive_avg_pool2d_backward(g, ctx.shape), None
+
+
+@differentiable(max_pool2d)
+def max_pool2d_tensor(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """x (N, C, H, W) -> (N, C, P, Q) [, indices flat over H*W]; like F.max_pool2d."""
+    y, idx = MaxPool2d.apply(_t(x), kernel_size, stride, padding, dilation, ceil_mode)
+    return (y, idx) if return_indices else y
+
+
+@differentiable(avg_pool2d)
+def avg_pool2d_tensor(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """x (N, C, H, W) -> (N, C, P, Q); like F.avg_pool2d."""
+    return AvgPool2d.apply(_t(x), kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+@differentiable(adaptive_avg_pool2d)
+def adaptive_avg_pool2d_tensor(x, output_size):
+    """x (N, C, H, W) -> (N, C, *output_size); like F.adaptive_avg_pool2d."""
+    return AdaptiveAvgPool2d.apply(_t(x), output_size)

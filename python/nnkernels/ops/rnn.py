@@ -10,13 +10,17 @@ The sequence functions run the whole time loop in C++: one GEMM for the input
 projection of every step, one recurrent GEMM and one fused gate pass per step, and
 backward through time likewise. With ``return_cache=True`` they also return an
 opaque cache (the saved gates and states) that ``lstm_backward``/``gru_backward``
-consume; do not modify ``x`` or ``y`` in place before calling the backward.
+consume; do not modify ``x`` or ``y`` in place before calling the backward. Each op's
+autograd `Function` (several outputs: one backward call receives the gradients of all
+of them) and Tensor version follow the array ops.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _C
+from ..core.function import Function, differentiable
+from ..core.tensor import _t
 from ._common import as_array, result_float_dtype
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "gru_cell", "gru_cell_backward",
@@ -339,3 +343,73 @@ def gru_cell_backward(grad_h1, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     if unb:
         gx, gh = gx[0], gh[0]
     return gx, gh, gw_ih, gw_hh, gb_ih, gb_hh
+
+
+# ---- autograd: one Function per op, and its Tensor version (nk.<op> for Tensors) ----------
+
+class LSTM(Function):
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        y, hT, cT, ctx.cache = lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh, return_cache=True)
+        return y, hT, cT
+
+    @staticmethod
+    def backward(ctx, gy, ghT, gcT):
+        return lstm_backward(gy, ghT, gcT, ctx.cache)
+
+
+class GRU(Function):
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):
+        y, hT, ctx.cache = gru(x, h0, w_ih, w_hh, b_ih, b_hh, return_cache=True)
+        return y, hT
+
+    @staticmethod
+    def backward(ctx, gy, ghT):
+        return gru_backward(gy, ghT, ctx.cache)
+
+
+class LSTMCell(Function):
+    @staticmethod
+    def forward(ctx, x, h, c, w_ih, w_hh, b_ih, b_hh):
+        ctx.save_for_backward(x, h, c, w_ih, w_hh, b_ih, b_hh)
+        return lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh)
+
+    @staticmethod
+    def backward(ctx, gh1, gc1):
+        return lstm_cell_backward(gh1, gc1, *ctx.saved_tensors)
+
+
+class GRUCell(Function):
+    @staticmethod
+    def forward(ctx, x, h, w_ih, w_hh, b_ih, b_hh):
+        ctx.save_for_backward(x, h, w_ih, w_hh, b_ih, b_hh)
+        return gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)
+
+    @staticmethod
+    def backward(ctx, gh1):
+        return gru_cell_backward(gh1, *ctx.saved_tensors)
+
+
+@differentiable(lstm)
+def lstm_tensor(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One layer, one direction. x (T, B, I), h0/c0 (B, G) -> y (T, B, G), hT, cT (B, G)."""
+    return LSTM.apply(_t(x), _t(h0), _t(c0), w_ih, w_hh, b_ih, b_hh)
+
+
+@differentiable(gru)
+def gru_tensor(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One layer, one direction. x (T, B, I), h0 (B, G) -> y (T, B, G), hT (B, G)."""
+    return GRU.apply(_t(x), _t(h0), w_ih, w_hh, b_ih, b_hh)
+
+
+@differentiable(lstm_cell)
+def lstm_cell_tensor(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step on Tensors -> (h1, c1); h, c may be None (zeros)."""
+    return LSTMCell.apply(_t(x), h, c, w_ih, w_hh, b_ih, b_hh)
+
+
+@differentiable(gru_cell)
+def gru_cell_tensor(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step on Tensors -> h1; h may be None (zeros)."""
+    return GRUCell.apply(_t(x), h, w_ih, w_hh, b_ih, b_hh)

@@ -1,4 +1,5 @@
-"""Softmax, log-softmax and cross-entropy (csrc/softmax/, cuda/softmax.cu).
+"""Softmax, log-softmax and cross-entropy (csrc/softmax/, cuda/softmax.cu), each with
+its autograd `Function` and Tensor version.
 
 torch.nn.functional semantics: numerically stable (max subtraction), any axis (the
 last axis is the fast path; on the CPU other axes are walked with a stride, no
@@ -11,6 +12,8 @@ import math
 
 import numpy as np
 
+from ..core.function import Function, differentiable
+from ..core.tensor import _t
 from ._common import axis_arg, backend, float_arg, result_float_dtype
 
 __all__ = ["softmax", "log_softmax", "softmax_backward", "log_softmax_backward", "cross_entropy",
@@ -143,3 +146,53 @@ def cross_entropy_backward(grad_out, logits, target, reduction="mean", label_smo
     if out.size:
         be.k.cross_entropy_backward(logits, target, gscale, stride, out, eps)
     return out
+
+
+# ---- autograd: one Function per op, and its Tensor version (nk.<op> for Tensors) ----------
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis, log):
+        y = (log_softmax if log else softmax)(x, axis=axis)
+        ctx.save_for_backward(y)
+        ctx.axis, ctx.log = axis, log
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        back = log_softmax_backward if ctx.log else softmax_backward
+        return back(g, *ctx.saved_tensors, axis=ctx.axis), None, None
+
+
+class CrossEntropy(Function):
+    """Fused cross-entropy of (N, C) logits and class-index targets."""
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction, label_smoothing):
+        ctx.save_for_backward(logits, target)
+        ctx.args = reduction, label_smoothing
+        return cross_entropy(logits, target, reduction, label_smoothing)
+
+    @staticmethod
+    def backward(ctx, g):
+        logits, target = ctx.saved_tensors
+        return cross_entropy_backward(g, logits, target, *ctx.args), None, None, None
+
+
+@differentiable(softmax, "softmax")
+def softmax_tensor(x, axis=-1, dim=None):
+    return Softmax.apply(_t(x), axis if dim is None else dim, False)
+
+
+@differentiable(log_softmax, "log_softmax")
+def log_softmax_tensor(x, axis=-1, dim=None):
+    return Softmax.apply(_t(x), axis if dim is None else dim, True)
+
+
+@differentiable(cross_entropy)
+def cross_entropy_tensor(input, target, *args, **kwargs):
+    """nk.cross_entropy on Tensors: torch.nn.functional.cross_entropy (class weights,
+    ignore_index, probability targets, (N, C, d...) inputs), which runs `CrossEntropy`
+    for (N, C) logits with class-index targets."""
+    from ..nn.functional import cross_entropy as f  # the composite loss lives with the layers
+    return f(_t(input), target, *args, **kwargs)

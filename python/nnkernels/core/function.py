@@ -20,6 +20,10 @@ receive and return *arrays* (NumPy or CuPy, the `.data` of the Tensors passed to
 when it is written against `array_module(x)`. `backward` returns one gradient per
 argument of `forward` (None for the ones without a gradient); a forward that returns
 a tuple receives one gradient per output (zeros for outputs that got none).
+
+The kernel-backed ops of nnkernels are Functions in ops/<family>.py, each next to the
+array op it differentiates; `differentiable` registers the Tensor version of such an op,
+from which `nnkernels.autograd` makes the dispatcher `nk.<op>`.
 """
 from __future__ import annotations
 
@@ -27,7 +31,22 @@ import numpy as np
 
 from .tensor import Tensor, array_module, is_grad_enabled
 
-__all__ = ["Function", "FunctionCtx", "array_module"]
+__all__ = ["Function", "FunctionCtx", "array_module", "differentiable", "DIFFERENTIABLE"]
+
+# The public differentiable ops: array op name -> its Tensor version (filled by `differentiable`).
+DIFFERENTIABLE: dict = {}
+
+
+def differentiable(array_op, *methods):
+    """Decorator for the Tensor version of `array_op` (Tensors in, a recorded Tensor out):
+    registers it as the Tensor path of `nk.<array_op.__name__>`, and as Tensor.<m> for each
+    name in `methods` (e.g. "relu" gives `t.relu()`)."""
+    def register(tensor_fn):
+        DIFFERENTIABLE[array_op.__name__] = tensor_fn
+        for m in methods:
+            setattr(Tensor, m, tensor_fn)
+        return tensor_fn
+    return register
 
 
 class FunctionCtx:

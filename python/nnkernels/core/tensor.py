@@ -1,8 +1,10 @@
-"""The Tensor core of the autograd: the Tensor (an array plus the graph that produced it),
-grad mode, the graph walk of `backward()`, devices (`Tensor.to`: NumPy on the CPU, CuPy
-on CUDA), save/load, and `_make(out, parents, backward)`, with which the closure ops of
-elementwise, reduce, shape, creation and idioms record their backward next to their
-forward. The kernel-backed ops are `Function`s in the family modules of this package.
+"""The Tensor: an array (NumPy or CuPy) plus the graph that produced it; grad mode, the
+graph walk of `backward()`, devices (`Tensor.to`: NumPy on the CPU, CuPy on CUDA),
+save/load, and `_make(out, parents, backward)`, with which the closure ops of this
+package (elementwise, reduce, shape) record their backward next to their forward.
+
+The methods backed by a kernel (`.relu()`, `@`, `.softmax()` ...) are not defined here:
+ops/<family>.py binds them (`core.function.differentiable`) next to the op's Function.
 """
 from __future__ import annotations
 
@@ -281,8 +283,6 @@ class Tensor:
     def __rtruediv__(self, o): return div(o, self)
     def __pow__(self, o): return pow(self, o)
     def __rpow__(self, o): return pow(o, self)
-    def __matmul__(self, o): return matmul(self, o)
-    def __rmatmul__(self, o): return matmul(o, self)
     def __neg__(self): return neg(self)
     def __pos__(self): return self
     def __getitem__(self, idx): return getitem(self, idx)
@@ -374,21 +374,12 @@ class Tensor:
         shape = tuple(s if s != -1 else self.shape[i - len(shape) + self.ndim] for i, s in enumerate(shape))
         return add(self, Tensor(np.zeros(shape, self.dtype)))
 
-    def relu(self): return relu(self)
-    def sigmoid(self): return sigmoid(self)
-    def tanh(self): return tanh(self)
     def exp(self): return exp(self)
     def log(self): return log(self)
     def sqrt(self): return sqrt(self)
     def abs(self): return abs(self)
     def clamp(self, min=None, max=None): return clamp(self, min, max)
     clip = clamp
-
-    def softmax(self, axis=-1, dim=None):
-        return softmax(self, _ax(axis, dim))
-
-    def log_softmax(self, axis=-1, dim=None):
-        return log_softmax(self, _ax(axis, dim))
 
     def __getstate__(self):  # pickling keeps the values, never the graph
         return {"data": self.numpy(), "requires_grad": self.requires_grad, "_grad": self._grad,
@@ -556,12 +547,8 @@ def load(path, map_location=None, weights_only=None):
     return unpack(read_npz(path, "load"), path, weights_only)
 
 
-# The ops the Tensor methods above call (their modules import this one; `idioms` also adds
-# the remaining Tensor methods).
-from .activations import log_softmax, relu, sigmoid, softmax, tanh  # noqa: E402
+# The closure ops the Tensor methods above call (their modules import this one).
 from .elementwise import abs, add, clamp, div, exp, log, mul, neg, pow, sqrt, sub  # noqa: E402
 from .function import _Slot  # noqa: E402
-from .gemm import matmul  # noqa: E402
 from .reduce import argmax, max_, mean, std, sum_, var  # noqa: E402
 from .shape import flatten, getitem, permute, reshape  # noqa: E402
-from . import idioms  # noqa: E402,F401
