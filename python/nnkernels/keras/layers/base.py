@@ -311,7 +311,8 @@ class Layer(nn.Module):
 
     def _load_own_weights(self, arrays):
         """_set_own_weights with `arrays` (NumPy, lists) moved to where this layer's weights are."""
-        dev = next(iter(self.parameters()), Tensor(np.zeros(0))).device
+        p = next(iter(self.parameters()), None)
+        dev = ag.device("cpu") if p is None else p.device
         self._set_own_weights([ag._move(ag._as_data(a), dev) for a in arrays])
 
     def _ensure_built(self, shapes):
