@@ -95,11 +95,14 @@ def _emu(a):
 
 
 class _EmuCupy(types.SimpleNamespace):
-    """The names below; any other attribute is NumPy's (its functions keep EmuArray inputs
-    EmuArrays: zeros_like, sqrt, swapaxes, ...)."""
+    """The names below; any other attribute is NumPy's, its functions giving device arrays
+    (zeros_like, sqrt, swapaxes, eye, arange, ...)."""
 
     def __getattr__(self, name):
-        return getattr(np, name)
+        a = getattr(np, name)
+        if callable(a) and not isinstance(a, (type, np.ufunc)):  # cupy.eye, cupy.arange, ...: on the device
+            return lambda *args, **kwargs: _device(a(*args, **kwargs))
+        return a
 
 
 def make_cupy():

@@ -293,3 +293,50 @@ def test_train_and_test_on_batch_follow_the_weights(gpu):
     assert all(type(v) is float for v in out)
     assert all(type(v) is float for v in model.test_on_batch(x[:16], y[:16]))
     assert all(is_cupy(p.data) for p in model.parameters())
+
+
+def test_keras_ops_in_a_custom_loss_run_on_the_device(gpu):
+    """keras.ops keeps device arrays on the device (one_hot, constants) and convert_to_numpy copies back."""
+    from nnkernels.keras import ops
+
+    def onehot_mse(y_true, y_pred):
+        t = ops.one_hot(y_true, 5)
+        assert is_cupy(t.data) and is_cupy(ops.convert_to_tensor(y_true, "float32").data)
+        return ops.mean(ops.square(t - y_pred), axis=-1) * ops.convert_to_tensor(2.0)
+
+    runs = []
+    for device in ("cpu", "cuda"):
+        nk.manual_seed(0)
+        model = bag_of_words()
+        model.compile(optimizer="adam", loss=onehot_mse if device == "cuda" else
+                      lambda y, p: ops.mean(ops.square(ops.one_hot(y, 5) - p), axis=-1) * 2.0)
+        runs.append(model.fit(*WORDS, epochs=1, batch_size=16, verbose=0, device=device).history["loss"])
+        out = model(WORDS[0][:3])
+        host = ops.convert_to_numpy(out)
+        assert type(host) is np.ndarray and host.shape == (3, 5)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5)
+    assert ops.convert_to_tensor(nk.tensor([1.0, 2.0]), "float64").dtype == np.float64
+    np.testing.assert_array_equal(ops.one_hot([2, 0], 3).numpy(), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_callbacks_that_read_logs_and_weights_on_the_device(gpu, tmp_path):
+    """EarlyStopping(restore_best_weights), ModelCheckpoint and ReduceLROnPlateau on a model on
+    the GPU behave as on the CPU: same stop, same restored weights, same files."""
+    x, y = WORDS
+    runs = []
+    for device in ("cpu", "cuda"):
+        nk.manual_seed(0)
+        model = bag_of_words()
+        model.compile(optimizer=optimizers.SGD(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        cbs = [callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True),
+               callbacks.ModelCheckpoint(str(tmp_path / f"{device}.weights.npz"), save_best_only=True),
+               callbacks.ReduceLROnPlateau(monitor="val_loss", patience=1, factor=0.5)]
+        h = model.fit(x, y, epochs=6, batch_size=16, verbose=0, validation_data=(x[:16], y[:16]), callbacks=cbs,
+                      device=device, shuffle=False)
+        fresh = bag_of_words()
+        fresh.load_weights(tmp_path / f"{device}.weights.npz")
+        runs.append((h.history, model.get_weights(), fresh.get_weights(), model.optimizer.learning_rate))
+    (h0, w0, f0, lr0), (h1, w1, f1, lr1) = runs
+    assert len(h1["loss"]) == len(h0["loss"]) and lr1 == lr0
+    for a, b in zip(w0 + f0, w1 + f1):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
