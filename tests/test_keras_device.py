@@ -340,3 +340,21 @@ def test_callbacks_that_read_logs_and_weights_on_the_device(gpu, tmp_path):
     assert len(h1["loss"]) == len(h0["loss"]) and lr1 == lr0
     for a, b in zip(w0 + f0, w1 + f1):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_cupy_arrays_as_data(gpu):
+    """x, y (and class_weight's labels) given as CuPy arrays: the same training as from NumPy."""
+    x, y = WORDS
+    on_gpu = [nk.tensor(a).to("cuda").data for a in (x, y)]
+    runs = []
+    for data in ((x, y), on_gpu):
+        nk.manual_seed(0)
+        model = bag_of_words()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        h = model.fit(*data, epochs=1, batch_size=16, verbose=0, device="cuda", class_weight={i: 1.0 + i for i in
+                                                                                              range(5)})
+        runs.append((h.history, model.predict(data[0], verbose=0), model.evaluate(*data, verbose=0)))
+    np.testing.assert_allclose(runs[1][0]["loss"], runs[0][0]["loss"], rtol=1e-6)
+    assert type(runs[1][1]) is np.ndarray
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-6)
+    np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=1e-6)

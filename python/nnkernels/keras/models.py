@@ -132,7 +132,7 @@ def _length(x):
 
 
 def _is_dataset_like(x):
-    return not isinstance(x, (np.ndarray, Tensor, list, tuple, dict))
+    return not (isinstance(x, (np.ndarray, Tensor, list, tuple, dict)) or is_cupy(x))
 
 
 def _validation(v):
