@@ -3,7 +3,9 @@
 It checks the *Python layer* on CuPy arrays: nnkernels.ops and its CUDA backend
 nnkernels._cuda_ops (the pointers, leading dimensions, transposes, batch strides and
 shapes it hands to the kernels), Tensors and Modules moved to 'cuda', and
-the GPU tests themselves: `EmuArray` is a NumPy array that passes for a CuPy array, and
+the GPU tests themselves: `EmuArray` is a NumPy array that passes for a CuPy array (and
+behaves like one where NumPy differs: 0-d device results, NumPy arrays refused in its
+math; `np.asarray` on it, which CuPy refuses, still goes through), and
 `EmuKernels` implements every `_cuda` binding in float64 NumPy, reading and writing
 memory through the raw pointers and element strides exactly as the CUDA kernels are
 told to. It says nothing about the CUDA kernels; those need a GPU.
