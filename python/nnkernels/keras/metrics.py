@@ -1,6 +1,6 @@
 """Keras metrics: stateful means over an epoch (`update_state`, `result`, `reset_state`).
 They compute with the array module of their inputs (NumPy, or CuPy for a model on a GPU):
-the running total then stays on the device until `result()` (or `results()` for several
+the running total then stays on the device until `result()` (or `host_results()` for several
 metrics at once, in one device-to-host copy) reads it."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..autograd import Tensor, array_module
 from ..ops._common import is_cupy
 
 __all__ = ["Metric", "Mean", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
-           "MeanSquaredError", "MeanAbsoluteError", "MeanMetricWrapper", "get", "results"]
+           "MeanSquaredError", "MeanAbsoluteError", "MeanMetricWrapper", "get"]
 
 
 def _arrays(y_true, y_pred):
@@ -20,7 +20,7 @@ def _arrays(y_true, y_pred):
     return array_module(p).asarray(ag._as_data(y_true)), p
 
 
-def results(metrics):
+def host_results(metrics):
     """[m.result() for m in metrics], with the totals kept on a device copied back at once."""
     on_device = [m for m in metrics if is_cupy(m.total)]
     if on_device:

@@ -392,7 +392,7 @@ class Model(Layer):
     def _results(self, trackers):
         """{name: float} of the running means and the compiled metrics (one device-to-host copy)."""
         slots = [m for _, m in self._compiled_metrics.slots]
-        values = metrics_mod.results(list(trackers.values()) + slots)
+        values = metrics_mod.host_results(list(trackers.values()) + slots)
         return dict(zip(list(trackers) + [m.name for m in slots], values))
 
     def _returned(self, logs, return_dict):
