@@ -3,7 +3,9 @@
 It checks the *Python layer* on CuPy arrays: nnkernels.ops and its CUDA backend
 nnkernels._cuda_ops (the pointers, leading dimensions, transposes, batch strides and
 shapes it hands to the kernels), Tensors and Modules moved to 'cuda', and
-the GPU tests themselves: `EmuArray` is a NumPy array that passes for a CuPy array, and
+the GPU tests themselves: `EmuArray` is a NumPy array that passes for a CuPy array (and
+behaves like one where NumPy differs: 0-d device results, NumPy arrays refused in its
+math; `np.asarray` on it, which CuPy refuses, still goes through), and
 `EmuKernels` implements every `_cuda` binding in float64 NumPy, reading and writing
 memory through the raw pointers and element strides exactly as the CUDA kernels are
 told to. It says nothing about the CUDA kernels; those need a GPU.
@@ -38,17 +40,71 @@ class EmuArray(np.ndarray):
     def device(self):
         return types.SimpleNamespace(id=0)
 
+    # CuPy's semantics where NumPy's differ: results (reductions, scalars taken by indexing,
+    # NumPy functions called on CuPy arrays, which CuPy runs) are arrays on the device, and a
+    # NumPy array mixed into a computation is a TypeError, so a host array handed to
+    # device code fails here as it would on a GPU.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        checked = inputs[:1] + inputs[2:] if method == "at" else inputs  # CuPy takes NumPy indices
+        _refuse_host_arrays(ufunc.__name__, checked + tuple(kwargs.get("out", ())))
+        out = kwargs.get("out")
+        if out:
+            kwargs["out"] = tuple(_host_view(o) for o in out)
+        r = getattr(ufunc, method)(*[_host_view(a) for a in inputs], **kwargs)
+        if out:
+            return out[0] if len(out) == 1 else out
+        return _device(r)
+
+    def __array_function__(self, func, types, args, kwargs):
+        _refuse_host_arrays(func.__name__, args)
+        host = [[_host_view(v) for v in a] if isinstance(a, (list, tuple)) else _host_view(a) for a in args]
+        return _device(func(*host, **{k: _host_view(v) for k, v in kwargs.items()}))
+
+    def __getitem__(self, key):
+        return _device(super().__getitem__(key))
+
+    def get(self):
+        """cupy.ndarray.get: a NumPy copy on the host."""
+        return np.array(self).view(np.ndarray)
+
+
+def _host_view(a):
+    return a.view(np.ndarray) if isinstance(a, EmuArray) else a
+
+
+def _device(r):
+    """A result as CuPy gives it: arrays (0-d for scalars) on the device."""
+    if isinstance(r, (tuple, list)):
+        return type(r)(_device(v) for v in r)
+    if isinstance(r, np.ndarray) and not isinstance(r, EmuArray):
+        return r.view(EmuArray)
+    if isinstance(r, np.generic):
+        return np.asarray(r).view(EmuArray)
+    return r
+
+
+def _refuse_host_arrays(name, args):
+    """TypeError for a NumPy array (not 0-d) among `args` (and the lists in them), as CuPy raises."""
+    for a in args:
+        for v in (a if isinstance(a, (list, tuple)) else (a,)):
+            if type(v) is np.ndarray and v.ndim:
+                raise TypeError(f"{name}: a NumPy array {v.shape} mixed with (emulated) CuPy arrays; "
+                                "move it to the device first")
+
 
 def _emu(a):
     return np.asarray(a).view(EmuArray)
 
 
 class _EmuCupy(types.SimpleNamespace):
-    """The names below; any other attribute is NumPy's (its functions keep EmuArray inputs
-    EmuArrays: zeros_like, sqrt, swapaxes, ...)."""
+    """The names below; any other attribute is NumPy's, its functions giving device arrays
+    (zeros_like, sqrt, swapaxes, eye, arange, ...)."""
 
     def __getattr__(self, name):
-        return getattr(np, name)
+        a = getattr(np, name)
+        if callable(a) and not isinstance(a, (type, np.ufunc)):  # cupy.eye, cupy.arange, ...: on the device
+            return lambda *args, **kwargs: _device(a(*args, **kwargs))
+        return a
 
 
 def make_cupy():
@@ -107,6 +163,9 @@ class EmuKernels:
 
     def device_count(self):
         return 1
+
+    def device_name(self, index):
+        return "emulated GPU"
 
     # -- GEMM
     def _gemm(self, din, dout, M, N, K, alpha, A, lda, ta, sa, B, ldb, tb, sb, beta, C, ldc, sc, batch, stream):

@@ -103,10 +103,7 @@ class CompiledMetrics:
     def update(self, y, out, output_names):
         for i, m in self.slots:
             yi, oi = (y, out) if i is None else (pick(y, i, output_names), out[i])
-            m.update_state(np.asarray(ag._as_data(yi)), np.asarray(ag._as_data(oi)))
-
-    def results(self):
-        return {m.name: m.result() for _, m in self.slots}
+            m.update_state(ag._as_data(yi), ag._as_data(oi))
 
 
 def _as_list(m):

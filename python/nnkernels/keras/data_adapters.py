@@ -1,5 +1,5 @@
 """What `fit` / `evaluate` / `predict` accept as data, as batches `(x, y, sample_weight)`:
-NumPy arrays (or lists / dicts of them, one per model input), a `keras.utils.PyDataset`
+NumPy or CuPy arrays (or lists / dicts of them, one per model input), a `keras.utils.PyDataset`
 (`Sequence`) whose items are batches, or a Python generator / iterator of batches. A batch
 is `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import autograd as ag
 from ..autograd import Tensor
+from ..ops._common import is_cupy
 from .layers.base import _flat, _map
 
 __all__ = ["adapter", "unpack"]
@@ -32,7 +33,7 @@ def unpack(batch):
 
 def class_sample_weight(y, class_weight):
     """Per-sample weights class_weight[label] (integer labels, or one-hot rows by their argmax)."""
-    a = np.asarray(ag._as_data(y))
+    a = ag._move(ag._as_data(y), ag.device("cpu"))
     labels = a.argmax(-1) if a.ndim > 1 and a.shape[-1] > 1 else a.reshape(len(a), -1)[:, 0].astype(np.int64)
     missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
     if missing:
@@ -41,7 +42,7 @@ def class_sample_weight(y, class_weight):
 
 
 def _is_arrays(x):
-    return all(isinstance(a, (np.ndarray, Tensor, list)) or np.isscalar(a) for a in _flat(x)) and not (
+    return all(isinstance(a, (np.ndarray, Tensor, list)) or is_cupy(a) or np.isscalar(a) for a in _flat(x)) and not (
         isinstance(x, list) and x and np.isscalar(x[0]))
 
 
@@ -116,7 +117,7 @@ class GeneratorBatches:
 def adapter(x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps_per_epoch=None, what="fit"):
     if x is None:
         raise ValueError(f"{what}: x is needed (arrays, a keras.utils.PyDataset or a generator of batches)")
-    if isinstance(x, (np.ndarray, Tensor, list, tuple, dict)) and _is_arrays(x):
+    if (isinstance(x, (np.ndarray, Tensor, list, tuple, dict)) or is_cupy(x)) and _is_arrays(x):
         return ArrayBatches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
     if y is not None or sample_weight is not None:
         raise ValueError(f"{what}: with a dataset or generator as x, give y and sample_weight inside its batches")

@@ -5,14 +5,16 @@ one value per sample (the last axis reduced), as Keras's do; the classes
 `sample_weight`. With `from_logits=False` and a prediction made by a softmax/sigmoid
 activation, cross-entropies are computed from that activation's input (`log_softmax`, stable
 BCE): the same value, better numerics. A loss given to `compile` as a plain function
-`fn(y_true, y_pred)` may return per-sample values or a scalar.
+`fn(y_true, y_pred)` may return per-sample values or a scalar. The losses compute with the
+array module of `y_pred` (NumPy, or CuPy for a model on a GPU); `y_true` and `sample_weight`
+are taken as arrays of that module.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import autograd as ag
-from ..autograd import Tensor
+from ..autograd import Tensor, array_module
 from ..nn import functional as F
 
 __all__ = ["Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
@@ -32,10 +34,15 @@ def _logits(y_pred, kind):
     return lg[1] if lg is not None and lg[0] == kind else None
 
 
+def _like(p, a):
+    """`a` (an array, a Tensor's data or a list) as an array of the module of Tensor `p`'s data."""
+    return array_module(p.data).asarray(ag._as_data(a))
+
+
 def _pair(y_true, y_pred):
     """(y_true as a float Tensor shaped like y_pred when the sizes agree, y_pred as a Tensor)."""
     p = ag._t(y_pred)
-    y = np.asarray(ag._as_data(y_true))
+    y = _like(p, y_true)
     if y.size == p.data.size and y.shape != p.shape:
         y = y.reshape(p.shape)
     return Tensor(y.astype(p.dtype, copy=False)), p
@@ -46,26 +53,28 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     """Integer labels (N, ...) against class scores (N, ..., C) -> (N, ...)."""
     p = ag._t(y_pred)
     c = p.shape[-1]
-    y = np.asarray(ag._as_data(y_true))
+    xp = array_module(p.data)
+    y = _like(p, y_true)
     lead = p.shape[:-1]
     if y.size != int(np.prod(lead, dtype=np.int64)):
         raise ValueError(f"sparse_categorical_crossentropy: {y.size} labels for predictions of shape {p.shape}")
     y = y.reshape(-1).astype(np.int64)
-    if y.size and (y.min() < 0 or y.max() >= c):
-        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {c}), "
-                         f"got min {y.min()}, max {y.max()}")
+    if y.size:
+        lo, hi = (int(v) for v in ag._move(xp.stack([y.min(), y.max()]), ag.device("cpu")))  # one copy
+        if lo < 0 or hi >= c:
+            raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {c}), got min {lo}, max {hi}")
     logits = p if from_logits else _logits(p, "softmax")
     if logits is not None:
         return F.cross_entropy(logits.reshape(-1, c), y, reduction="none").reshape(lead)
     q = p.reshape(-1, c)
     q = ag.log(ag.clamp(q / q.sum(axis=-1, keepdims=True), EPS, 1 - EPS))
-    return -q[np.arange(len(y)), y].reshape(lead)
+    return -q[xp.arange(len(y)), y].reshape(lead)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """One-hot (or probability) targets (N, ..., C) -> (N, ...)."""
     p = ag._t(y_pred)
-    y = np.asarray(ag._as_data(y_true))
+    y = _like(p, y_true)
     if y.shape != p.shape:
         raise ValueError(f"categorical_crossentropy: y_true shape {y.shape} must match y_pred {p.shape} "
                          "(one-hot labels; use sparse_categorical_crossentropy for integer labels)")
@@ -184,7 +193,7 @@ kld, logcosh = kl_divergence, log_cosh
 def _reduce(values, reduction, sample_weight=None):
     v = ag._t(values)
     if sample_weight is not None:
-        w = np.asarray(ag._as_data(sample_weight), v.dtype)
+        w = _like(v, sample_weight).astype(v.dtype, copy=False)
         w = w.reshape(w.shape + (1,) * (v.ndim - w.ndim)) if w.ndim < v.ndim else w
         v = v * Tensor(w)
     if reduction in (None, "none"):
@@ -227,7 +236,7 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true, y_pred):
         p = ag._t(y_pred)
         if not isinstance(y_true, Tensor):
-            y = np.asarray(y_true)
+            y = _like(p, y_true)
             y_true = Tensor(y.astype(p.dtype) if np.issubdtype(y.dtype, np.floating) else y)
         return self.fn(y_true, p, **self.kwargs)
 

@@ -1,13 +1,34 @@
-"""Keras metrics: stateful means over an epoch (`update_state`, `result`, `reset_state`)."""
+"""Keras metrics: stateful means over an epoch (`update_state`, `result`, `reset_state`).
+They compute with the array module of their inputs (NumPy, or CuPy for a model on a GPU):
+the running total then stays on the device until `result()` (or `host_results()` for several
+metrics at once, in one device-to-host copy) reads it."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import autograd as ag
-from ..autograd import Tensor
+from ..autograd import Tensor, array_module
+from ..ops._common import is_cupy
 
 __all__ = ["Metric", "Mean", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
            "MeanSquaredError", "MeanAbsoluteError", "MeanMetricWrapper", "get"]
+
+
+def _arrays(y_true, y_pred):
+    """(y_true, y_pred) as arrays of one module: y_pred's (NumPy, or CuPy on a GPU)."""
+    p = ag._as_data(y_pred)
+    return array_module(p).asarray(ag._as_data(y_true)), p
+
+
+def host_results(metrics):
+    """[m.result() for m in metrics], with the totals kept on a device copied back at once."""
+    on_device = [m for m in metrics if is_cupy(m.total)]
+    if on_device:
+        xp = array_module(on_device[0].total)
+        host = xp.asnumpy(xp.stack([m.total.astype(xp.float64) for m in on_device]))
+        for m, t in zip(on_device, host.tolist()):
+            m.total = t
+    return [m.result() for m in metrics]
 
 
 class Metric:
@@ -22,19 +43,21 @@ class Metric:
         self.total, self.count = 0.0, 0
 
     def update_state(self, y_true, y_pred):
-        v = np.asarray(self.values(np.asarray(y_true), np.asarray(y_pred)), np.float64)
-        self.total += float(v.sum())
+        v = self.values(*_arrays(y_true, y_pred))
+        self.total = self.total + v.sum(dtype=np.float64)
         self.count += v.size
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        return float(self.total) / self.count if self.count else 0.0
 
 
 class Mean(Metric):
     name = "mean"
 
     def update_state(self, value, weight=1):
-        self.total += float(value) * weight
+        """Add `value` (a number, or a 0-d array that may stay on its device) `weight` times."""
+        v = ag._as_data(value)
+        self.total = self.total + (v.astype(np.float64) if is_cupy(v) else float(v)) * weight
         self.count += weight
 
 
@@ -81,7 +104,7 @@ class MeanAbsoluteError(Metric):
     name = "mean_absolute_error"
 
     def values(self, y, p):
-        return np.abs(p - y.reshape(p.shape)).mean(axis=-1)
+        return abs(p - y.reshape(p.shape)).mean(axis=-1)
 
 
 class MeanMetricWrapper(Metric):
@@ -93,16 +116,15 @@ class MeanMetricWrapper(Metric):
         super().__init__(name or getattr(fn, "__name__", "metric"))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        p = np.asarray(y_pred)
-        y = np.asarray(y_true)
-        v = np.asarray(ag._as_data(self.fn(Tensor(y.astype(p.dtype) if np.issubdtype(y.dtype, np.floating)
-                                                 else y), Tensor(p), **self.kwargs)), np.float64)
+        y, p = _arrays(y_true, y_pred)
+        y = y.astype(p.dtype) if np.issubdtype(y.dtype, np.floating) else y
+        v = array_module(p).asarray(ag._as_data(self.fn(Tensor(y), Tensor(p), **self.kwargs)), np.float64)
         n = len(p) if p.ndim else 1
         if v.ndim == 0:
-            self.total += float(v) * n
+            self.total = self.total + v * n
             self.count += n
         else:
-            self.total += float(v.sum())
+            self.total = self.total + v.sum()
             self.count += v.size
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from .. import autograd as ag
 from .._io import read_npz, write_npz
 from ..autograd import Tensor
+from ..ops._common import is_cupy
 from . import callbacks as callbacks_mod
 from . import compile_utils, data_adapters, saving
 from . import metrics as metrics_mod
@@ -85,12 +86,33 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _device_line(ctx=None):
+def _device_line(dev, ctx=None):
+    """fit's first line: the device it trains on (and, under a process group, how the work is shared)."""
     from .. import get_num_threads, cpu_path
-    if ctx is not None:
-        return (f"Training on CPU (nnkernels {cpu_path()} kernels, {get_num_threads()} threads per rank, "
-                f"{ctx.describe()})")
-    return f"Training on CPU (nnkernels {cpu_path()} kernels, {get_num_threads()} threads)"
+    per_rank = "" if ctx is None else " per rank"
+    share = "" if ctx is None else f", {ctx.describe()}"
+    if dev.type == "cuda":
+        from .. import _cuda_ops
+        index = dev.index or 0
+        return f"Training on cuda:{index} ({_cuda_ops._k().device_name(index)}{share})"
+    return f"Training on CPU (nnkernels {cpu_path()} kernels, {get_num_threads()} threads{per_rank}{share})"
+
+
+def _device(device, what):
+    """The device fit / evaluate / predict run on: 'cpu', 'cuda' (which must be usable: the error
+    names what is missing) or 'auto' (the GPU when nk.cuda.is_available(), else the CPU)."""
+    if device not in ("auto", "cpu", "cuda") and not (isinstance(device, str) and device.startswith("cuda:")):
+        raise ValueError(f"{what}: device must be None, 'auto', 'cpu' or 'cuda', got {device!r}")
+    dev = ag.device(device)
+    if dev.type == "cuda":
+        from .. import cuda
+        cuda.require(f"{what}(device={str(device)!r})")
+    return dev
+
+
+def _on(x, dev):
+    """Arrays (or Tensors; lists / dicts of them) as arrays on `dev`, moved once; None stays None."""
+    return None if x is None else _map(lambda a: ag._move(ag._as_data(a), dev), x)
 
 
 def _fit_context():
@@ -110,7 +132,7 @@ def _length(x):
 
 
 def _is_dataset_like(x):
-    return not isinstance(x, (np.ndarray, Tensor, list, tuple, dict))
+    return not (isinstance(x, (np.ndarray, Tensor, list, tuple, dict)) or is_cupy(x))
 
 
 def _validation(v):
@@ -120,17 +142,18 @@ def _validation(v):
     return v, None, None
 
 
-def _as_input(x):
+def _as_input(x, dev=None):
+    """Model inputs as Tensors (float64 arrays as float32), on `dev` when given."""
     if isinstance(x, dict):
-        return {k: _as_input(v) for k, v in x.items()}
+        return {k: _as_input(v, dev) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_as_input(a) for a in x]
+        return [_as_input(a, dev) for a in x]
     if isinstance(x, Tensor):
-        return x
-    a = np.asarray(x)
+        return x if dev is None else x.to(dev)
+    a = x if is_cupy(x) else np.asarray(x)
     if a.dtype == np.float64:
         a = a.astype(np.float32)
-    return Tensor(a)
+    return Tensor(a if dev is None else ag._move(a, dev))
 
 
 class Model(Layer):
@@ -317,6 +340,18 @@ class Model(Layer):
             for p in held:
                 p.requires_grad = True
 
+    def _use_device(self, device, what):
+        """The device `what` runs on; the weights (and the optimizer's slots) moved there once.
+        None: where the weights are (the CPU unless a fit(device=...) or model.to moved them)."""
+        if device is None:
+            p = next(iter(self.parameters()), None)
+            return ag.device("cpu") if p is None else p.device
+        dev = _device(device, what)
+        self.to(dev)
+        if self.optimizer is not None:
+            self.optimizer._to(dev)
+        return dev
+
     def _bind_optimizer(self):
         if not self.optimizer.built:
             self.optimizer.build(self._trainable_params())
@@ -346,12 +381,19 @@ class Model(Layer):
         return {"loss": loss, **parts}
 
     def _step_logs(self, logs, y, out, trackers, n):
-        """Fold one batch into the epoch's running means (loss terms) and metrics."""
+        """Fold one batch into the epoch's running means (loss terms) and metrics; the logs as
+        Python floats (on a GPU the values stay there and come back in one copy per step)."""
         for k, v in logs.items():
-            trackers.setdefault(k, metrics_mod.Mean(k)).update_state(float(ag._as_data(v)), n)
+            trackers.setdefault(k, metrics_mod.Mean(k)).update_state(ag._as_data(v), n)
         if y is not None and out is not None:
             self._compiled_metrics.update(y, out, self.output_names)
-        return {**{k: t.result() for k, t in trackers.items()}, **self._compiled_metrics.results()}
+        return self._results(trackers)
+
+    def _results(self, trackers):
+        """{name: float} of the running means and the compiled metrics (one device-to-host copy)."""
+        slots = [m for _, m in self._compiled_metrics.slots]
+        values = metrics_mod.host_results(list(trackers.values()) + slots)
+        return dict(zip(list(trackers) + [m.name for m in slots], values))
 
     def _returned(self, logs, return_dict):
         if return_dict:
@@ -365,18 +407,21 @@ class Model(Layer):
         if isinstance(y, (list, tuple, dict)):
             raise ValueError("class_weight: only for a model with one output (use sample_weight)")
         cw = data_adapters.class_sample_weight(y, class_weight)
-        return cw if sample_weight is None else cw * np.asarray(sample_weight, np.float32)
+        return cw if sample_weight is None else cw * np.asarray(ag._move(ag._as_data(sample_weight), ag.device("cpu")),
+                                                                np.float32)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch. Like Keras: returns that batch's loss (a float), or
         `[loss, *metrics]` when compiled with metrics, or a dict with return_dict=True."""
         self._check_compiled("train_on_batch")
-        xb = _as_input(x)
-        self._ensure_model_built(xb)
+        self._ensure_model_built(_as_input(x))
+        dev = self._use_device(None, "train_on_batch")
+        xb = _as_input(x, dev)
         self._bind_optimizer()
         self.train(True)
         self._compiled_metrics.reset()
         sw = self._batch_weights(y, sample_weight, class_weight)
+        y, sw = _on(y, dev), _on(sw, dev)
         with self._compiled_trainable_state():
             logs = self.train_step((xb, y, sw))
             out = self.__dict__.pop("_step_out", None)
@@ -394,8 +439,10 @@ class Model(Layer):
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch in inference mode, returned as train_on_batch does."""
         self._check_compiled("test_on_batch")
-        xb = _as_input(x)
-        self._ensure_model_built(xb)
+        self._ensure_model_built(_as_input(x))
+        dev = self._use_device(None, "test_on_batch")
+        xb = _as_input(x, dev)
+        y, sample_weight = _on(y, dev), _on(sample_weight, dev)
         was = self.training
         self.train(False)
         self._compiled_metrics.reset()
@@ -409,9 +456,11 @@ class Model(Layer):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, class_weight=None,
-            sample_weight=None, **kwargs):
+            sample_weight=None, device=None, **kwargs):
         """Train for `epochs` on arrays, a PyDataset or a generator of batches; returns a
-        History whose `.history` holds the per-epoch logs."""
+        History whose `.history` holds the per-epoch logs. `device` (an nnkernels addition):
+        'auto' (the GPU when nk.cuda.is_available(), else the CPU), 'cpu' or 'cuda'; the weights
+        and the optimizer's state move there and stay; None trains where the weights are."""
         self._check_compiled("fit")
         batch_size = batch_size or 32
         verbose = 1 if verbose == "auto" else verbose
@@ -432,6 +481,7 @@ class Model(Layer):
             raise ValueError("fit: validation_split needs array inputs; give validation_data instead")
         self._ensure_model_built(_as_input(data.first()))
         self._bind_optimizer()
+        dev = self._use_device(device, "fit")
         self.history = callbacks_mod.History()
         cbs = list(callbacks or []) + [self.history]  # last, as in Keras: it sees what the others log
         dist = _fit_context()  # data parallel under a process group: batch_size is per rank
@@ -444,7 +494,7 @@ class Model(Layer):
             cb.set_model(self)
         self.stop_training = False
         if verbose:
-            print(_device_line(dist))
+            print(_device_line(dev, dist))
         for cb in cbs:
             cb.on_train_begin()
         steps = data.steps if dist is None else dist.steps(data.n, batch_size)
@@ -474,8 +524,9 @@ class Model(Layer):
                     n = _length(xb)
                     with self._compiled_trainable_state():
                         if n:
-                            swb = self._batch_weights(yb, swb, class_weight)
-                            blogs = self.train_step((_as_input(xb), yb, swb))
+                            swb = _on(self._batch_weights(yb, swb, class_weight), dev)
+                            yb = _on(yb, dev)
+                            blogs = self.train_step((_as_input(xb, dev), yb, swb))
                             out = self.__dict__.pop("_step_out", None)
                         else:  # an uneven last step left this rank no sample: it still joins the allreduce
                             self.optimizer.zero_grad()
@@ -489,11 +540,11 @@ class Model(Layer):
                         bar.update(step, logs)
                 if dist is not None:
                     dist.reduce_metrics(list(trackers.values()) + [m for _, m in self._compiled_metrics.slots])
-                    logs = {**{k: t.result() for k, t in trackers.items()}, **self._compiled_metrics.results()}
+                    logs = self._results(trackers)
                 if validation_data is not None:
                     vx, vy, vsw = _validation(validation_data)
                     vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, sample_weight=vsw,
-                                         return_dict=True)
+                                         return_dict=True, device=dev)
                     logs.update({"val_" + k: v for k, v in vals.items()})
                 bar.target = steps or step
                 bar.update(bar.target, logs, final=True)
@@ -512,8 +563,9 @@ class Model(Layer):
         return self.history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 return_dict=False, **kwargs):
-        """Loss (and metrics) over the data in inference mode; a scalar, a list, or a dict."""
+                 return_dict=False, device=None, **kwargs):
+        """Loss (and metrics) over the data in inference mode; a scalar, a list, or a dict.
+        `device` as in fit."""
         self._check_compiled("evaluate")
         batch_size = batch_size or 32
         verbose = 1 if verbose == "auto" else verbose
@@ -529,6 +581,7 @@ class Model(Layer):
                                              batch_size, False, steps, "evaluate")
                 verbose = verbose if dist.is_chief else 0
         self._ensure_model_built(_as_input(data.first()))
+        dev = self._use_device(device, "evaluate")
         trackers = {"loss": metrics_mod.Mean("loss")}
         self._compiled_metrics.reset()
         bar = ProgressBar(data.steps or 0, verbose)
@@ -540,29 +593,32 @@ class Model(Layer):
             for step, (xb, yb, swb) in enumerate(data.epoch(), 1):
                 n = _length(xb)
                 if n:
-                    blogs = self.test_step((_as_input(xb), yb, swb))
+                    yb = _on(yb, dev)
+                    blogs = self.test_step((_as_input(xb, dev), yb, _on(swb, dev)))
                     out = self.__dict__.pop("_step_out", None)
                     logs = self._step_logs(blogs, yb, out, trackers, n)
         self.train(was)
         if dist is not None:
             dist.reduce_metrics(list(trackers.values()) + [m for _, m in self._compiled_metrics.slots])
-        logs = {**{k: t.result() for k, t in trackers.items()}, **self._compiled_metrics.results()}
+        logs = self._results(trackers)
         bar.target = data.steps or step
         bar.update(bar.target, logs, final=True)
         return self._returned(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, **kwargs):
-        """Outputs for x as NumPy arrays, computed batch by batch in inference mode."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, device=None, **kwargs):
+        """Outputs for x as NumPy arrays (also after training on a GPU), computed batch by batch
+        in inference mode. `device` as in fit."""
         batch_size = batch_size or 32
         verbose = 1 if verbose == "auto" else verbose
         data = data_adapters.adapter(x, None, None, batch_size, False, steps, "predict")
         self._ensure_model_built(_as_input(data.first()))
+        dev = self._use_device(device, "predict")
         outs = []
         was = self.training
         self.train(False)
         with ag.no_grad():
             for xb, _, _ in data.epoch():
-                o = self._forward(_as_input(xb))
+                o = self._forward(_as_input(xb, dev))
                 outs.append(_map(lambda t: np.array(t.numpy()), o))
         self.train(was)
         bar = ProgressBar(len(outs), verbose)
@@ -636,7 +692,7 @@ class Model(Layer):
             if not np.issubdtype(data[k].dtype, np.number):
                 raise ValueError(f"load_weights: {k} has non-numeric dtype {data[k].dtype}")
         for k, t in items:
-            t.data[...] = data[k]
+            t.data[...] = ag._move(data[k], t.device)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """The whole model in a '.keras' zip (config.json: architecture and compile arguments,

@@ -20,15 +20,19 @@ _t = ag._t
 
 
 def _const(a):
-    return Tensor(np.asarray(ag._as_data(a)))
+    return Tensor(ag._as_data(a))  # a NumPy or CuPy array stays where it is
 
 
 def convert_to_tensor(x, dtype=None):
-    return x if isinstance(x, Tensor) and dtype is None else Tensor(np.asarray(ag._as_data(x), dtype=dtype))
+    if isinstance(x, Tensor) and dtype is None:
+        return x
+    a = ag._as_data(x)
+    return Tensor(a if dtype is None else a.astype(dtype, copy=False))
 
 
 def convert_to_numpy(x):
-    return np.array(ag._as_data(x))
+    """A NumPy copy (from the GPU too)."""
+    return np.array(ag._move(ag._as_data(x), ag.device("cpu")))
 
 
 def cast(x, dtype):
@@ -233,8 +237,8 @@ def arange(start, stop=None, step=1, dtype=None):
 
 
 def one_hot(x, num_classes, dtype="float32"):
-    idx = np.asarray(ag._as_data(x)).astype(np.int64)
-    return Tensor(np.eye(num_classes, dtype=dtype)[idx])
+    idx = ag._as_data(x).astype(np.int64)
+    return Tensor(ag.array_module(idx).eye(num_classes, dtype=dtype)[idx])
 
 
 def norm(x, ord=None, axis=None, keepdims=False):

@@ -9,7 +9,10 @@ import math
 
 import numpy as np
 
+from .. import autograd as ag
 from .. import optim
+from ..autograd import Tensor, array_module
+from ..ops._common import is_cupy
 from .layers.base import _recording
 from . import schedules
 from .schedules import LearningRateSchedule
@@ -69,6 +72,22 @@ class Optimizer:
     def built(self):
         return self._opt is not None
 
+    def _to(self, device):
+        """Move the state arrays (moments, ...) to `device`, where fit moved the weights."""
+        for st in (self._opt.state.values() if self._opt is not None else ()):
+            for k, v in st.items():
+                if hasattr(v, "shape") and getattr(v, "ndim", 0):
+                    st[k] = ag._move(v, device)
+
+    def _host_state_dict(self):
+        """The wrapped optimizer's state_dict with its arrays on the host (for saving)."""
+        sd = self._opt.state_dict()
+        for st in sd["state"].values():
+            for k, v in st.items():
+                if is_cupy(ag._as_data(v)):
+                    st[k] = Tensor(ag._move(ag._as_data(v), ag.device("cpu")))
+        return sd
+
     def zero_grad(self):
         self._opt.zero_grad()
 
@@ -107,7 +126,7 @@ class _KerasRMSprop(optim.RMSprop):
             denom = sq - ga * ga + g["eps"]
         else:
             denom = sq + g["eps"]
-        inc = g["lr"] * grad / np.sqrt(denom)
+        inc = g["lr"] * grad / array_module(denom).sqrt(denom)
         if g["momentum"]:
             buf = optim._buffer(st, "momentum_buffer", p)
             buf *= g["momentum"]

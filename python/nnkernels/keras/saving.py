@@ -119,7 +119,7 @@ def load_weights_h5(model, filepath):
                                      f"has {tuple(w.shape)}")
             plan.append((layer, arrays))
     for layer, arrays in plan:
-        layer._set_own_weights(arrays)
+        layer._load_own_weights(arrays)
 
 
 # ------------------------------------------------------------------ .keras files
@@ -258,7 +258,7 @@ def save_model(model, filepath):
         save_weights_h5(model, os.path.join(tmp, "model.weights.h5"))
         opt = model.optimizer if model.compiled and model.optimizer.built else None
         if opt is not None:
-            ag.save({"state": opt._opt.state_dict(), "iterations": opt.iterations}, os.path.join(tmp, "optimizer"))
+            ag.save({"state": opt._host_state_dict(), "iterations": opt.iterations}, os.path.join(tmp, "optimizer"))
         part = os.path.join(tmp, "model.keras")
         with zipfile.ZipFile(part, "w") as z:
             z.writestr("metadata.json", json.dumps(meta))

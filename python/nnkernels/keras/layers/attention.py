@@ -100,17 +100,18 @@ class MultiHeadAttention(Layer):
         kh = split(k, self.key_dense, S, self.key_dim)
         vh = split(v, self.value_dense, S, self.value_dim)
         mask = None
+        xp = ag.array_module(qh.data)  # NumPy, or CuPy for a model on a GPU
         if attention_mask is not None:
-            m = ag._as_data(attention_mask).astype(bool)
-            mask = np.ascontiguousarray(np.broadcast_to(m.reshape(B, 1, T, S), (B, h, T, S)))
+            m = xp.asarray(ag._as_data(attention_mask)).astype(bool)
+            mask = xp.ascontiguousarray(xp.broadcast_to(m.reshape(B, 1, T, S), (B, h, T, S)))
         if use_causal_mask:
-            c = np.broadcast_to(np.tril(np.ones((T, S), bool)), (B, h, T, S))
-            mask = np.ascontiguousarray(c if mask is None else mask & c)
+            c = xp.broadcast_to(xp.tril(xp.ones((T, S), bool)), (B, h, T, S))
+            mask = xp.ascontiguousarray(c if mask is None else mask & c)
         scores = None
         if return_attention_scores or (self.dropout and self.training):
             s = (qh @ kh.transpose(-1, -2)) * (1.0 / math.sqrt(self.key_dim))
             if mask is not None:
-                s = s + Tensor(np.where(mask, 0.0, -np.inf).astype(s.dtype))
+                s = s + Tensor(xp.where(mask, 0.0, -np.inf).astype(s.dtype))
             p = ag.softmax(s, -1)
             scores = p.detach()
             o = F.dropout(p, self.dropout, self.training) @ vh

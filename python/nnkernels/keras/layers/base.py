@@ -132,7 +132,7 @@ class Variable(nn.Parameter):
         self.name, self.trainable, self.path = name, bool(trainable), path or name
 
     def assign(self, value):
-        v = np.asarray(ag._as_data(value))
+        v = ag._move(ag._as_data(value), self.device)
         if v.shape != self.shape:
             raise ValueError(f"Variable {self.path}.assign: expected shape {self.shape}, got {v.shape}")
         self.data[...] = v
@@ -306,8 +306,14 @@ class Layer(nn.Module):
         i = 0
         for layer, ws in tree:
             if ws:
-                layer._set_own_weights([np.asarray(w) for w in weights[i:i + len(ws)]])
+                layer._load_own_weights(weights[i:i + len(ws)])
                 i += len(ws)
+
+    def _load_own_weights(self, arrays):
+        """_set_own_weights with `arrays` (NumPy, lists) moved to where this layer's weights are."""
+        p = next(iter(self.parameters()), None)
+        dev = ag.device("cpu") if p is None else p.device
+        self._set_own_weights([ag._move(ag._as_data(a), dev) for a in arrays])
 
     def _ensure_built(self, shapes):
         if not self.built:

@@ -185,7 +185,7 @@ class DepthwiseConv2D(Conv2D):
 
     def _set_own_weights(self, arrays):
         kh, kw = self.kernel_size
-        self.conv.weight.data[...] = np.asarray(arrays[0]).transpose(2, 3, 0, 1).reshape(self.filters, 1, kh, kw)
+        self.conv.weight.data[...] = arrays[0].transpose(2, 3, 0, 1).reshape(self.filters, 1, kh, kw)
         if self.use_bias:
             self.conv.bias.data[...] = arrays[1]
 

@@ -44,7 +44,8 @@ class Embedding(Layer):
         self.built = True
 
     def call(self, x):
-        return F.embedding(np.asarray(ag._as_data(x)).astype(np.int64), self.embeddings)
+        ids = ag.array_module(self.embeddings.data).asarray(ag._as_data(x))
+        return F.embedding(ids.astype(np.int64), self.embeddings)
 
 
 class Dropout(Layer):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import autograd as ag
 from ...autograd import Tensor
 from ...nn import functional as F
 from .base import Layer, _nchw, _nhwc, _padding, _pair, _same_pads
@@ -40,7 +41,8 @@ class AveragePooling2D(MaxPooling2D):
         x = _nchw(x)
         if self.padding == "same":
             (t, b), (l, r) = self._pads(x)
-            ones = np.pad(np.ones((1, 1) + x.shape[2:], x.dtype), ((0, 0), (0, 0), (t, b), (l, r)))
+            xp = ag.array_module(x.data)  # NumPy, or CuPy for a model on a GPU
+            ones = xp.pad(xp.ones((1, 1) + x.shape[2:], x.dtype), ((0, 0), (0, 0), (t, b), (l, r)))
             count = F.avg_pool2d(Tensor(ones), self.pool_size, self.strides).data
             return _nhwc(F.avg_pool2d(F.pad(x, (l, r, t, b)), self.pool_size, self.strides) / Tensor(count))
         return _nhwc(F.avg_pool2d(x, self.pool_size, self.strides))

@@ -67,8 +67,8 @@ class _RNN(Layer):
         """Reorder the gate blocks of `a` along `axis` between PyTorch's and Keras's order."""
         if self._order is None:
             return a
-        u = self.units
-        return np.concatenate([np.take(a, range(i * u, (i + 1) * u), axis=axis) for i in self._order], axis=axis)
+        u, xp = self.units, ag.array_module(a)
+        return xp.concatenate([xp.take(a, xp.arange(i * u, (i + 1) * u), axis=axis) for i in self._order], axis=axis)
 
     def _own_weights(self):
         if not self.built:
@@ -86,7 +86,7 @@ class _RNN(Layer):
         r.weight_ih_l0.data[...] = self._blocks(arrays[0], 1).T
         r.weight_hh_l0.data[...] = self._blocks(arrays[1], 1).T
         if self.use_bias:
-            bi, bh = self._torch_bias(np.asarray(arrays[2]))
+            bi, bh = self._torch_bias(arrays[2])
             r.bias_ih_l0.data[...] = self._blocks(bi, 0)
             r.bias_hh_l0.data[...] = self._blocks(bh, 0)
 
@@ -131,7 +131,7 @@ class LSTM(_RNN):
 
     @staticmethod
     def _torch_bias(b):
-        return b, np.zeros_like(b)
+        return b, ag.array_module(b).zeros_like(b)
 
 
 class GRU(_RNN):
@@ -142,7 +142,7 @@ class GRU(_RNN):
 
     @staticmethod
     def _keras_bias(bi, bh):
-        return np.stack([bi, bh])
+        return ag.array_module(bi).stack([bi, bh])
 
     @staticmethod
     def _torch_bias(b):
