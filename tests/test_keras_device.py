@@ -145,9 +145,9 @@ def test_loss_metric_and_callbacks_see_device_arrays_and_floats(gpu):
 
 def _copier(frames):
     """The nnkernels file that asked for a device-to-host copy: the innermost frame outside the
-    emulator, this file and the Tensor plumbing (autograd/tensor.py's _move)."""
+    emulator, this file and the Tensor plumbing (core/tensor.py's _move)."""
     for f in reversed(frames):
-        if not f.filename.endswith(("_emulated_cuda.py", "test_keras_device.py", "autograd/tensor.py")):
+        if not f.filename.endswith(("_emulated_cuda.py", "test_keras_device.py", "core/tensor.py")):
             return f.filename.replace("\\", "/").split("nnkernels/")[-1]
     return "?"
 
