@@ -15,10 +15,13 @@
 //              Tiles are ~1 MiB of packed B (TN columns): each strip of it is read once after
 //              packing, so it need not sit in L2, and fewer tiles mean fewer copies of A.
 // grad x       per (image, group), per tile of TN positions: col[CRS, TN] = W^T · gY into a
-//              per-thread tile, then col2im adds it into gx (1×1: the GEMM writes gx).
+//              per-thread tile, then col2im adds it into gx (1×1: the GEMM writes gx); with
+//              stride 1 and Q == W ('same') each tap's col row is one flat run over the plane
+//              (conv_pack.cpp col2im_add_flat), not one run per output row.
 // grad w       gW[Kg, CRS] = gY[Kg, n·PQ] · im2col(X)^T[n·PQ, CRS]: the images are folded into
-//              the GEMM's K, so the batch sum stays in the accumulators (WrapImagesA/WrapTPacker
-//              with an AVX2 8×8-transposing packer for stride 1; ImagesA/Im2colTPacker else).
+//              the GEMM's K, so the batch sum stays in the accumulators (WrapImagesA/WrapTPacker,
+//              both through the path's 8×8-transposing interleaver, for stride 1;
+//              ImagesA/Im2colTPacker else).
 //              Threads split the batch (one partial gW per extra thread, summed after).
 // Threads: with enough (image, group) items, parallel over items with nthreads = 1 GEMMs;
 // else (forward) over the tiles of the images; else each GEMM runs on every thread.
