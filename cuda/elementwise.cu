@@ -3,10 +3,10 @@
 //   bias_act_fwd  y[i] = act(x[i] + bias[(i / inner) % C]) -- the bias broadcast
 //                 along one axis of a contiguous tensor (C = that axis' length,
 //                 inner = product of the axes after it); no bias when bias is null.
-//   act_bwd       grad_x = grad_y * act'(t), t = x (relu, leaky_relu, gelu) or the
+//   act_bwd       grad_x = grad_y * act'(t), t = x (relu, leaky_relu, gelu, silu) or the
 //                 forward output y (sigmoid, tanh), as the ops' signatures say.
 // Activations (torch.nn.functional semantics): relu, leaky_relu(negative_slope),
-// sigmoid, tanh, gelu (erf form) and gelu(approximate='tanh').
+// sigmoid, tanh, gelu (erf form), gelu(approximate='tanh') and silu (x·sigmoid(x)).
 // One grid-stride loop, one element per thread per step; the activation is a
 // template argument so each kernel is branch-free. Bandwidth-bound: target is the
 // copy bandwidth (NOT MEASURED: no GPU on the development machine).
@@ -34,7 +34,8 @@ __device__ __forceinline__ T act_fwd(T v, T slope) {
   else if constexpr (A == Act::gelu_tanh) {
     const T k = T(0.79788456080286535588);  // sqrt(2/pi)
     return T(0.5) * v * (T(1) + nk_tanh(k * (v + T(0.044715) * v * v * v)));
-  } else return v;
+  } else if constexpr (A == Act::silu) return v / (T(1) + nk_exp(-v));
+  else return v;
 }
 
 // d act / d input, given t = x (or y for sigmoid/tanh).
@@ -52,6 +53,9 @@ __device__ __forceinline__ T act_grad(T t, T slope) {
     const T k = T(0.79788456080286535588), c = T(0.044715);
     const T th = nk_tanh(k * (t + c * t * t * t));
     return T(0.5) * (T(1) + th) + T(0.5) * t * (T(1) - th * th) * k * (T(1) + T(3) * c * t * t);
+  } else if constexpr (A == Act::silu) {
+    const T s = T(1) / (T(1) + nk_exp(-t));
+    return s * (T(1) + t * (T(1) - s));
   } else return T(1);
 }
 
@@ -92,6 +96,7 @@ void dispatch_act(Act a, F&& f) {
     case Act::tanh: return f(std::integral_constant<Act, Act::tanh>());
     case Act::gelu: return f(std::integral_constant<Act, Act::gelu>());
     case Act::gelu_tanh: return f(std::integral_constant<Act, Act::gelu_tanh>());
+    case Act::silu: return f(std::integral_constant<Act, Act::silu>());
   }
   throw CudaError("unknown activation code");
 }

@@ -76,7 +76,7 @@ void cross_entropy_backward(DType dtype, int64_t N, int64_t C, const void* grad_
                             double label_smoothing, void* grad_logits, cudaStream_t stream);
 
 // ---- elementwise: bias + activation ----------------------------------------------
-enum class Act : int { none = 0, relu = 1, leaky_relu = 2, sigmoid = 3, tanh = 4, gelu = 5, gelu_tanh = 6 };
+enum class Act : int { none = 0, relu = 1, leaky_relu = 2, sigmoid = 3, tanh = 4, gelu = 5, gelu_tanh = 6, silu = 7 };
 // y[i] = act(x[i] + bias[(i / inner) % C]) for i < n (bias may be null: no bias).
 void bias_act_forward(DType dtype, int64_t n, int64_t C, int64_t inner, const void* x, const void* bias,
                       void* y, Act act, double negative_slope, cudaStream_t stream);

@@ -325,7 +325,8 @@ class EmuKernels:
         return [lambda: v, lambda: np.maximum(v, 0), lambda: np.where(v > 0, v, slope * v),
                 lambda: 1 / (1 + np.exp(-v)), lambda: np.tanh(v),
                 lambda: 0.5 * v * (1 + erf(v / math.sqrt(2))),
-                lambda: 0.5 * v * (1 + np.tanh(k * (v + 0.044715 * v ** 3)))][act]()
+                lambda: 0.5 * v * (1 + np.tanh(k * (v + 0.044715 * v ** 3))),
+                lambda: v / (1 + np.exp(-v))][act]()
 
     @staticmethod
     def _grad(t, act, slope):
@@ -336,6 +337,9 @@ class EmuKernels:
         if act == 6:
             th = np.tanh(k * (t + c * t ** 3))
             return 0.5 * (1 + th) + 0.5 * t * (1 - th * th) * k * (1 + 3 * c * t * t)
+        if act == 7:
+            s = 1 / (1 + np.exp(-t))
+            return s * (1 + t * (1 - s))
         return [lambda: np.ones_like(t), lambda: (t > 0) * 1.0, lambda: np.where(t > 0, 1.0, slope),
                 lambda: t * (1 - t), lambda: 1 - t * t][act]()
 

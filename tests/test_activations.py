@@ -267,12 +267,18 @@ def _silu_ref(x):
 
 
 def test_silu_check_op():
-    """CPU only: silu has no CUDA kernel yet (test_silu_on_cupy_names_the_missing_kernel)."""
+    """Every CPU path and the (emulated) GPU: silu is activation code 7 of the act kernels."""
     n = check_op([(7, 9)], lambda x: nk.silu(x), torch.nn.functional.silu if torch else None,
-                 atol=1e-12, rtol=1e-10, ref=_silu_ref, low=-12.0, high=12.0, devices=("cpu",))
+                 atol=1e-12, rtol=1e-10, ref=_silu_ref, low=-12.0, high=12.0)
     assert n >= 2 * len(nk.cpu_paths())
     check_op([(2, 3, 5)], lambda x: nk.nn.SiLU()(x), torch.nn.SiLU() if torch else None, atol=1e-12,
-             rtol=1e-10, ref=_silu_ref, devices=("cpu",))
+             rtol=1e-10, ref=_silu_ref)
+
+
+def test_bias_act_silu_is_the_fused_silu():
+    check_op([(2, 3, 4), (3,)], lambda x, b: nk.bias_act(x, b, "silu"),
+             (lambda x, b: torch.nn.functional.silu(x + b[:, None])) if torch else None, atol=1e-12, rtol=1e-10,
+             ref=lambda x, b: _silu_ref(np.asarray(x, np.float64) + np.asarray(b, np.float64)[:, None]))
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-6), (np.float64, 1e-14)])
@@ -308,15 +314,16 @@ def test_silu_bad_input_names_the_op():
         nk.silu_backward(np.ones((2, 3)), np.ones((3, 2)))
 
 
-def test_silu_on_cupy_names_the_missing_kernel():
+def test_an_op_without_a_cuda_kernel_names_it_on_cupy():
     from helpers import on_device
 
     with on_device("cuda"):
-        x = nk.tensor(np.ones((2, 3))).to("cuda").data
-        if nk.cuda.is_available() and hasattr(nk._cuda_ops, "silu_forward"):
-            pytest.skip("this build has a CUDA silu")
-        with pytest.raises(TypeError, match="silu_forward: CuPy arrays are not supported by this op yet"):
-            nk.silu(x)
+        x = nk.tensor(np.ones((1, 1, 4, 4))).to("cuda").data
+        w = nk.tensor(np.ones((1, 1, 3, 3))).to("cuda").data
+        if nk.cuda.is_available() and hasattr(nk._cuda_ops, "conv2d_forward"):
+            pytest.skip("this build has a CUDA conv2d")
+        with pytest.raises(TypeError, match="x: CuPy arrays are not supported by this op yet"):
+            nk.conv2d(x, w)
 
 
 def test_functional_silu_is_the_tensor_op():

@@ -3,7 +3,6 @@
 #include "bind/array.h"
 #include "bind/registry.h"
 #include "elementwise/elementwise.h"
-#include "elementwise/silu.h"
 
 namespace nk {
 namespace {
@@ -51,33 +50,6 @@ void bind_elementwise(py::module_& m) {
       },
       "out = act(x + bias) with x viewed as (outer, C, inner)", py::arg("x"), py::arg("bias"),
       py::arg("out"), py::arg("outer"), py::arg("C"), py::arg("inner"), py::arg("act"), py::arg("slope"));
-  m.def(
-      "silu_forward",
-      [](const py::array& x, py::array& out) {
-        dispatch_float(out, "out", [&](auto tag) {
-          using T = decltype(tag);
-          auto X = array_view<T>(x, "x");
-          auto Y = array_view<T>(out, "out", -1, true);
-          const int64_t n = x.size();
-          py::gil_scoped_release nogil;
-          silu_forward<T>(Y.ptr, X.ptr, n);
-        });
-      },
-      "out = x * sigmoid(x) over contiguous arrays", py::arg("x"), py::arg("out"));
-  m.def(
-      "silu_backward",
-      [](const py::array& g, const py::array& x, py::array& out) {
-        dispatch_float(out, "out", [&](auto tag) {
-          using T = decltype(tag);
-          auto G = array_view<T>(g, "grad_out"), X = array_view<T>(x, "x");
-          auto O = array_view<T>(out, "out", -1, true);
-          const int64_t n = g.size();
-          py::gil_scoped_release nogil;
-          silu_backward<T>(O.ptr, G.ptr, X.ptr, n);
-        });
-      },
-      "out = grad_out * d silu(x)/dx over contiguous arrays", py::arg("grad_out"), py::arg("x"),
-      py::arg("out"));
 }
 
 }  // namespace

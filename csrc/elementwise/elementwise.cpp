@@ -1,4 +1,4 @@
-// Elementwise activations (relu, leaky_relu, sigmoid, tanh, gelu erf/tanh) forward and
+// Elementwise activations (relu, leaky_relu, sigmoid, tanh, gelu erf/tanh, silu) forward and
 // backward, and the fused bias + activation. Portable code and the drivers; the AVX2
 // float32 spans are in elementwise_avx2.cpp.
 //
@@ -41,6 +41,10 @@ inline T act1(T x, Act act, T slope) {
       const T u = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
       return x / (T(1) + std::exp(T(-2) * u));  // ½x(1+tanh u) = x·σ(2u)
     }
+    case Act::silu: {
+      const T e = std::exp(-std::fabs(x)), r = T(1) / (T(1) + e);
+      return x * (x < T(0) ? e * r : r);
+    }
   }
   return x;
 }
@@ -64,6 +68,11 @@ inline T dact1(T g, T v, Act act, T slope) {
       const T e = std::exp(T(-2) * std::fabs(u)), r = T(1) / (T(1) + e);
       const T s = u >= T(0) ? r : e * r, sc = u >= T(0) ? e * r : r;
       return g * (s + T(2) * v * s * sc * du);
+    }
+    case Act::silu: {  // d/dx x·σ(x) = σ(x)(1 + x(1 − σ(x))), σ and 1-σ both from exp(-|x|)
+      const T e = std::exp(-std::fabs(v)), r = T(1) / (T(1) + e);
+      const T s = v >= T(0) ? r : e * r, sc = v >= T(0) ? e * r : r;
+      return g * s * (T(1) + v * sc);
     }
   }
   return g;

@@ -6,13 +6,13 @@
 namespace nk {
 
 // Activation codes shared with the bindings (nnkernels/ops/activations.py: _ACT).
-enum class Act : int { identity = 0, relu = 1, leaky_relu = 2, sigmoid = 3, tanh = 4, gelu = 5, gelu_tanh = 6 };
+enum class Act : int { identity = 0, relu = 1, leaky_relu = 2, sigmoid = 3, tanh = 4, gelu = 5, gelu_tanh = 6, silu = 7 };
 
 // y[i] = act(x[i]) over n contiguous elements (y may be x).
 template <typename T>
 void act_forward(T* y, const T* x, int64_t n, Act act, T slope);
 
-// gx[i] = g[i] * act'(.) where v is the input x (relu, leaky_relu, gelu, gelu_tanh)
+// gx[i] = g[i] * act'(.) where v is the input x (relu, leaky_relu, gelu, gelu_tanh, silu)
 // or the output y (sigmoid, tanh), as torch's *_backward functions take them.
 template <typename T>
 void act_backward(T* gx, const T* g, const T* v, int64_t n, Act act, T slope);

@@ -42,6 +42,7 @@ inline __m256 act8(__m256 x, __m256 slope) {
                              _mm256_fmadd_ps(_mm256_set1_ps(kGeluC), x2, _mm256_set1_ps(1.0f)));
     return _mm256_mul_ps(x, sigmoid_ps(u));
   }
+  if constexpr (A == Act::silu) return _mm256_mul_ps(x, sigmoid_ps(x));
   return x;
 }
 
@@ -73,6 +74,13 @@ inline __m256 dact8(__m256 g, __m256 v, __m256 slope) {
     __m256 s = _mm256_blendv_ps(r, er, neg);
     __m256 ds = _mm256_mul_ps(s, _mm256_blendv_ps(er, r, neg));
     return _mm256_mul_ps(g, _mm256_fmadd_ps(_mm256_mul_ps(v, ds), du2, s));
+  }
+  if constexpr (A == Act::silu) {  // σ(v)(1 + v(1 − σ(v))), σ and 1-σ from e = exp(-|v|)
+    __m256 e = exp_ps(_mm256_sub_ps(zero, abs_ps(v)));
+    __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e)), er = _mm256_mul_ps(e, r);
+    __m256 neg = _mm256_cmp_ps(v, zero, _CMP_LT_OQ);
+    __m256 s = _mm256_blendv_ps(r, er, neg), sc = _mm256_blendv_ps(er, r, neg);
+    return _mm256_mul_ps(_mm256_mul_ps(g, s), _mm256_fmadd_ps(v, sc, one));
   }
   return g;
 }
@@ -129,6 +137,7 @@ void act_span_avx2(float* y, const float* x, int64_t n, Act act, float slope, co
     case Act::tanh: return span_bias<Act::tanh>(y, x, n, slope, bvec, bscalar, has_scalar);
     case Act::gelu: return span_bias<Act::gelu>(y, x, n, slope, bvec, bscalar, has_scalar);
     case Act::gelu_tanh: return span_bias<Act::gelu_tanh>(y, x, n, slope, bvec, bscalar, has_scalar);
+    case Act::silu: return span_bias<Act::silu>(y, x, n, slope, bvec, bscalar, has_scalar);
   }
 }
 
@@ -141,6 +150,7 @@ void act_backward_span_avx2(float* gx, const float* g, const float* v, int64_t n
     case Act::tanh: return dspan<Act::tanh>(gx, g, v, n, slope);
     case Act::gelu: return dspan<Act::gelu>(gx, g, v, n, slope);
     case Act::gelu_tanh: return dspan<Act::gelu_tanh>(gx, g, v, n, slope);
+    case Act::silu: return dspan<Act::silu>(gx, g, v, n, slope);
   }
 }
 

@@ -39,6 +39,7 @@ inline __m512 act16(__m512 x, __m512 slope) {
                                    _mm512_fmadd_ps(_mm512_set1_ps(kGeluC), x2, _mm512_set1_ps(1.0f)));
     return _mm512_mul_ps(x, sigmoid_ps(u));
   }
+  if constexpr (A == Act::silu) return _mm512_mul_ps(x, sigmoid_ps(x));
   return x;
 }
 
@@ -71,6 +72,13 @@ inline __m512 dact16(__m512 g, __m512 v, __m512 slope) {
     const __m512 s = _mm512_mask_blend_ps(neg, r, er);
     const __m512 ds = _mm512_mul_ps(s, _mm512_mask_blend_ps(neg, er, r));
     return _mm512_mul_ps(g, _mm512_fmadd_ps(_mm512_mul_ps(v, ds), du2, s));
+  }
+  if constexpr (A == Act::silu) {  // σ(v)(1 + v(1 − σ(v))), σ and 1-σ from e = exp(-|v|)
+    const __m512 e = exp_ps(_mm512_sub_ps(zero, abs_ps(v)));
+    const __m512 r = _mm512_div_ps(one, _mm512_add_ps(one, e)), er = _mm512_mul_ps(e, r);
+    const __mmask16 neg = lt0(v);
+    const __m512 s = _mm512_mask_blend_ps(neg, r, er), sc = _mm512_mask_blend_ps(neg, er, r);
+    return _mm512_mul_ps(_mm512_mul_ps(g, s), _mm512_fmadd_ps(v, sc, one));
   }
   return g;
 }
@@ -139,6 +147,7 @@ void act_span_avx512(float* y, const float* x, int64_t n, Act act, float slope, 
     case Act::tanh: return span_bias<Act::tanh>(y, x, n, slope, bvec, bscalar, has_scalar);
     case Act::gelu: return span_bias<Act::gelu>(y, x, n, slope, bvec, bscalar, has_scalar);
     case Act::gelu_tanh: return span_bias<Act::gelu_tanh>(y, x, n, slope, bvec, bscalar, has_scalar);
+    case Act::silu: return span_bias<Act::silu>(y, x, n, slope, bvec, bscalar, has_scalar);
   }
 }
 
@@ -151,6 +160,7 @@ void act_backward_span_avx512(float* gx, const float* g, const float* v, int64_t
     case Act::tanh: return dspan<Act::tanh>(gx, g, v, n, slope);
     case Act::gelu: return dspan<Act::gelu>(gx, g, v, n, slope);
     case Act::gelu_tanh: return dspan<Act::gelu_tanh>(gx, g, v, n, slope);
+    case Act::silu: return dspan<Act::silu>(gx, g, v, n, slope);
   }
 }
 

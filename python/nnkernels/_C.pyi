@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['act_backward', 'act_forward', 'adam_step', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool2d_forward', 'attention_backward', 'attention_forward', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bias_act', 'channel_sum', 'conv2d_backward_data', 'conv2d_backward_weight', 'conv2d_forward', 'cpu_features', 'cpu_isa', 'cpu_paths', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda_built', 'embedding_backward', 'gemm', 'gemm_batched', 'gemm_kernel_name', 'gemm_ref', 'get_num_threads', 'get_spin_us', 'gru_backward', 'gru_forward', 'kernel_names', 'lstm_backward', 'lstm_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'rnn_activation', 'set_cpu_isa', 'set_num_threads', 'set_spin_us', 'silu_backward', 'silu_forward', 'softmax_backward', 'softmax_forward']
+__all__: list[str] = ['act_backward', 'act_forward', 'adam_step', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool2d_forward', 'attention_backward', 'attention_forward', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bias_act', 'channel_sum', 'conv2d_backward_data', 'conv2d_backward_weight', 'conv2d_forward', 'cpu_features', 'cpu_isa', 'cpu_paths', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda_built', 'embedding_backward', 'gemm', 'gemm_batched', 'gemm_kernel_name', 'gemm_ref', 'get_num_threads', 'get_spin_us', 'gru_backward', 'gru_forward', 'kernel_names', 'lstm_backward', 'lstm_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'rnn_activation', 'set_cpu_isa', 'set_num_threads', 'set_spin_us', 'softmax_backward', 'softmax_forward']
 def _runtime_check(rounds: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     Runs `rounds` team regions with barriers and loops on the pool and returns how many checks failed (0 expected); for tests/test_threads.py
@@ -156,14 +156,6 @@ def set_num_threads(arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def set_spin_us(us: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
-def silu_backward(grad_out: numpy.ndarray, x: numpy.ndarray, out: numpy.ndarray) -> None:
-    """
-    out = grad_out * d silu(x)/dx over contiguous arrays
-    """
-def silu_forward(x: numpy.ndarray, out: numpy.ndarray) -> None:
-    """
-    out = x * sigmoid(x) over contiguous arrays
-    """
 def softmax_backward(grad_out: numpy.ndarray, y: numpy.ndarray, out: numpy.ndarray, outer: typing.SupportsInt | typing.SupportsIndex, C: typing.SupportsInt | typing.SupportsIndex, inner: typing.SupportsInt | typing.SupportsIndex, log: bool) -> None:
     """
     out = gradient of (log_)softmax from grad_out and the forward output y

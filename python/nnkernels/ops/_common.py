@@ -286,4 +286,4 @@ def pool_out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> in
 
 
 # Codes of nk::Act (csrc/elementwise/elementwise.h) and Act (cuda/kernels.h): the same numbers.
-ACT = {None: 0, "identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "gelu": 5, "gelu_tanh": 6}
+ACT = {None: 0, "identity": 0, "relu": 1, "leaky_relu": 2, "sigmoid": 3, "tanh": 4, "gelu": 5, "gelu_tanh": 6, "silu": 7}

@@ -109,34 +109,20 @@ def gelu_backward(grad_out, x, approximate="none"):
 
 def silu(x):
     """x·sigmoid(x) elementwise (SiLU, swish), like torch.nn.functional.silu."""
-    be, (x,) = backend("silu", x=x)
-    dtype = result_float_dtype("silu", x=x)
-    x = be.contiguous(x, dtype)
-    out = be.empty(x.shape, dtype)
-    if x.size:
-        be.k.silu_forward(x, out)
-    return out
+    return _unary(x, "silu", _ACT["silu"])
 
 
 def silu_backward(grad_out, x):
     """grad_out · σ(x)(1 + x(1 - σ(x))), the gradient of silu at x."""
-    be, (grad_out, x) = backend("silu_backward", grad_out=grad_out, x=x)
-    dtype = result_float_dtype("silu_backward", grad_out=grad_out, x=x)
-    if grad_out.shape != x.shape:
-        raise ValueError(f"silu_backward: grad_out has shape {grad_out.shape} but x has shape {x.shape}")
-    g, x = be.contiguous(grad_out, dtype), be.contiguous(x, dtype)
-    out = be.empty(g.shape, dtype)
-    if g.size:
-        be.k.silu_backward(g, x, out)
-    return out
+    return _binary(grad_out, x, "x", "silu_backward", _ACT["silu"])
 
 
 def _bias_act_args(x, bias, activation, axis, negative_slope, op):
     be, (x, bias) = backend(op, x=x, bias=bias)
     dtype = result_float_dtype(op, x=x, bias=bias)
     if activation not in _ACT or activation == "identity":
-        raise ValueError(f"{op}: activation must be None, 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu' or "
-                         f"'gelu_tanh', got {activation!r}")
+        raise ValueError(f"{op}: activation must be None, 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu', "
+                         f"'gelu_tanh' or 'silu', got {activation!r}")
     if x.ndim == 0:
         raise ValueError(f"{op}: x must be at least 1-D, got a 0-D array")
     axis = axis_arg(axis, x.ndim, op)
@@ -149,8 +135,8 @@ def _bias_act_args(x, bias, activation, axis, negative_slope, op):
 def bias_act(x, bias, activation=None, axis=1, negative_slope=0.01):
     """Fused ``act(x + bias)`` with bias (x.shape[axis],) broadcast along `axis`.
 
-    activation: None (bias only), 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu' or
-    'gelu_tanh'. axis=1 fits NCHW feature maps and (N, C) Linear outputs alike.
+    activation: None (bias only), 'relu', 'leaky_relu', 'sigmoid', 'tanh', 'gelu',
+    'gelu_tanh' or 'silu'. axis=1 fits NCHW feature maps and (N, C) Linear outputs alike.
     """
     be, x, bias, dtype, axis, slope = _bias_act_args(x, bias, activation, axis, negative_slope, "bias_act")
     x = be.contiguous(x, dtype)

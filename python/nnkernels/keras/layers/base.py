@@ -50,8 +50,8 @@ def _sigmoid_out(x):
 ACTIVATIONS = {
     None: lambda x: x, "linear": lambda x: x, "relu": ag.relu, "sigmoid": _sigmoid_out, "tanh": ag.tanh,
     "softmax": _softmax_out, "log_softmax": lambda x: ag.log_softmax(x, -1), "gelu": F.gelu,
-    "leaky_relu": lambda x: F.leaky_relu(x, 0.2), "silu": lambda x: x * ag.sigmoid(x),
-    "swish": lambda x: x * ag.sigmoid(x), "softplus": lambda x: ag.log(1 + ag.exp(x)),
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.2), "silu": F.silu, "swish": F.silu,
+    "softplus": lambda x: ag.log(1 + ag.exp(x)),
     "elu": lambda x: ag.where(x.numpy() > 0, x, ag.exp(ag.clamp(x, None, 0)) - 1),
 }
 
