@@ -137,6 +137,7 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
                     what = f"forward output {k} {where}"
                     assert np.shape(got) == np.shape(r), f"{what}: shape {np.shape(got)}, want {np.shape(r)}"
                     if not _is_float(r):
+                        assert got.dtype == r.dtype, f"{what}: dtype {got.dtype}, want {r.dtype}"
                         np.testing.assert_array_equal(got, r, err_msg=what)
                     else:
                         assert out_dtype is None or got.dtype == out_dtype, f"{what}: dtype {got.dtype}"
