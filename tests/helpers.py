@@ -115,7 +115,7 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
     Returns the number of comparisons made."""
     assert not (arrays and grad), "check_op: arrays=True checks the forward only (grad=False)"
     rng = np.random.default_rng(seed)
-    xs = [np.array(s) if isinstance(s, np.ndarray) else rng.uniform(low, high, s).astype(dtype) for s in inputs]
+    xs = [np.array(s) if isinstance(s, (np.ndarray, np.generic)) else rng.uniform(low, high, s).astype(dtype) for s in inputs]
     want, want_grads, w = _reference(xs, torch_fn, ref, ref_grad, grad, rng)
     grad_atol = atol if grad_atol is None else grad_atol
     grad_rtol = rtol if grad_rtol is None else grad_rtol
