@@ -15,7 +15,8 @@ differences of `ref`. What a test of a new op passes:
 - ours: the op on Tensors (`arrays=True`: on plain NumPy / device arrays, forward only);
   it may return several outputs, integer ones (indices) are compared exactly;
 - tolerances: `atol`/`rtol` elementwise (np.testing.assert_allclose), or `tol` normwise
-  (rel_err; `floor` is its smallest denominator), with `grad_*` variants for gradients;
+  (rel_err; `floor` is its smallest denominator), with `grad_*` variants for gradients
+  (`grad_tol` may be a list, one per float input);
 - where: `paths` and `devices` (a test parametrised over conftest's `cpu_path` passes
   `**one_path(cpu_path)`, so paths are looped once, and the device once per case).
 Float outputs must keep their inputs' float dtype and the reference's shape.
@@ -117,9 +118,10 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
     rng = np.random.default_rng(seed)
     xs = [np.array(s) if isinstance(s, (np.ndarray, np.generic)) else rng.uniform(low, high, s).astype(dtype) for s in inputs]
     want, want_grads, w = _reference(xs, torch_fn, ref, ref_grad, grad, rng)
+    if grad_tol is None and grad_atol is None and grad_rtol is None:
+        grad_tol = tol  # gradients as the forward unless told otherwise
     grad_atol = atol if grad_atol is None else grad_atol
     grad_rtol = rtol if grad_rtol is None else grad_rtol
-    grad_tol = tol if grad_tol is None else grad_tol
     floats = [x.dtype for x in xs if _is_float(x)]
     out_dtype = np.result_type(*floats) if floats else None
     n = 0
@@ -148,9 +150,12 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
                                for o, wk in zip(outs, w) if wk is not None)
                     loss.backward()
                     for k, (t, g) in enumerate(zip([t for t in ts if t.dtype.kind == "f"], want_grads)):
-                        assert t.grad is not None, f"float input {k} got no gradient {where}"
-                        _compare(t.grad.cpu().numpy(), g, grad_atol, grad_rtol, grad_tol, floor,
-                                 f"gradient of float input {k} {where}")
+                        what = f"gradient of float input {k} {where}"
+                        assert t.grad is not None, f"{what}: none"
+                        got = t.grad.cpu().numpy()
+                        assert got.shape == np.shape(g), f"{what}: shape {got.shape}, want {np.shape(g)}"
+                        _compare(got, g, grad_atol, grad_rtol,
+                                 grad_tol[k] if isinstance(grad_tol, (list, tuple)) else grad_tol, floor, what)
                         n += 1
     return n
 
