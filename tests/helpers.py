@@ -15,8 +15,8 @@ differences of `ref`. What a test of a new op passes:
 - ours: the op on Tensors (`arrays=True`: on plain NumPy / device arrays, forward only);
   it may return several outputs, integer ones (indices) are compared exactly;
 - tolerances: `atol`/`rtol` elementwise (np.testing.assert_allclose), or `tol` normwise
-  (rel_err; `floor` is its smallest denominator), with `grad_*` variants for gradients
-  (`grad_tol` may be a list, one per float input);
+  (rel_err; `floor` is its smallest denominator), with `grad_*` variants for gradients;
+  any of them may be a list: one per output (forward) or per float input (gradients);
 - where: `paths` and `devices` (a test parametrised over conftest's `cpu_path` passes
   `**one_path(cpu_path)`, so paths are looped once, and the device once per case).
 Float outputs must keep their inputs' float dtype and the reference's shape.
@@ -143,7 +143,7 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
                         np.testing.assert_array_equal(got, r, err_msg=what)
                     else:
                         assert out_dtype is None or got.dtype == out_dtype, f"{what}: dtype {got.dtype}"
-                        _compare(got, r, atol, rtol, tol, floor, what)
+                        _compare(got, r, _pick(atol, k), _pick(rtol, k), _pick(tol, k), floor, what)
                     n += 1
                 if grad:
                     loss = sum((o * nk.tensor(wk.astype(o.dtype)).to(device)).sum()
@@ -154,10 +154,13 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
                         assert t.grad is not None, f"{what}: none"
                         got = t.grad.cpu().numpy()
                         assert got.shape == np.shape(g), f"{what}: shape {got.shape}, want {np.shape(g)}"
-                        _compare(got, g, grad_atol, grad_rtol,
-                                 grad_tol[k] if isinstance(grad_tol, (list, tuple)) else grad_tol, floor, what)
+                        _compare(got, g, _pick(grad_atol, k), _pick(grad_rtol, k), _pick(grad_tol, k), floor, what)
                         n += 1
     return n
+
+
+def _pick(tol, k):
+    return tol[k] if isinstance(tol, (list, tuple)) else tol
 
 
 def _compare(got, want, atol, rtol, tol, floor, what):
