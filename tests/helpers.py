@@ -19,7 +19,7 @@ differences of `ref`. What a test of a new op passes:
   any of them may be a list: one per output (forward) or per float input (gradients);
 - where: `paths` and `devices` (a test parametrised over conftest's `cpu_path` passes
   `**one_path(cpu_path)`, so paths are looped once, and the device once per case).
-Float outputs must keep their inputs' float dtype and the reference's shape.
+Float outputs must have the reference's shape and their inputs' float dtype (or `out_dtype`).
 """
 from __future__ import annotations
 
@@ -103,12 +103,13 @@ def one_path(cpu_path, device=True):
 
 
 def _is_float(a):
-    return np.asarray(a).dtype.kind == "f"
+    dt = np.asarray(a).dtype
+    return dt.kind == "f" or dt.name == "bfloat16"
 
 
 def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, ref=None, ref_grad=None,
              dtype=np.float64, low=-2.0, high=2.0, seed=0, paths=None, devices=("cpu", "cuda"), tol=None,
-             floor=1e-30, grad_atol=None, grad_rtol=None, grad_tol=None, arrays=False):
+             floor=1e-30, grad_atol=None, grad_rtol=None, grad_tol=None, arrays=False, out_dtype=None):
     """Forward (and with `grad`, the gradient of sum(out * w) for random w, per float input)
     of `ours` against the reference; see the module docstring for the arguments.
     `ref_grad(w, *float64 inputs)` gives the reference gradients of the float inputs (w a
@@ -123,7 +124,7 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
     grad_atol = atol if grad_atol is None else grad_atol
     grad_rtol = rtol if grad_rtol is None else grad_rtol
     floats = [x.dtype for x in xs if _is_float(x)]
-    out_dtype = np.result_type(*floats) if floats else None
+    out_dtype = out_dtype or (np.result_type(*floats) if floats else None)
     n = 0
     for device in devices:
         for path in (paths or nk.cpu_paths()) if device == "cpu" else [nk.cpu_path()]:
@@ -143,7 +144,7 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
                         np.testing.assert_array_equal(got, r, err_msg=what)
                     else:
                         assert out_dtype is None or got.dtype == out_dtype, f"{what}: dtype {got.dtype}"
-                        _compare(got, r, _pick(atol, k), _pick(rtol, k), _pick(tol, k), floor, what)
+                        _compare(got, r, _pick(atol, k), _pick(rtol, k), _pick(tol, k), _pick(floor, k), what)
                     n += 1
                 if grad:
                     loss = sum((o * nk.tensor(wk.astype(o.dtype)).to(device)).sum()
@@ -154,7 +155,8 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
                         assert t.grad is not None, f"{what}: none"
                         got = t.grad.cpu().numpy()
                         assert got.shape == np.shape(g), f"{what}: shape {got.shape}, want {np.shape(g)}"
-                        _compare(got, g, _pick(grad_atol, k), _pick(grad_rtol, k), _pick(grad_tol, k), floor, what)
+                        _compare(got, g, _pick(grad_atol, k), _pick(grad_rtol, k), _pick(grad_tol, k),
+                                 _pick(floor, k), what)
                         n += 1
     return n
 
