@@ -117,7 +117,8 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
     Returns the number of comparisons made."""
     assert not (arrays and grad), "check_op: arrays=True checks the forward only (grad=False)"
     rng = np.random.default_rng(seed)
-    xs = [np.array(s) if isinstance(s, (np.ndarray, np.generic)) else rng.uniform(low, high, s).astype(dtype) for s in inputs]
+    xs = [np.array(s) if isinstance(s, (np.ndarray, np.generic)) else rng.uniform(low, high, s).astype(dtype)
+          for s in inputs]
     want, want_grads, w = _reference(xs, torch_fn, ref, ref_grad, grad, rng)
     if grad_tol is None and grad_atol is None and grad_rtol is None:
         grad_tol = tol  # gradients as the forward unless told otherwise
@@ -131,8 +132,7 @@ def check_op(inputs, ours, torch_fn=None, atol=1e-6, rtol=1e-5, grad=True, *, re
             with on_device(device), _cpu_path(path):
                 ts = [nk.tensor(x).to(device).requires_grad_(grad and _is_float(x)) for x in xs]
                 outs = ours(*(t.data if arrays else t for t in ts))
-                single = not isinstance(outs, tuple)
-                outs = (outs,) if single else outs
+                outs = outs if isinstance(outs, tuple) else (outs,)
                 where = f"[{device}, {path}]"
                 assert len(outs) == len(want), f"{len(outs)} outputs, the reference has {len(want)} {where}"
                 for k, (o, r) in enumerate(zip(outs, want)):

@@ -176,7 +176,8 @@ def test_bias_act(cpu_path, rng, dtype, shape, axis, act):
     x = rng.standard_normal(shape).astype(dtype)
     b = rng.standard_normal(shape[axis]).astype(dtype)
     check_op([x, b], lambda x, b: nk.bias_act(x, b, act, axis=axis, negative_slope=0.2),
-             ref=lambda x, b: ref_bias_act(x, b, act, axis, dtype), grad=False, arrays=True, tol=2e-6 if dtype == np.float32 else 1e-14, **one_path(cpu_path))
+             ref=lambda x, b: ref_bias_act(x, b, act, axis, dtype), grad=False, arrays=True,
+             tol=2e-6 if dtype == np.float32 else 1e-14, **one_path(cpu_path))
 
 
 @pytest.mark.parametrize("act", [None, "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"])

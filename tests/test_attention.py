@@ -324,7 +324,8 @@ def test_fully_masked_rows_match_torch(rng):
     mask = rng.random((6, 5)) < 0.5
     mask[2] = False
     check_op([q, k, v], lambda q, k, v: nk.scaled_dot_product_attention(q, k, v, attn_mask=mask),
-             lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=torch.from_numpy(mask)),
+             lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v,
+                                                                              attn_mask=torch.from_numpy(mask)),
              grad=False, arrays=True, tol=1e-6, devices=("cpu",))
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from helpers import check_op, torch
+from helpers import check_op
 from nnkernels import autograd as ag
 from nnkernels.nn import functional as F
 

@@ -17,7 +17,7 @@ import nnkernels as nk
 from nnkernels import _C
 from nnkernels import _cuda_ops as cuda_backend
 from nnkernels import ops
-from helpers import check_op, rel_err
+from helpers import check_op
 
 EXPECTED_BINDINGS = [
     "device_count", "device_name", "runtime_version", "driver_version", "saxpy",
@@ -541,7 +541,8 @@ class TestOps:
         def ours(x, b, g):
             y = ops.bias_act(x, b, activation, axis=axis, negative_slope=0.1)
             pre = x + b.reshape(bshape)  # in dt, as the kernel adds
-            bwd = {"relu": lambda: ops.relu_backward(g, pre), "leaky_relu": lambda: ops.leaky_relu_backward(g, pre, 0.1),
+            bwd = {"relu": lambda: ops.relu_backward(g, pre),
+                   "leaky_relu": lambda: ops.leaky_relu_backward(g, pre, 0.1),
                    "sigmoid": lambda: ops.sigmoid_backward(g, y), "tanh": lambda: ops.tanh_backward(g, y),
                    "gelu": lambda: ops.gelu_backward(g, pre)}[activation]
             return y, bwd()

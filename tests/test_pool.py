@@ -1,7 +1,5 @@
 """Pooling (max, avg, adaptive avg), forward and backward, against float64 NumPy
 references, PyTorch when importable, and finite differences."""
-import math
-
 import numpy as np
 import pytest
 

@@ -123,8 +123,10 @@ def check_all(got, ref, tol, names):
         assert rel_err(g, r) <= tol, (name, rel_err(g, r))
 
 
-ARGS = {"lstm": ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"], "gru": ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"],
-        "lstm_cell": ["x", "h", "c", "w_ih", "w_hh", "b_ih", "b_hh"], "gru_cell": ["x", "h", "w_ih", "w_hh", "b_ih", "b_hh"]}
+ARGS = {"lstm": ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"],
+        "gru": ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"],
+        "lstm_cell": ["x", "h", "c", "w_ih", "w_hh", "b_ih", "b_hh"],
+        "gru_cell": ["x", "h", "w_ih", "w_hh", "b_ih", "b_hh"]}
 
 
 def check_rnn(kind, p, tol, grad_tol, own=False, **where):
@@ -136,20 +138,16 @@ def check_rnn(kind, p, tol, grad_tol, own=False, **where):
     def args(a):
         return {**dict.fromkeys(ARGS[kind]), **dict(zip(names, a))}
 
+    ref, back = (lstm_ref, lstm_ref_backward) if kind == "lstm" else (gru_ref, gru_ref_backward)
+
     def ref_grad(w, *a):
         kw = args(a)
-        saved = (lstm_ref if kind == "lstm" else gru_ref)(**kw)[-1]
-        back = lstm_ref_backward if kind == "lstm" else gru_ref_backward
-        grads = back(*w, kw["x"], kw["w_ih"], kw["w_hh"], saved)
+        grads = back(*w, kw["x"], kw["w_ih"], kw["w_hh"], ref(**kw)[-1])
         return [g for g, n in zip(grads, ARGS[kind]) if n in names]
 
-    if own:
-        check_op([p[n] for n in names], lambda *a: op(**args(a)), ref=lambda *a: op(**args(a)), tol=tol,
-                 grad_tol=grad_tol, devices=("cpu",), **where)
-        return
-    ref = lstm_ref if kind == "lstm" else gru_ref
-    check_op([p[n] for n in names], lambda *a: op(**args(a)), ref=lambda *a: ref(**args(a))[:-1], ref_grad=ref_grad,
-             tol=tol, grad_tol=grad_tol, devices=("cpu",), **where)
+    refs = dict(ref=lambda *a: op(**args(a))) if own else dict(ref=lambda *a: ref(**args(a))[:-1], ref_grad=ref_grad)
+    check_op([p[n] for n in names], lambda *a: op(**args(a)), tol=tol, grad_tol=grad_tol, devices=("cpu",), **refs,
+             **where)
 
 
 # ---- forward and backward against the references ----------------------------------
