@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from helpers import check_op, rel_err, torch
+from helpers import check_op, one_path, torch
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
@@ -57,6 +57,34 @@ def call_backward(name, g, x, slope=0.01):
     return nk.gelu_backward(g, x, approximate="tanh")
 
 
+def ref_act_grad(name, x, slope=0.01):
+    """d ref_act / dx in float64."""
+    x = np.asarray(x, np.float64)
+    if name is None:
+        return np.ones_like(x)
+    if name == "relu":
+        return (x > 0).astype(np.float64)
+    if name == "leaky_relu":
+        return np.where(x < 0, slope, 1.0)
+    if name == "sigmoid":
+        s = ref_act("sigmoid", x)
+        return s * (1 - s)
+    if name == "tanh":
+        return 1 - np.tanh(x) ** 2
+    if name == "gelu":
+        return 0.5 * _erfc(-x / math.sqrt(2)) + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    if name == "gelu_tanh":
+        s = ref_act("sigmoid", 2 * K * (x + 0.044715 * x ** 3))
+        return s + x * s * (1 - s) * 2 * K * (1 + 3 * 0.044715 * x * x)
+    raise AssertionError(name)
+
+
+def torch_act(name, slope=0.01):
+    F = torch.nn.functional
+    return {"relu": torch.relu, "leaky_relu": lambda t: F.leaky_relu(t, slope), "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh, "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh")}[name]
+
+
 NAMES = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"]
 SIZES = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 1000, 65537]  # tails of 8- and 16-lane vectors
 
@@ -66,77 +94,55 @@ SIZES = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 1000, 65537]  # tails of 8- 
 @pytest.mark.parametrize("name", NAMES)
 def test_forward(cpu_path, rng, dtype, n, name):
     x = (rng.standard_normal(n) * 4).astype(dtype)
-    y = call(name, x, 0.1)
-    ref = ref_act(name, x, 0.1)
-    assert y.dtype == dtype and y.shape == x.shape
-    if dtype == np.float64:
-        assert rel_err(y, ref) <= 1e-14
-        return
-    # float32: each entry within a few ulp of its own size (plus a floor near 0); deep in
-    # the tails exp(t) inherits |t|·ulp from the float32 argument t, hence 4e-6
-    if n:
-        err = np.abs(y - ref) / (np.abs(ref) + 1e-6 * np.max(np.abs(ref)) + 1e-30)
-        assert err.max() <= 4e-6
+    # float64: within 1e-14 of the largest value. float32: each entry within a few ulp of its
+    # own size (plus a floor near 0); deep in the tails exp(t) inherits |t|·ulp from the
+    # float32 argument t, hence 4e-6. The device (the emulator's float64 formulas cancel
+    # in the far tails) for float32.
+    tols = dict(tol=1e-14) if dtype == np.float64 else dict(rtol=4e-6, atol=4e-12 * max(1, np.abs(x).max(initial=0)))
+    check_op([x], lambda x: call(name, x, 0.1), ref=lambda x: ref_act(name, x, 0.1), grad=False, arrays=True,
+             **tols, **one_path(cpu_path, device=dtype == np.float32))
 
 
 def test_forward_wide_range_and_special(cpu_path):
     x = np.concatenate([np.linspace(-120, 120, 4801), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 1e30,
                                                          -1e30]]).astype(np.float32)
-    for name in NAMES:
+    for name in NAMES:  # NaN where the reference has NaN, the same infinities, 2e-6 relative elsewhere
         with np.errstate(all="ignore"):
-            y = call(name, x)
-            ref = ref_act(name, x).astype(np.float32)
-        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref), err_msg=name)
-        fin = np.isfinite(ref)
-        np.testing.assert_array_equal(y[~fin & ~np.isnan(ref)], ref[~fin & ~np.isnan(ref)], err_msg=name)
-        err = np.abs(y[fin].astype(np.float64) - ref[fin]) / (np.abs(ref[fin]) + 1e-6)
-        assert err.max() <= 2e-6, name
+            check_op([x], lambda x: call(name, x), ref=lambda x: ref_act(name, x), grad=False, arrays=True,
+                     rtol=2e-6, atol=2e-12, paths=[cpu_path], devices=("cpu",))
 
 
 def test_vs_torch(cpu_path, rng):
-    torch = pytest.importorskip("torch")
-    F = torch.nn.functional
+    pytest.importorskip("torch")
     x = (rng.standard_normal(10007) * 5).astype(np.float32)
-    tx = torch.from_numpy(x)
-    pairs = [(nk.relu(x), torch.relu(tx)), (nk.leaky_relu(x, 0.2), F.leaky_relu(tx, 0.2)),
-             (nk.sigmoid(x), torch.sigmoid(tx)), (nk.tanh(x), torch.tanh(tx)), (nk.gelu(x), F.gelu(tx)),
-             (nk.gelu(x, "tanh"), F.gelu(tx, approximate="tanh"))]
-    for ours, theirs in pairs:
-        assert rel_err(ours, theirs.numpy()) <= 1e-6
-    for name, fn in (("relu", torch.relu), ("leaky_relu", lambda t: F.leaky_relu(t, 0.01)),
-                     ("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("gelu", F.gelu),
-                     ("gelu_tanh", lambda t: F.gelu(t, approximate="tanh"))):
-        t = torch.from_numpy(x.copy()).requires_grad_()
-        g = np.cos(x).astype(np.float32)
-        fn(t).backward(torch.from_numpy(g))
-        assert rel_err(call_backward(name, g, x), t.grad.numpy()) <= 2e-6, name
+    for name in NAMES:
+        check_op([x], lambda x: call(name, x, 0.2), torch_act(name, 0.2), tol=1e-6, grad_tol=2e-6,
+                 **one_path(cpu_path))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_backward_fd(cpu_path, rng, name):
     x = rng.standard_normal(37) * 3
     x[np.abs(x) < 1e-3] = 0.5  # keep away from the kinks of relu / leaky_relu
-    g = rng.standard_normal(37)
-    eps = 1e-6
-    fd = (ref_act(name, x + eps) - ref_act(name, x - eps)) / (2 * eps) * g
-    assert rel_err(call_backward(name, g, x), fd) <= 1e-8
-    fd_ours = (call(name, x + eps) - call(name, x - eps)) / (2 * eps) * g
-    assert rel_err(call_backward(name, g, x), fd_ours) <= 1e-7
+    # finite differences of the float64 reference, then of our own forward
+    check_op([x], lambda x: call(name, x), ref=lambda x: ref_act(name, x), tol=1e-14, grad_tol=1e-8,
+             **one_path(cpu_path))
+    check_op([x], lambda x: call(name, x), ref=lambda x: call(name, x), tol=0, grad_tol=1e-7, paths=[cpu_path],
+             devices=("cpu",))
 
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("n", [1, 9, 70001])
 def test_backward_float32(cpu_path, rng, name, n):
     x = (rng.standard_normal(n) * 3).astype(np.float32)
-    g = rng.standard_normal(n).astype(np.float32)
-    if name in ("sigmoid", "tanh"):  # from the same float32 y (1 - y² cancels when |y| ≈ 1)
-        y = call(name, x)
-        fn = nk.sigmoid_backward if name == "sigmoid" else nk.tanh_backward
-        got, ref = fn(g, y), fn(g.astype(np.float64), y.astype(np.float64))
-    else:
-        got = call_backward(name, g, x)
-        ref = call_backward(name, g.astype(np.float64), x.astype(np.float64))
-    assert got.dtype == np.float32 and rel_err(got, ref) <= 2e-6
+
+    def ref_grad(w, x):  # sigmoid/tanh from the same float32 y (1 - y² cancels when |y| ≈ 1)
+        if name in ("sigmoid", "tanh"):
+            y = call(name, x.astype(np.float32)).astype(np.float64)
+            return [w * (y * (1 - y) if name == "sigmoid" else 1 - y * y)]
+        return [w * ref_act_grad(name, x)]
+    check_op([x], lambda x: call(name, x), ref=lambda x: ref_act(name, x), ref_grad=ref_grad, tol=2e-6,
+             **one_path(cpu_path, device=name not in ("sigmoid", "tanh")))
 
 
 def test_non_contiguous_and_shapes(cpu_path, rng):
@@ -154,6 +160,13 @@ def test_non_contiguous_and_shapes(cpu_path, rng):
 
 
 # ---- fused bias + activation -----------------------------------------------------------
+def ref_bias_act(x, b, act, axis, dtype=np.float64, slope=0.2):
+    """act(x + b along axis), the pre-activation rounded to dtype (the kernel adds in dtype)."""
+    bshape = [1] * x.ndim
+    bshape[axis] = x.shape[axis]
+    return ref_act(act, (x + b.reshape(bshape)).astype(dtype), slope)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,axis", [((4, 7), 1), ((2, 5, 3, 3), 1), ((2, 17, 600), 1), ((9,), 0),
                                         ((3, 4, 5), -1), ((3, 4, 5), 0), ((64, 4099), 1), ((1, 1), 1),
@@ -162,13 +175,9 @@ def test_non_contiguous_and_shapes(cpu_path, rng):
 def test_bias_act(cpu_path, rng, dtype, shape, axis, act):
     x = rng.standard_normal(shape).astype(dtype)
     b = rng.standard_normal(shape[axis]).astype(dtype)
-    bshape = [1] * len(shape)
-    bshape[axis] = shape[axis]
-    y = nk.bias_act(x, b, act, axis=axis, negative_slope=0.2)
-    pre = (x + b.reshape(bshape)).astype(dtype)
-    ref = ref_act(act, pre, 0.2)
-    assert y.dtype == dtype and y.shape == x.shape
-    assert rel_err(y, ref) <= (2e-6 if dtype == np.float32 else 1e-14)
+    check_op([x, b], lambda x, b: nk.bias_act(x, b, act, axis=axis, negative_slope=0.2),
+             ref=lambda x, b: ref_bias_act(x, b, act, axis, dtype), grad=False, arrays=True,
+             tol=2e-6 if dtype == np.float32 else 1e-14, **one_path(cpu_path))
 
 
 @pytest.mark.parametrize("act", [None, "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"])
@@ -176,23 +185,8 @@ def test_bias_act(cpu_path, rng, dtype, shape, axis, act):
 def test_bias_act_backward_fd(cpu_path, rng, act, shape, axis):
     x = rng.standard_normal(shape) + 0.05
     b = rng.standard_normal(shape[axis]) * 0.3
-    g = rng.standard_normal(shape)
-    gx, gb = nk.bias_act_backward(g, x, b, act, axis, 0.2)
-    eps = 1e-6
-    fdx = np.zeros_like(x)
-    for i in range(x.size):
-        xp, xm = x.copy(), x.copy()
-        xp.reshape(-1)[i] += eps
-        xm.reshape(-1)[i] -= eps
-        fdx.reshape(-1)[i] = np.sum(g * (nk.bias_act(xp, b, act, axis, 0.2) - nk.bias_act(xm, b, act, axis, 0.2))) / (2 * eps)
-    fdb = np.zeros_like(b)
-    for i in range(b.size):
-        bp, bm = b.copy(), b.copy()
-        bp[i] += eps
-        bm[i] -= eps
-        fdb[i] = np.sum(g * (nk.bias_act(x, bp, act, axis, 0.2) - nk.bias_act(x, bm, act, axis, 0.2))) / (2 * eps)
-    assert rel_err(gx, fdx) <= 1e-7 and rel_err(gb, fdb) <= 1e-7
-    assert gb.shape == b.shape
+    check_op([x, b], lambda x, b: nk.bias_act(x, b, act, axis, 0.2), ref=lambda x, b: ref_bias_act(x, b, act, axis),
+             tol=1e-14, grad_tol=1e-7, **one_path(cpu_path))
 
 
 def test_bad_arguments():

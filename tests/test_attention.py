@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from helpers import check_op, rel_err, torch
+from helpers import check_op, one_path, rel_err, torch
 
 FTOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -58,10 +58,18 @@ def ref_backward(go, q, k, v, mask=None, causal=False, scale=None):
     return unbroadcast(gq, q.shape), unbroadcast(gk, k.shape), unbroadcast(gv, v.shape)
 
 
-def gerr(g, r):
-    """Gradient error relative to max(|r|, 1) (some gradients are exactly 0, e.g. Lq = 1 causal)."""
-    g, r = np.asarray(g, np.float64), np.asarray(r, np.float64)
-    return 0.0 if r.size == 0 else float(np.max(np.abs(g - r)) / max(np.max(np.abs(r)), 1.0))
+def sdpa_with_lse(**kw):
+    """The (out, lse) op on arrays, for check_op(arrays=True)."""
+    return lambda q, k, v: nk.scaled_dot_product_attention(q, k, v, return_lse=True, **kw)
+
+
+def check_sdpa(q, k, v, tol, grad_tol, mask=None, causal=False, scale=None, **where):
+    """Forward and gradients against the float64 references, errors relative to the larger of
+    1 and the largest value (some gradients are exactly 0, e.g. Lq = 1 causal); CPU only."""
+    check_op([q, k, v], lambda q, k, v: nk.scaled_dot_product_attention(q, k, v, mask, is_causal=causal, scale=scale),
+             ref=lambda q, k, v: ref_forward(q, k, v, mask, causal, scale)[0],
+             ref_grad=lambda go, q, k, v: ref_backward(go, q, k, v, mask, causal, scale), tol=tol, grad_tol=grad_tol,
+             floor=1.0, devices=("cpu",), **where)
 
 
 def rand(rng, shape, dtype):
@@ -86,11 +94,9 @@ TILE_SHAPES = [
 @pytest.mark.parametrize("batch,Lq,Lk,D,Dv", SHAPES + TILE_SHAPES)
 def test_forward_shapes(cpu_path, rng, dtype, causal, batch, Lq, Lk, D, Dv):
     q, k, v = rand(rng, batch + (Lq, D), dtype), rand(rng, batch + (Lk, D), dtype), rand(rng, batch + (Lk, Dv), dtype)
-    out, lse = nk.scaled_dot_product_attention(q, k, v, is_causal=causal, return_lse=True)
-    ref, ref_lse, _ = ref_forward(q, k, v, causal=causal)
-    assert out.shape == batch + (Lq, Dv) and out.dtype == dtype and lse.shape == batch + (Lq,)
-    assert rel_err(out, ref) <= FTOL[dtype] * 4
-    assert np.allclose(lse, ref_lse, rtol=FTOL[dtype] * 4, atol=FTOL[dtype] * 4)
+    t = FTOL[dtype] * 4
+    check_op([q, k, v], sdpa_with_lse(is_causal=causal), ref=lambda q, k, v: ref_forward(q, k, v, causal=causal)[:2],
+             grad=False, arrays=True, tol=[t, None], atol=t, rtol=t, **one_path(cpu_path, device=False))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -98,12 +104,7 @@ def test_forward_shapes(cpu_path, rng, dtype, causal, batch, Lq, Lk, D, Dv):
 @pytest.mark.parametrize("batch,Lq,Lk,D,Dv", SHAPES[1:6] + TILE_SHAPES)
 def test_backward_shapes(cpu_path, rng, dtype, causal, batch, Lq, Lk, D, Dv):
     q, k, v = rand(rng, batch + (Lq, D), dtype), rand(rng, batch + (Lk, D), dtype), rand(rng, batch + (Lk, Dv), dtype)
-    out, lse = nk.scaled_dot_product_attention(q, k, v, is_causal=causal, return_lse=True)
-    go = rand(rng, out.shape, dtype)
-    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, is_causal=causal)
-    for g, r, a in zip(got, ref_backward(go, q, k, v, causal=causal), (q, k, v)):
-        assert g.shape == a.shape and g.dtype == dtype
-        assert gerr(g, r) <= FTOL[dtype] * 8
+    check_sdpa(q, k, v, FTOL[dtype] * 4, FTOL[dtype] * 8, causal=causal, paths=[cpu_path])
 
 
 MASK_SHAPES = [(7,), (5, 7), (1, 5, 7), (2, 1, 5, 7), (2, 3, 5, 7), (3, 5, 1)]
@@ -118,16 +119,10 @@ def test_masks_broadcast(cpu_path, rng, kind, mshape):
     else:
         mask = rng.standard_normal(mshape)
         mask[rng.random(mshape) < 0.3] = -np.inf
-    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True)
-    ref, ref_lse, _ = ref_forward(q, k, v, mask)
-    assert rel_err(out, ref) <= 1e-12
-    assert np.array_equal(np.isinf(lse), np.isinf(ref_lse))
-    fin = np.isfinite(ref_lse)
-    assert np.allclose(lse[fin], ref_lse[fin], rtol=1e-12, atol=1e-12)
-    go = rand(rng, out.shape, np.float64)
-    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask)
-    for g, r in zip(got, ref_backward(go, q, k, v, mask)):
-        assert gerr(g, r) <= 1e-12
+    # lse: -inf where the reference has -inf (rows with every key masked)
+    check_op([q, k, v], sdpa_with_lse(attn_mask=mask), ref=lambda q, k, v: ref_forward(q, k, v, mask)[:2], grad=False,
+             arrays=True, tol=[1e-12, None], atol=1e-12, rtol=1e-12, **one_path(cpu_path, device=False))
+    check_sdpa(q, k, v, 1e-12, 1e-12, mask, paths=[cpu_path])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -138,13 +133,8 @@ def test_large_masked_blocks(cpu_path, rng, dtype):
     mask[:, :120] = False
     mask[7] = False
     out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True)
-    ref, ref_lse, _ = ref_forward(q, k, v, mask)
-    assert rel_err(out, ref) <= FTOL[dtype] * 4
     assert np.all(out[:, 7] == 0) and np.all(lse[:, 7] == -np.inf)
-    go = rand(rng, out.shape, dtype)
-    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask)
-    for g, r in zip(got, ref_backward(go, q, k, v, mask)):
-        assert np.isfinite(g).all() and gerr(g, r) <= FTOL[dtype] * 8
+    check_sdpa(q, k, v, FTOL[dtype] * 4, FTOL[dtype] * 8, mask, paths=[cpu_path])  # NaN or inf fails rel_err
 
 
 def test_fully_masked_rows_are_zero_like_torch(rng):
@@ -187,27 +177,33 @@ def test_huge_scores_forward(cpu_path, rng, mag, kind, L):
     m = s.max(-1, keepdims=True)
     p = np.exp(s - m)
     ref = (p / p.sum(-1, keepdims=True)) @ v.astype(np.float64)
-    assert np.isfinite(out).all() and np.isfinite(lse).all()
     # Where the two best scores are well apart the softmax is one-hot: out is a row of v.
     top2 = np.sort(s, -1)[..., -2:] if L > 1 else np.stack([s[..., 0] - np.inf, s[..., 0]], -1)
     clear = (top2[..., 1] - top2[..., 0]) > 1e-5 * np.abs(top2[..., 1]) + 60
     tie = np.isclose(top2[..., 1] - top2[..., 0], 0)
     sel = clear | tie
     assert sel.mean() > 0.8
-    np.testing.assert_allclose(out[sel], ref[sel], rtol=0, atol=1e-5)
-    # lse = the max: float32 dot products of O(1) terms, scaled by mag
-    np.testing.assert_allclose(lse, m[..., 0], rtol=1e-6, atol=1e-5 * abs(mag))
+    assert np.isfinite(out).all()
+    # lse = the max (finite): float32 dot products of O(1) terms, scaled by mag
+    check_op([q, k, v], lambda q, k, v: (out[sel], lse), ref=lambda q, k, v: (ref[sel], m[..., 0]), grad=False,
+             arrays=True, atol=[1e-5, 1e-5 * abs(mag)], rtol=[0, 1e-6], paths=[cpu_path], devices=("cpu",))
 
 
 def test_huge_scores_backward(cpu_path, rng):
     # One-hot probabilities: gv is grad_out summed onto the key each query picked, gq = gk = 0.
     q, k, v, go = (rand(rng, (2, 150, 16), np.float32) for _ in range(4))
-    out, lse = nk.scaled_dot_product_attention(q, k, v, scale=1e9, return_lse=True)
-    gq, gk, gv = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, scale=1e9)
-    s = np.einsum("bqd,bkd->bqk", q, k).astype(np.float64)
-    p = (s == s.max(-1, keepdims=True)).astype(np.float64)
-    assert all(np.isfinite(g).all() for g in (gq, gk, gv))
-    np.testing.assert_allclose(gv, np.einsum("bqk,bqd->bkd", p, go), atol=1e-5)
+
+    def grads(q, k, v, go):
+        out, lse = nk.scaled_dot_product_attention(q, k, v, scale=1e9, return_lse=True)
+        return nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, scale=1e9)
+
+    def ref_gv(q, k, v, go):  # the picks from the float32 scores
+        s = np.einsum("bqd,bkd->bqk", q.astype(np.float32), k.astype(np.float32)).astype(np.float64)
+        return np.einsum("bqk,bqd->bkd", (s == s.max(-1, keepdims=True)).astype(np.float64), go)
+    gq, gk, _ = grads(q, k, v, go)
+    assert np.isfinite(gq).all() and np.isfinite(gk).all()
+    check_op([q, k, v, go], lambda *a: grads(*a)[2], ref=ref_gv, grad=False, arrays=True, atol=1e-5, rtol=1e-7,
+             paths=[cpu_path], devices=("cpu",))
 
 
 @pytest.mark.parametrize("scale", [0.3, 2.0, -0.7])
@@ -217,25 +213,16 @@ def test_scale(cpu_path, rng, scale, dtype):
     # and 37 queries cross the 16/32-column and 12-row tile edges.
     tol = 1e-12 if dtype == np.float64 else FTOL[dtype] * 4
     q, k, v = rand(rng, (2, 37, 5), dtype), rand(rng, (2, 40, 5), dtype), rand(rng, (2, 40, 3), dtype)
-    out, lse = nk.scaled_dot_product_attention(q, k, v, scale=scale, return_lse=True)
-    ref, ref_lse, _ = ref_forward(q, k, v, scale=scale)
-    assert rel_err(out, ref) <= tol and np.allclose(lse, ref_lse, rtol=tol, atol=tol)
-    go = rand(rng, out.shape, dtype)
-    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, scale=scale)
-    for g, r in zip(got, ref_backward(go, q, k, v, scale=scale)):
-        assert gerr(g, r) <= tol * 2
+    check_op([q, k, v], sdpa_with_lse(scale=scale), ref=lambda q, k, v: ref_forward(q, k, v, scale=scale)[:2],
+             grad=False, arrays=True, tol=[tol, None], atol=tol, rtol=tol, **one_path(cpu_path, device=False))
+    check_sdpa(q, k, v, tol, tol * 2, scale=scale, paths=[cpu_path])
 
 
 def test_broadcast_leading_dims_and_grads(rng):
     q = rand(rng, (2, 3, 6, 8), np.float64)
     k = rand(rng, (1, 3, 9, 8), np.float64)       # shared over the batch
     v = rand(rng, (9, 5), np.float64)             # shared over batch and heads
-    out, lse = nk.scaled_dot_product_attention(q, k, v, return_lse=True)
-    assert rel_err(out, ref_forward(q, k, v)[0]) <= 1e-12
-    go = rand(rng, out.shape, np.float64)
-    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse)
-    for g, r, a in zip(got, ref_backward(go, q, k, v), (q, k, v)):
-        assert g.shape == a.shape and gerr(g, r) <= 1e-12
+    check_sdpa(q, k, v, 1e-12, 1e-12)                # gradients summed back to the broadcast shapes
 
 
 def test_noncontiguous_inputs(cpu_path, rng):
@@ -251,10 +238,10 @@ def test_noncontiguous_inputs(cpu_path, rng):
 def test_reference_kernel_matches(rng):
     q, k, v = rand(rng, (2, 37, 20), np.float64), rand(rng, (2, 41, 20), np.float64), rand(rng, (2, 41, 9), np.float64)
     mask = rng.standard_normal((37, 41))
-    fast, l1 = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True)
-    naive, l2 = nk.ops.attention.scaled_dot_product_attention(q, k, v, attn_mask=mask, return_lse=True,
-                                                              _reference=True)
-    assert rel_err(fast, naive) <= 1e-13 and rel_err(l1, l2) <= 1e-13
+    naive = lambda q, k, v: nk.ops.attention.scaled_dot_product_attention(q, k, v, attn_mask=mask,  # noqa: E731
+                                                                          return_lse=True, _reference=True)
+    check_op([q, k, v], sdpa_with_lse(attn_mask=mask), ref=naive, grad=False, arrays=True, tol=1e-13,
+             devices=("cpu",))
 
 
 def test_empty(rng):
@@ -293,24 +280,9 @@ def test_threads_agree_and_concurrent_calls(rng):
 def test_finite_difference_gradients(rng):
     q, k, v = rand(rng, (2, 4, 3), np.float64), rand(rng, (2, 5, 3), np.float64), rand(rng, (2, 5, 2), np.float64)
     mask = rng.standard_normal((4, 5))
-    go = rand(rng, (2, 4, 2), np.float64)
-    for kw in ({"attn_mask": mask}, {"is_causal": True}):
-        def f():
-            return float((nk.scaled_dot_product_attention(q, k, v, **kw) * go).sum())
-        out, lse = nk.scaled_dot_product_attention(q, k, v, return_lse=True, **kw)
-        grads = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, **kw)
-        eps = 1e-6
-        for a, g in zip((q, k, v), grads):
-            num = np.zeros_like(a)
-            for idx in np.ndindex(a.shape):
-                old = a[idx]
-                a[idx] = old + eps
-                fp = f()
-                a[idx] = old - eps
-                fm = f()
-                a[idx] = old
-                num[idx] = (fp - fm) / (2 * eps)
-            assert np.allclose(g, num, atol=1e-8, rtol=1e-6)
+    for kw in ({"attn_mask": mask}, {"is_causal": True}):  # finite differences of our own forward
+        sdpa = lambda q, k, v: nk.scaled_dot_product_attention(q, k, v, **kw)  # noqa: E731
+        check_op([q, k, v], sdpa, ref=sdpa, tol=0, grad_atol=1e-8, grad_rtol=1e-6, devices=("cpu",))
 
 
 # ---- against torch --------------------------------------------------------------------
@@ -329,7 +301,7 @@ TORCH_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", TORCH_CASES)
 def test_against_torch(cpu_path, rng, dtype, case):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     F = torch.nn.functional
     qshape, Lk, Dv, kind, mshape, causal, scale = case
     q = rand(rng, qshape, dtype)
@@ -340,28 +312,21 @@ def test_against_torch(cpu_path, rng, dtype, case):
         mask = rng.random(mshape) < 0.7
     elif kind == "additive":
         mask = rng.standard_normal(mshape).astype(dtype)
-    tq, tk, tv = (torch.from_numpy(x.astype(np.float64)).requires_grad_() for x in (q, k, v))
     tmask = None if mask is None else torch.from_numpy(mask.astype(np.float64) if kind == "additive" else mask)
-    tout = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=tmask, is_causal=causal, scale=scale)
-    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale,
-                                               return_lse=True)
-    assert rel_err(out, tout.detach().numpy()) <= FTOL[dtype] * 4
-    go = rand(rng, out.shape, dtype)
-    tout.backward(torch.from_numpy(go.astype(np.float64)))
-    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask, is_causal=causal,
-                                                   scale=scale)
-    for g, t in zip(got, (tq.grad, tk.grad, tv.grad)):
-        assert gerr(g, t.numpy()) <= FTOL[dtype] * 8
+    check_op([q, k, v], lambda q, k, v: nk.scaled_dot_product_attention(q, k, v, mask, is_causal=causal, scale=scale),
+             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=tmask, is_causal=causal, scale=scale),
+             tol=FTOL[dtype] * 4, grad_tol=FTOL[dtype] * 8, floor=1.0, **one_path(cpu_path, device=False))
 
 
 def test_fully_masked_rows_match_torch(rng):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     q, k, v = rand(rng, (2, 6, 4), np.float32), rand(rng, (2, 5, 4), np.float32), rand(rng, (2, 5, 3), np.float32)
     mask = rng.random((6, 5)) < 0.5
     mask[2] = False
-    ref = torch.nn.functional.scaled_dot_product_attention(*(torch.from_numpy(x) for x in (q, k, v)),
-                                                           attn_mask=torch.from_numpy(mask))
-    assert rel_err(nk.scaled_dot_product_attention(q, k, v, attn_mask=mask), ref.numpy()) <= 1e-6
+    check_op([q, k, v], lambda q, k, v: nk.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+             lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v,
+                                                                              attn_mask=torch.from_numpy(mask)),
+             grad=False, arrays=True, tol=1e-6, devices=("cpu",))
 
 
 # ---- bad arguments ----------------------------------------------------------------------
@@ -409,14 +374,7 @@ def test_random_configurations(cpu_path, seed):
         rand(rng, (B, Lq, Lk), dtype) if kind == "additive" else None
     causal = kind == "causal"
     scale = None if seed % 3 else float(rng.uniform(-1, 1))
-    out, lse = nk.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=scale,
-                                               return_lse=True)
-    assert gerr(out, ref_forward(q, k, v, mask, causal, scale)[0]) <= FTOL[dtype] * 4
-    go = rand(rng, out.shape, dtype)
-    got = nk.scaled_dot_product_attention_backward(go, q, k, v, out, lse, attn_mask=mask, is_causal=causal,
-                                                   scale=scale)
-    for g, r in zip(got, ref_backward(go, q, k, v, mask, causal, scale)):
-        assert gerr(g, r) <= FTOL[dtype] * 8
+    check_sdpa(q, k, v, FTOL[dtype] * 4, FTOL[dtype] * 8, mask, causal, scale, paths=[cpu_path], seed=seed)
 
 
 # ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----

@@ -1,10 +1,12 @@
 """conv2d / conv_transpose2d forward and backward against float64 NumPy references,
 the naive C++ reference, finite differences and (when importable) torch autograd."""
+import warnings
+
 import numpy as np
 import pytest
 
 import nnkernels as nk
-from helpers import check_op, numgrad, rel_err, torch
+from helpers import check_op, one_path, rel_err, torch
 
 TOL = {np.float32: 3e-5, np.float64: 1e-12}
 
@@ -39,15 +41,20 @@ def _taps(xp_shape, R, S, stride, dil):
     return P, Q, taps
 
 
-def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    x = x.astype(np.float64)
+def _padded(x, w, stride, padding, dilation, groups):
+    """float64 w, the padded float64 x, (top, left) pads, P, Q, the taps, K and C per group."""
     w = w.astype(np.float64)
     stride, dil = _pair(stride), _pair(dilation)
     K, Cg, R, S = w.shape
     pt, pb, pl, pr = _pads(padding, R, S, dil)
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     P, Q, taps = _taps(xp.shape, R, S, stride, dil)
-    Kg = K // groups
+    return w, xp, (pt, pl), P, Q, taps, K // groups, Cg
+
+
+def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    w, xp, _, P, Q, taps, Kg, Cg = _padded(x, w, stride, padding, dilation, groups)
+    K = w.shape[0]
     y = np.zeros((x.shape[0], K, P, Q))
     for g in range(groups):
         xs = xp[:, g * Cg:(g + 1) * Cg]
@@ -59,15 +66,8 @@ def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def ref_conv2d_backward(gy, x, w, stride=1, padding=0, dilation=1, groups=1):
-    x = x.astype(np.float64)
-    w = w.astype(np.float64)
+    w, xp, (pt, pl), _, _, taps, Kg, Cg = _padded(x, w, stride, padding, dilation, groups)
     gy = gy.astype(np.float64)
-    stride, dil = _pair(stride), _pair(dilation)
-    K, Cg, R, S = w.shape
-    pt, pb, pl, pr = _pads(padding, R, S, dil)
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    P, Q, taps = _taps(xp.shape, R, S, stride, dil)
-    Kg = K // groups
     gxp = np.zeros_like(xp)
     gw = np.zeros_like(w)
     for g in range(groups):
@@ -97,6 +97,17 @@ def ref_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, gr
     if b is not None:
         gx += b.astype(np.float64)[:, None, None]
     return gx
+
+
+def ref_conv_transpose2d_backward(gy, x, w, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The gradients of sum(conv_transpose2d(x, w, b) · gy), by the adjoint identities."""
+    H, W = x.shape[2:]
+    cw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    conv_gy = ref_conv2d(gy, w, None, **cw)          # may have more rows than x (see the reference)
+    xg = np.zeros(x.shape[:2] + conv_gy.shape[2:])
+    xg[:, :, :H, :W] = x
+    _, gw, _ = ref_conv2d_backward(xg, gy, w, **cw)
+    return conv_gy[..., :H, :W], gw, gy.sum((0, 2, 3))
 
 
 # (N, C, H, W, K, R, S, stride, padding, dilation, groups): 1s, primes, strides, dilation,
@@ -133,18 +144,11 @@ def _data(rng, cfg, dtype):
 @pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c) for c in CONFIGS])
 def test_conv2d_forward_backward(cpu_path, rng, dtype, cfg):
     x, w, b, kw = _data(rng, cfg, dtype)
-    y = nk.conv2d(x, w, b, **kw)
-    ref = ref_conv2d(x, w, b, **kw)
-    assert y.shape == ref.shape and y.dtype == dtype
-    scale = np.sqrt(w[0].size)
-    assert rel_err(y, ref) <= TOL[dtype] * scale
-    gy = rng.standard_normal(y.shape).astype(dtype)
-    gx, gw, gb = nk.conv2d_backward(gy, x, w, **kw)
-    rgx, rgw, rgb = ref_conv2d_backward(gy, x, w, **kw)
-    assert gx.shape == x.shape and gw.shape == w.shape and gb.shape == b.shape
-    assert rel_err(gx, rgx) <= TOL[dtype] * scale
-    assert rel_err(gw, rgw) <= TOL[dtype] * np.sqrt(gy[:, 0].size)
-    assert rel_err(gb, rgb) <= TOL[dtype] * np.sqrt(gy[:, 0].size)
+    scale = TOL[dtype] * np.sqrt(w[0].size)              # the length of a dot product of the forward
+    wscale = TOL[dtype] * np.sqrt(x.shape[0] * np.prod(nk.conv2d(x, w, **kw).shape[2:]))  # of the weight's
+    check_op([x, w, b], lambda x, w, b: nk.conv2d(x, w, b, **kw), ref=lambda x, w, b: ref_conv2d(x, w, b, **kw),
+             ref_grad=lambda g, x, w, b: ref_conv2d_backward(g, x, w, **kw), tol=scale,
+             grad_tol=[scale, wscale, wscale], **one_path(cpu_path, device=False))
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -172,16 +176,19 @@ def test_against_cpp_naive_reference(rng):
     x, w, b, kw = _data(rng, (2, 6, 12, 13, 4, 5, 3, (2, 3), 2, 1, 2), np.float64)
     P, Q = nk.conv2d(x, w, **kw).shape[2:]
     args = dict(stride_h=2, stride_w=3, pad_h=2, pad_w=2, dil_h=1, dil_w=1, groups=2)
-    y_ref = np.empty((2, 4, P, Q))
-    nk._C.conv2d_forward(x, w, b, y_ref, reference=True, **args)
-    assert rel_err(nk.conv2d(x, w, b, **kw), y_ref) <= 1e-13
-    gy = rng.standard_normal(y_ref.shape)
-    gx = np.empty_like(x)
-    gw = np.empty_like(w)
-    nk._C.conv2d_backward_data(gy, w, gx, reference=True, **args)
-    nk._C.conv2d_backward_weight(gy, x, gw, reference=True, **args)
-    got = nk.conv2d_backward(gy, x, w, **kw)
-    assert rel_err(got[0], gx) <= 1e-13 and rel_err(got[1], gw) <= 1e-13
+
+    def naive(x, w, b):
+        y = np.empty((2, 4, P, Q))
+        nk._C.conv2d_forward(x, w, b, y, reference=True, **args)
+        return y
+
+    def naive_grad(gy, x, w, b):
+        gx, gw = np.empty_like(x), np.empty_like(w)
+        nk._C.conv2d_backward_data(gy, w, gx, reference=True, **args)
+        nk._C.conv2d_backward_weight(gy, x, gw, reference=True, **args)
+        return gx, gw, gy.sum((0, 2, 3))
+    check_op([x, w, b], lambda x, w, b: nk.conv2d(x, w, b, **kw), ref=naive, ref_grad=naive_grad, tol=1e-13,
+             devices=("cpu",))
 
 
 def test_unbatched_noncontiguous_and_mixed_dtypes(rng):
@@ -231,42 +238,23 @@ def test_conv_transpose2d(cpu_path, rng, dtype, cfg):
     w = rng.standard_normal((Cin, Cout // g, R, S)).astype(dtype)
     b = rng.standard_normal(Cout).astype(dtype)
     kw = dict(stride=st, padding=pd, output_padding=op, groups=g, dilation=dl)
-    y = nk.conv_transpose2d(x, w, b, **kw)
-    ref = ref_conv_transpose2d(x, w, b, **kw)
-    assert y.shape == ref.shape and y.dtype == dtype
-    assert rel_err(y, ref) <= TOL[dtype] * np.sqrt(w[:, 0].size)
-    # backward: the gradients of sum(y · gy) by the adjoint identities
-    gy = rng.standard_normal(y.shape).astype(dtype)
-    gx, gw, gb = nk.conv_transpose2d_backward(gy, x, w, **kw)
-    cw = dict(stride=st, padding=pd, dilation=dl, groups=g)
-    conv_gy = ref_conv2d(gy, w, None, **cw)          # may have more rows than x (see the reference)
-    assert rel_err(gx, conv_gy[..., :H, :W]) <= TOL[dtype] * np.sqrt(w[0].size)
-    xg = np.zeros(x.shape[:2] + conv_gy.shape[2:])
-    xg[:, :, :H, :W] = x
-    _, rgw, _ = ref_conv2d_backward(xg, gy, w, **cw)
-    assert rel_err(gw, rgw) <= TOL[dtype] * np.sqrt(x[:, 0].size)
-    assert rel_err(gb, gy.astype(np.float64).sum((0, 2, 3))) <= TOL[dtype] * np.sqrt(gy[:, 0].size)
+    gy_size = N * np.prod(nk.conv_transpose2d(x, w, **kw).shape[2:])
+    check_op([x, w, b], lambda x, w, b: nk.conv_transpose2d(x, w, b, **kw),
+             ref=lambda x, w, b: ref_conv_transpose2d(x, w, b, **kw),
+             ref_grad=lambda gy, x, w, b: ref_conv_transpose2d_backward(gy, x, w, **kw),
+             tol=TOL[dtype] * np.sqrt(w[:, 0].size),
+             grad_tol=[TOL[dtype] * np.sqrt(w[0].size), TOL[dtype] * np.sqrt(x[:, 0].size),
+                       TOL[dtype] * np.sqrt(gy_size)], **one_path(cpu_path, device=False))
 
 
-# ---- finite differences (float64, tiny shapes) --------------------------------------
-
-def _fd_check(f, args, grads):
-    """Analytic gradients of L = f(*args) against central differences (helpers.numgrad)."""
-    for i, (g, num) in enumerate(zip(grads, numgrad(f, args))):
-        np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-6, err_msg=f"argument {i}")
-
+# ---- finite differences of our own forward (float64, tiny shapes) -------------------
 
 @pytest.mark.parametrize("cfg", [(2, 4, 6, 7, 4, 3, 2, 2, 1, 1, 2), (1, 3, 5, 5, 2, 3, 3, 1, "same", 2, 1),
                                  (2, 2, 6, 6, 3, 2, 2, 1, 0, 1, 1)])
 def test_conv2d_finite_differences(rng, cfg):
     x, w, b, kw = _data(rng, cfg, np.float64)
-    gy = rng.standard_normal(nk.conv2d(x, w, b, **kw).shape)
-
-    def loss(x, w, b):
-        return float(np.sum(nk.conv2d(x, w, b, **kw) * gy))
-
-    gx, gw, gb = nk.conv2d_backward(gy, x, w, **kw)
-    _fd_check(loss, [x, w, b], [gx, gw, gb])
+    check_op([x, w, b], lambda x, w, b: nk.conv2d(x, w, b, **kw), ref=lambda x, w, b: nk.conv2d(x, w, b, **kw),
+             tol=1e-13, grad_atol=1e-6, grad_rtol=1e-6, devices=("cpu",))
 
 
 def test_conv_transpose2d_finite_differences(rng):
@@ -274,20 +262,16 @@ def test_conv_transpose2d_finite_differences(rng):
     w = rng.standard_normal((4, 3, 3, 2))
     b = rng.standard_normal(6)
     kw = dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1)
-    gy = rng.standard_normal(nk.conv_transpose2d(x, w, b, **kw).shape)
-
-    def loss(x, w, b):
-        return float(np.sum(nk.conv_transpose2d(x, w, b, **kw) * gy))
-
-    gx, gw, gb = nk.conv_transpose2d_backward(gy, x, w, **kw)
-    _fd_check(loss, [x, w, b], [gx, gw, gb])
+    check_op([x, w, b], lambda x, w, b: nk.conv_transpose2d(x, w, b, **kw),
+             ref=lambda x, w, b: nk.conv_transpose2d(x, w, b, **kw), tol=1e-13, grad_atol=1e-6, grad_rtol=1e-6,
+             devices=("cpu",))
 
 
 # ---- torch (autograd) ---------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_configs_against_torch(seed):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(seed)
     g = int(rng.choice([1, 1, 2, 3]))
@@ -304,49 +288,31 @@ def test_random_configs_against_torch(seed):
     w = rng.standard_normal((K, C // g, R, S))
     b = rng.standard_normal(K)
     kw = dict(stride=st, padding=pad, dilation=dl, groups=g)
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # torch warns about 'same' with even kernels
-        ty = F.conv2d(tx, tw, tb, **kw)
-    y = nk.conv2d(x, w, b, **kw)
-    assert rel_err(y, ty.detach().numpy()) <= 1e-12
-    gy = rng.standard_normal(y.shape)
-    ty.backward(torch.tensor(gy))
-    for got, t in zip(nk.conv2d_backward(gy, x, w, **kw), (tx, tw, tb)):
-        assert rel_err(got, t.grad.numpy()) <= 1e-12
+        check_op([x, w, b], lambda x, w, b: nk.conv2d(x, w, b, **kw), lambda x, w, b: F.conv2d(x, w, b, **kw),
+                 tol=1e-12, devices=("cpu",), seed=seed)
+    y_shape = nk.conv2d(x, w, b, **kw).shape
 
     # the transposed conv with the same weights, on an input shaped like y
     if pad != "same":
         opad = (int(rng.integers(0, max(st[0], dl[0]))), int(rng.integers(0, max(st[1], dl[1]))))
         wt = rng.standard_normal((C, K // g, R, S))
-        xt = rng.standard_normal((2, C) + y.shape[2:])
+        xt = rng.standard_normal((2, C) + y_shape[2:])
         bt = rng.standard_normal(K)
         tkw = dict(stride=st, padding=pad, output_padding=opad, groups=g, dilation=dl)
-        txt, twt, tbt = (torch.tensor(a, requires_grad=True) for a in (xt, wt, bt))
-        tyt = F.conv_transpose2d(txt, twt, tbt, **tkw)
-        yt = nk.conv_transpose2d(xt, wt, bt, **tkw)
-        assert yt.shape == tuple(tyt.shape) and rel_err(yt, tyt.detach().numpy()) <= 1e-12
-        gyt = rng.standard_normal(yt.shape)
-        tyt.backward(torch.tensor(gyt))
-        for got, t in zip(nk.conv_transpose2d_backward(gyt, xt, wt, **tkw), (txt, twt, tbt)):
-            assert rel_err(got, t.grad.numpy()) <= 1e-12
+        check_op([xt, wt, bt], lambda x, w, b: nk.conv_transpose2d(x, w, b, **tkw),
+                 lambda x, w, b: F.conv_transpose2d(x, w, b, **tkw), tol=1e-12, devices=("cpu",), seed=seed)
 
 
 def test_float32_layer_against_torch(rng):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     F = torch.nn.functional
     x = rng.standard_normal((4, 16, 15, 15)).astype(np.float32)
     w = (rng.standard_normal((24, 16, 3, 3)) / 12).astype(np.float32)
     b = rng.standard_normal(24).astype(np.float32)
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    ty = F.conv2d(tx, tw, tb, padding=1)
-    y = nk.conv2d(x, w, b, padding=1)
-    assert rel_err(y, ty.detach().numpy()) <= 1e-5
-    gy = rng.standard_normal(y.shape).astype(np.float32)
-    ty.backward(torch.from_numpy(gy))
-    for got, t in zip(nk.conv2d_backward(gy, x, w, padding=1), (tx, tw, tb)):
-        assert rel_err(got, t.grad.numpy()) <= 1e-5
+    check_op([x, w, b], lambda x, w, b: nk.conv2d(x, w, b, padding=1), lambda x, w, b: F.conv2d(x, w, b, padding=1),
+             tol=1e-5, devices=("cpu",))
 
 
 # ---- bad arguments ------------------------------------------------------------------
@@ -437,14 +403,13 @@ def test_concurrent_calls_from_threads(rng):
 def test_deep_filter_and_large_kernel(rng):
     """C·R·S much deeper than the GEMM's KC, and a kernel as large as the input."""
     x, w, b, kw = _data(rng, (2, 70, 6, 7, 5, 3, 3, 1, 1, 1, 1), np.float32)
-    assert rel_err(nk.conv2d(x, w, b, **kw), ref_conv2d(x, w, b, **kw)) <= 1e-5
+    check_op([x, w, b], lambda x, w, b: nk.conv2d(x, w, b, **kw), ref=lambda x, w, b: ref_conv2d(x, w, b, **kw),
+             grad=False, arrays=True, tol=1e-5, devices=("cpu",))
     x = rng.standard_normal((2, 3, 7, 6))
     w = rng.standard_normal((4, 3, 7, 6))
     assert nk.conv2d(x, w).shape == (2, 4, 1, 1)
-    assert rel_err(nk.conv2d(x, w), ref_conv2d(x, w)) <= 1e-12
-    gy = rng.standard_normal((2, 4, 1, 1))
-    for got, ref in zip(nk.conv2d_backward(gy, x, w), ref_conv2d_backward(gy, x, w)):
-        assert rel_err(got, ref) <= 1e-12
+    check_op([x, w], lambda x, w: nk.conv2d(x, w), ref=ref_conv2d,
+             ref_grad=lambda gy, x, w: ref_conv2d_backward(gy, x, w)[:2], tol=1e-12, devices=("cpu",))
 
 
 # ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
+from helpers import check_op
 from nnkernels import _C
 
 
@@ -20,16 +21,16 @@ def ref(idx, g, V, padding_idx=None):
 def test_embedding_backward_vs_add_at(rng, dtype, n, V, D):
     idx = rng.integers(0, V, n)
     g = rng.standard_normal((n, D)).astype(dtype)
-    out = _C.embedding_backward(idx, g, V)
-    assert out.shape == (V, D) and out.dtype == dtype
-    np.testing.assert_allclose(out, ref(idx, g, V), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+    check_op([idx, g], lambda idx, g: _C.embedding_backward(idx, g, V), ref=lambda idx, g: ref(idx, g, V), grad=False,
+             arrays=True, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5, devices=("cpu",))
 
 
 def test_embedding_backward_padding_and_repeats(rng):
     idx = np.array([[2, 2, 0], [2, 1, 0]])
     g = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    check_op([idx, g], lambda idx, g: _C.embedding_backward(idx, g, 4, 0), ref=lambda idx, g: ref(idx, g, 4, 0),
+             grad=False, arrays=True, rtol=1e-6, atol=1e-6, devices=("cpu",))
     out = _C.embedding_backward(idx, g, 4, 0)
-    np.testing.assert_allclose(out, ref(idx, g, 4, padding_idx=0), rtol=1e-6, atol=1e-6)
     assert not out[0].any() and not out[3].any()
 
 
@@ -37,9 +38,12 @@ def test_embedding_module_gradient(rng):
     """nn.Embedding's weight gradient, negative padding_idx included, through autograd."""
     emb = nk.nn.Embedding(6, 5, padding_idx=-1)
     idx = np.array([[5, 1, 1], [0, 5, 3]])
-    w = nk.Tensor(rng.standard_normal((2, 3, 5)).astype(np.float32))
-    (emb(nk.tensor(idx)) * w).sum().backward()
-    np.testing.assert_allclose(emb.weight.grad.numpy(), ref(idx, w.numpy(), 6, padding_idx=5), rtol=1e-6, atol=1e-6)
+
+    def ours(weight):
+        emb.weight = weight
+        return emb(nk.tensor(idx))
+    check_op([emb.weight.numpy()], ours, ref=lambda w: w[idx], ref_grad=lambda g, w: [ref(idx, g, 6, padding_idx=5)],
+             rtol=1e-6, atol=1e-6, devices=("cpu",))
 
 
 def test_embedding_backward_rejects_bad_input():

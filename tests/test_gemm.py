@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import nnkernels as nk
 from conftest import TOL, rel_err
-from helpers import check_op, torch
+from helpers import check_op, one_path, torch
 
 # 1, primes, tile sizes ± 1 (MR=6, NR=16/8, MC=144/72, KC=256), tall-skinny, empty.
 SHAPES = [
@@ -29,9 +29,8 @@ def ref_gemm(a, b, c, alpha, beta, ta, tb):
 def test_matmul_shapes(cpu_path, rng, dtype, M, N, K):
     a = rng.standard_normal((M, K)).astype(dtype)
     b = rng.standard_normal((K, N)).astype(dtype)
-    c = nk.matmul(a, b)
-    assert c.shape == (M, N) and c.dtype == dtype
-    assert rel_err(c, a.astype(np.float64) @ b) <= TOL[dtype] * max(1, np.sqrt(K) / 4)
+    check_op([a, b], nk.matmul, ref=np.matmul, grad=False, arrays=True, tol=TOL[dtype] * max(1, np.sqrt(K) / 4),
+             **one_path(cpu_path))
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
@@ -42,8 +41,9 @@ def test_gemm_transposes_alpha_beta(cpu_path, rng, dtype, trans_a, trans_b):
     a = rng.standard_normal((K, M) if trans_a else (M, K)).astype(dtype)
     b = rng.standard_normal((N, K) if trans_b else (K, N)).astype(dtype)
     c = rng.standard_normal((M, N)).astype(dtype)
-    got = nk.gemm(a, b, c, alpha=0.5, beta=-1.5, trans_a=trans_a, trans_b=trans_b)
-    assert rel_err(got, ref_gemm(a, b, c, 0.5, -1.5, trans_a, trans_b)) <= TOL[dtype] * 4
+    check_op([a, b, c], lambda a, b, c: nk.gemm(a, b, c, alpha=0.5, beta=-1.5, trans_a=trans_a, trans_b=trans_b),
+             ref=lambda a, b, c: ref_gemm(a, b, c, 0.5, -1.5, trans_a, trans_b), grad=False, arrays=True,
+             tol=TOL[dtype] * 4, **one_path(cpu_path))
 
 
 def test_gemm_out_and_inplace_c(rng):
@@ -71,7 +71,8 @@ def test_gemm_broadcast_c_bias(rng):
     a = rng.standard_normal((8, 9))
     b = rng.standard_normal((9, 10))
     bias = rng.standard_normal(10)
-    assert rel_err(nk.gemm(a, b, bias, beta=1.0), a @ b + bias) <= 1e-12
+    check_op([a, b, bias], lambda a, b, bias: nk.gemm(a, b, bias, beta=1.0), ref=lambda a, b, bias: a @ b + bias,
+             grad=False, arrays=True, tol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -102,16 +103,10 @@ def test_matmul_1d(rng):
     a = rng.standard_normal(7)
     b = rng.standard_normal((7, 5))
     m = rng.standard_normal((5, 7))
-    assert nk.matmul(a, b).shape == (5,)
-    assert rel_err(nk.matmul(a, b), a @ b) <= 1e-12
-    assert rel_err(nk.matmul(m, a), m @ a) <= 1e-12
-    assert np.shape(nk.matmul(a, a)) == ()
-    assert rel_err(nk.matmul(a, a), a @ a) <= 1e-12
     batch = rng.standard_normal((3, 4, 7))
-    assert rel_err(nk.matmul(batch, a), batch @ a) <= 1e-12
     b3 = rng.standard_normal((3, 7, 2))
-    assert nk.matmul(a, b3).shape == (3, 2)
-    assert rel_err(nk.matmul(a, b3), a @ b3) <= 1e-12
+    for x, y in ((a, b), (m, a), (a, a), (batch, a), (a, b3)):  # shapes (5,), (5,), (), (3, 4), (3, 2)
+        check_op([x, y], nk.matmul, ref=np.matmul, grad=False, arrays=True, tol=1e-12)
 
 
 @pytest.mark.parametrize("sa,sb", [
@@ -122,10 +117,7 @@ def test_matmul_1d(rng):
 def test_matmul_batched_broadcast(cpu_path, rng, sa, sb):
     a = rng.standard_normal(sa).astype(np.float32)
     b = rng.standard_normal(sb).astype(np.float32)
-    got = nk.matmul(a, b)
-    ref = np.matmul(a.astype(np.float64), b)
-    assert got.shape == ref.shape
-    assert rel_err(got, ref) <= 1e-5
+    check_op([a, b], nk.matmul, ref=np.matmul, grad=False, arrays=True, tol=1e-5, **one_path(cpu_path))
 
 
 def test_matmul_batched_strided_views(rng):
@@ -172,9 +164,12 @@ def test_errors_name_shapes_and_dtypes():
 def test_reference_kernel_agrees(rng):
     a = rng.standard_normal((13, 29)).astype(np.float32)
     b = rng.standard_normal((29, 7)).astype(np.float32)
-    out = np.empty((13, 7), np.float32)
-    nk._C.gemm_ref(a, b, out)
-    assert rel_err(out, nk.matmul(a, b)) <= 1e-5
+
+    def naive(a, b):
+        out = np.empty((13, 7), np.float32)
+        nk._C.gemm_ref(a.astype(np.float32), b.astype(np.float32), out)
+        return out
+    check_op([a, b], nk.matmul, ref=naive, grad=False, arrays=True, tol=1e-5)
 
 
 @settings(max_examples=40, deadline=None)
@@ -187,11 +182,10 @@ def test_gemm_property(M, N, K, ta, tb, alpha, beta, f64):
     a = r.standard_normal((K, M) if ta else (M, K)).astype(dtype)
     b = r.standard_normal((N, K) if tb else (K, N)).astype(dtype)
     c = r.standard_normal((M, N)).astype(dtype)
-    got = nk.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb)
-    ref = ref_gemm(a, b, c, alpha, beta, ta, tb)
-    scale = max(1.0, np.abs(ref).max() if ref.size else 1.0)
-    assert got.shape == (M, N)
-    assert np.max(np.abs(got - ref), initial=0.0) <= TOL[dtype] * 10 * scale * max(1, np.sqrt(K))
+    # the error relative to the larger of 1 and the largest |ref|
+    check_op([a, b, c], lambda a, b, c: nk.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb),
+             ref=lambda a, b, c: ref_gemm(a, b, c, alpha, beta, ta, tb), grad=False, arrays=True,
+             tol=TOL[dtype] * 10 * max(1, np.sqrt(K)), floor=1.0)
 
 
 def test_four_threads_at_once(rng):
@@ -218,10 +212,10 @@ def test_four_threads_at_once(rng):
 
 
 def test_matches_torch_when_installed(rng):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     a = rng.standard_normal((3, 65, 31)).astype(np.float32)
     b = rng.standard_normal((3, 31, 17)).astype(np.float32)
-    assert rel_err(nk.matmul(a, b), torch.matmul(torch.from_numpy(a), torch.from_numpy(b)).numpy()) <= 1e-5
+    check_op([a, b], nk.matmul, torch.matmul, grad=False, arrays=True, tol=1e-5)
 
 
 # ---- the Tensor ops through helpers.check_op (every CPU path, CPU and the (emulated) GPU) ----

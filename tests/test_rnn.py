@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnkernels as nk
-from helpers import check_op, numgrad, rel_err, torch
+from helpers import check_op, rel_err, torch
 
 # (T, B, I, H): ones, primes, H below/above/not a multiple of the 8/16-wide tiles.
 SHAPES = [(1, 1, 1, 1), (1, 3, 5, 7), (4, 1, 3, 9), (7, 5, 13, 17), (3, 13, 8, 33), (2, 7, 3, 64),
@@ -123,23 +123,40 @@ def check_all(got, ref, tol, names):
         assert rel_err(g, r) <= tol, (name, rel_err(g, r))
 
 
+ARGS = {"lstm": ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"],
+        "gru": ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"],
+        "lstm_cell": ["x", "h", "c", "w_ih", "w_hh", "b_ih", "b_hh"],
+        "gru_cell": ["x", "h", "w_ih", "w_hh", "b_ih", "b_hh"]}
+
+
+def check_rnn(kind, p, tol, grad_tol, own=False, **where):
+    """nk.<kind> on Tensors of the arrays in p (None biases left out), every output and
+    gradient, against the float64 references (own: finite differences of our own forward)."""
+    names = [n for n in ARGS[kind] if p.get(n) is not None]
+    op = getattr(nk, kind)
+
+    def args(a):
+        return {**dict.fromkeys(ARGS[kind]), **dict(zip(names, a))}
+
+    ref, back = (lstm_ref, lstm_ref_backward) if kind == "lstm" else (gru_ref, gru_ref_backward)
+
+    def ref_grad(w, *a):
+        kw = args(a)
+        grads = back(*w, kw["x"], kw["w_ih"], kw["w_hh"], ref(**kw)[-1])
+        return [g for g, n in zip(grads, ARGS[kind]) if n in names]
+
+    refs = dict(ref=lambda *a: op(**args(a))) if own else dict(ref=lambda *a: ref(**args(a))[:-1], ref_grad=ref_grad)
+    check_op([p[n] for n in names], lambda *a: op(**args(a)), tol=tol, grad_tol=grad_tol, devices=("cpu",), **refs,
+             **where)
+
+
 # ---- forward and backward against the references ----------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("T,B,I,H", SHAPES)
 def test_lstm_sequence(cpu_path, rng, dtype, T, B, I, H):
     p = make(rng, 4, T, B, I, H, dtype, bias=(H % 2 == 1))
-    y, hT, cT, cache = nk.lstm(**p, return_cache=True)
-    ry, rh, rc, saved = lstm_ref(**p)
-    assert y.dtype == hT.dtype == cT.dtype == dtype
-    check_all((y, hT, cT), (ry, rh, rc), FTOL[dtype], "y hT cT".split())
-    gy = rng.standard_normal(y.shape).astype(dtype)
-    ghT = rng.standard_normal(hT.shape).astype(dtype)
-    gcT = rng.standard_normal(cT.shape).astype(dtype)
-    got = nk.lstm_backward(gy, ghT, gcT, cache)
-    ref = lstm_ref_backward(gy, ghT, gcT, p["x"], p["w_ih"], p["w_hh"], saved)
-    assert all(g.dtype == dtype for g in got)
-    check_all(got, ref, FTOL[dtype] * 4, "gx gh0 gc0 gw_ih gw_hh gb_ih gb_hh".split())
+    check_rnn("lstm", p, FTOL[dtype], FTOL[dtype] * 4, paths=[cpu_path])  # y, hT, cT and every gradient
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -147,14 +164,7 @@ def test_lstm_sequence(cpu_path, rng, dtype, T, B, I, H):
 def test_gru_sequence(cpu_path, rng, dtype, T, B, I, H):
     p = make(rng, 3, T, B, I, H, dtype, bias=(H % 2 == 1))
     del p["c0"]
-    y, hT, cache = nk.gru(**p, return_cache=True)
-    ry, rh, saved = gru_ref(**p)
-    check_all((y, hT), (ry, rh), FTOL[dtype], ["y", "hT"])
-    gy = rng.standard_normal(y.shape).astype(dtype)
-    ghT = rng.standard_normal(hT.shape).astype(dtype)
-    got = nk.gru_backward(gy, ghT, cache)
-    ref = gru_ref_backward(gy, ghT, p["x"], p["w_ih"], p["w_hh"], saved)
-    check_all(got, ref, FTOL[dtype] * 4, "gx gh0 gw_ih gw_hh gb_ih gb_hh".split())
+    check_rnn("gru", p, FTOL[dtype], FTOL[dtype] * 4, paths=[cpu_path])  # y, hT and every gradient
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -191,20 +201,9 @@ def test_large_hidden_and_empty_input(cpu_path, rng, kind, T, B, I, H):
     """H > KC: several k-blocks in the recurrent products; I = 0: no input projection."""
     G = 4 if kind == "lstm" else 3
     p = make(rng, G, T, B, I, H, np.float64)
-    gy = rng.standard_normal((T, B, H))
-    if kind == "lstm":
-        y, hT, cT, cache = nk.lstm(**p, return_cache=True)
-        ry, _, _, saved = lstm_ref(**p)
-        got = nk.lstm_backward(gy, None, None, cache)
-        ref = lstm_ref_backward(gy, None, None, p["x"], p["w_ih"], p["w_hh"], saved)
-    else:
+    if kind == "gru":
         del p["c0"]
-        y, hT, cache = nk.gru(**p, return_cache=True)
-        ry, _, saved = gru_ref(**p)
-        got = nk.gru_backward(gy, None, cache)
-        ref = gru_ref_backward(gy, None, p["x"], p["w_ih"], p["w_hh"], saved)
-    assert rel_err(y, ry) <= 1e-12
-    check_all(got, ref, 1e-11, ["grad"] * len(ref))
+    check_rnn(kind, p, 1e-12, 1e-11, paths=[cpu_path])
 
 
 def test_none_states_and_grads(rng):
@@ -258,28 +257,9 @@ def test_finite_differences(cpu_path, rng, kind):
     T, B, I, H = 3, 2, 3, 4
     G = 4 if kind == "lstm" else 3
     p = make(rng, G, T, B, I, H, np.float64)
-    wy = rng.standard_normal((T, B, H))
-    wh = rng.standard_normal((B, H))
-    wc = rng.standard_normal((B, H))
     if kind == "gru":
         del p["c0"]
-
-    def loss():
-        out = nk.lstm(**p) if kind == "lstm" else nk.gru(**p)
-        L = np.sum(out[0] * wy) + np.sum(out[1] * wh)
-        return L + (np.sum(out[2] * wc) if kind == "lstm" else 0.0)
-
-    if kind == "lstm":
-        *_, cache = nk.lstm(**p, return_cache=True)
-        got = nk.lstm_backward(wy, wh, wc, cache)
-        names = ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"]
-    else:
-        *_, cache = nk.gru(**p, return_cache=True)
-        got = nk.gru_backward(wy, wh, cache)
-        names = ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"]
-    for g, name in zip(got, names):
-        num = numgrad(lambda *_: loss(), [p[name]])[0]
-        assert rel_err(g, num) <= 1e-7, (name, rel_err(g, num))
+    check_rnn(kind, p, 1e-12, 1e-7, own=True, paths=[cpu_path])
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -288,28 +268,10 @@ def test_cell_finite_differences(rng, kind):
     G = 4 if kind == "lstm" else 3
     p = make(rng, G, 1, B, I, H, np.float64)
     p["x"] = p["x"][0]
-    wh, wc = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    p["h"], c0 = p.pop("h0"), p.pop("c0")
     if kind == "lstm":
-        p["h"], p["c"] = p.pop("h0"), p.pop("c0")
-
-        def loss():
-            h1, c1 = nk.lstm_cell(**p)
-            return np.sum(h1 * wh) + np.sum(c1 * wc)
-
-        got = nk.lstm_cell_backward(wh, wc, **p)
-        names = ["x", "h", "c", "w_ih", "w_hh", "b_ih", "b_hh"]
-    else:
-        p["h"] = p.pop("h0")
-        del p["c0"]
-
-        def loss():
-            return np.sum(nk.gru_cell(**p) * wh)
-
-        got = nk.gru_cell_backward(wh, **p)
-        names = ["x", "h", "w_ih", "w_hh", "b_ih", "b_hh"]
-    for g, name in zip(got, names):
-        num = numgrad(lambda *_: loss(), [p[name]])[0]
-        assert rel_err(g, num) <= 1e-7, (name, rel_err(g, num))
+        p["c"] = c0
+    check_rnn(kind + "_cell", p, 1e-12, 1e-7, own=True)
 
 
 # ---- torch -------------------------------------------------------------------------
@@ -318,69 +280,44 @@ def test_cell_finite_differences(rng, kind):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("T,B,I,H,bias", [(5, 3, 7, 11, True), (2, 1, 4, 16, False), (6, 9, 10, 29, True)])
 def test_against_torch_sequence(cpu_path, rng, dtype, kind, T, B, I, H, bias):
-    torch = pytest.importorskip("torch")
-    tdt = torch.float32 if dtype == np.float32 else torch.float64
+    pytest.importorskip("torch")
     torch.manual_seed(0)
-    m = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(I, H, bias=bias).to(tdt)
-    W = [p.detach().numpy().copy() for p in m.parameters()] + ([] if bias else [None, None])
+    m = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(I, H, bias=bias)
+    names = [n for n, _ in m.named_parameters()]
+    W = [p.detach().numpy().astype(dtype) for p in m.parameters()]
+    states = [rng.standard_normal((B, H)).astype(dtype) for _ in range(2 if kind == "lstm" else 1)]
     x = rng.standard_normal((T, B, I)).astype(dtype)
-    h0 = rng.standard_normal((B, H)).astype(dtype)
-    c0 = rng.standard_normal((B, H)).astype(dtype)
-    xt = torch.tensor(x, requires_grad=True)
-    ht = torch.tensor(h0[None], requires_grad=True)
-    ct = torch.tensor(c0[None], requires_grad=True)
-    gy = rng.standard_normal((T, B, H)).astype(dtype)
-    gh = rng.standard_normal((B, H)).astype(dtype)
     tol = 1e-4 if dtype == np.float32 else 1e-11
-    if kind == "lstm":
-        y, hT, cT, cache = nk.lstm(x, h0, c0, *W, return_cache=True)
-        yt, (hTt, cTt) = m(xt, (ht, ct))
-        check_all((y, hT, cT), (yt.detach(), hTt[0].detach(), cTt[0].detach()), tol, "y hT cT".split())
-        gc = rng.standard_normal((B, H)).astype(dtype)
-        torch.autograd.backward([yt, hTt[0], cTt[0]], [torch.tensor(gy), torch.tensor(gh), torch.tensor(gc)])
-        got = nk.lstm_backward(gy, gh, gc, cache)
-        ref = [xt.grad, ht.grad[0], ct.grad[0]]
-    else:
-        y, hT, cache = nk.gru(x, h0, *W, return_cache=True)
-        yt, hTt = m(xt, ht)
-        check_all((y, hT), (yt.detach(), hTt[0].detach()), tol, ["y", "hT"])
-        torch.autograd.backward([yt, hTt[0]], [torch.tensor(gy), torch.tensor(gh)])
-        got = nk.gru_backward(gy, gh, cache)
-        ref = [xt.grad, ht.grad[0]]
-    ref += [p.grad for p in m.parameters()]
-    check_all(got[:len(ref)], [r.numpy() for r in ref], tol * 5, ["grad"] * len(ref))
+    n = len(states) + 1
+
+    def theirs(*a):  # torch's module with our weights, in float64
+        hs = tuple(h[None] for h in a[1:n])
+        y, hT = torch.func.functional_call(m, dict(zip(names, a[n:])), (a[0], hs if kind == "lstm" else hs[0]))
+        return (y,) + tuple(h[0] for h in (hT if kind == "lstm" else (hT,)))
+
+    op = nk.lstm if kind == "lstm" else nk.gru
+    check_op([x, *states, *W], lambda *a: op(*a[:n], *a[n:], *[None] * (4 - len(W))), theirs, tol=tol,
+             grad_tol=tol * 5, paths=[cpu_path], devices=("cpu",))
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("unbatched", [False, True])
 def test_against_torch_cell(rng, kind, unbatched):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     B, I, H = 4, 6, 13
     m = (torch.nn.LSTMCell if kind == "lstm" else torch.nn.GRUCell)(I, H).double()
+    names = [n for n, _ in m.named_parameters()]
     W = [p.detach().numpy().copy() for p in m.parameters()]
     shp = (lambda *s: s[1:]) if unbatched else (lambda *s: s)
+    states = [rng.standard_normal(shp(B, H)) for _ in range(2 if kind == "lstm" else 1)]
     x = rng.standard_normal(shp(B, I))
-    h = rng.standard_normal(shp(B, H))
-    c = rng.standard_normal(shp(B, H))
-    xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h, c))
-    gh = rng.standard_normal(shp(B, H))
-    if kind == "lstm":
-        h1, c1 = nk.lstm_cell(x, h, c, *W)
-        h1t, c1t = m(xt, (ht, ct))
-        check_all((h1, c1), (h1t.detach(), c1t.detach()), 1e-12, ["h1", "c1"])
-        gc = rng.standard_normal(shp(B, H))
-        torch.autograd.backward([h1t, c1t], [torch.tensor(gh), torch.tensor(gc)])
-        got = nk.lstm_cell_backward(gh, gc, x, h, c, *W)
-        ref = [xt.grad, ht.grad, ct.grad]
-    else:
-        h1 = nk.gru_cell(x, h, *W)
-        h1t = m(xt, ht)
-        check_all((h1,), (h1t.detach(),), 1e-12, ["h1"])
-        h1t.backward(torch.tensor(gh))
-        got = nk.gru_cell_backward(gh, x, h, *W)
-        ref = [xt.grad, ht.grad]
-    ref += [p.grad for p in m.parameters()]
-    check_all(got, [r.numpy() for r in ref], 1e-11, ["grad"] * len(ref))
+    n = len(states) + 1
+
+    def theirs(*a):  # torch's cell with our weights
+        return torch.func.functional_call(m, dict(zip(names, a[n:])), (a[0], tuple(a[1:n]) if kind == "lstm" else a[1]))
+
+    check_op([x, *states, *W], nk.lstm_cell if kind == "lstm" else nk.gru_cell, theirs, tol=1e-12, grad_tol=1e-11,
+             devices=("cpu",))
 
 
 # ---- the SIMD activations of each vector path ---------------------------------------
@@ -397,15 +334,19 @@ def test_simd_activations(dtype, path):
                         -np.geomspace(1e-12, 90, 3001), [0.0, -0.0, 1e4, -1e4, np.inf, -np.inf]]).astype(dtype)
     x64 = x.astype(np.float64)
     ulp = np.finfo(dtype).eps
-    out = np.empty_like(x)
-    nk._C.rnn_activation(x, out, "tanh", path)
-    ref = np.tanh(x64)
-    assert np.max(np.abs(out - ref) / np.maximum(np.abs(ref), np.finfo(dtype).tiny)) <= 4 * ulp
-    nk._C.rnn_activation(x, out, "sigmoid", path)
+
+    def act(which, x):
+        out = np.empty_like(x)
+        nk._C.rnn_activation(x, out, which, path)
+        return out
+    # every entry within 4 ulp of its own size; sigmoid from x > -80 (below, float32 results are denormal)
+    check_op([x], lambda x: act("tanh", x), ref=np.tanh, grad=False, arrays=True, rtol=4 * ulp,
+             atol=4 * ulp * np.finfo(dtype).tiny, devices=("cpu",), paths=[nk.cpu_path()])
+    keep = x > -80
     with np.errstate(over="ignore"):
-        ref = 1 / (1 + np.exp(-x64))
-    keep = x64 > -80  # below, float32 results are denormal
-    assert np.max(np.abs(out - ref)[keep] / ref[keep]) <= 4 * ulp
+        check_op([x[keep]], lambda x: act("sigmoid", x), ref=lambda x: 1 / (1 + np.exp(-x)), grad=False, arrays=True,
+                 rtol=4 * ulp, atol=0, devices=("cpu",), paths=[nk.cpu_path()])
+    out = act("sigmoid", x)
     assert np.all((out >= 0) & (out <= 1))
     assert out[x64 == -np.inf] == 0 and out[x64 == np.inf] == 1
     for n in range(1, 34):  # every tail length: the lanes past n are never written
