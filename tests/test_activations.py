@@ -316,7 +316,7 @@ def test_an_op_without_a_cuda_kernel_names_it_on_cupy():
         w = nk.tensor(np.ones((1, 1, 3, 3))).to("cuda").data
         if nk.cuda.is_available() and hasattr(nk._cuda_ops, "conv2d_forward"):
             pytest.skip("this build has a CUDA conv2d")
-        with pytest.raises(TypeError, match="x: CuPy arrays are not supported by this op yet"):
+        with pytest.raises(TypeError, match="conv2d: x is a CuPy array, and this op has no CUDA kernel yet"):
             nk.conv2d(x, w)
 
 

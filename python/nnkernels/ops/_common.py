@@ -24,13 +24,15 @@ def _refuse_tensor(x, name: str) -> None:
                         "the differentiable nk.<op> / nn.functional version, which records the graph")
 
 
-def as_array(x, name: str) -> np.ndarray:
-    """A NumPy array for `x` (array-likes are converted); CuPy arrays are refused (for the
-    ops without a CUDA kernel), and so are nnkernels Tensors (never silently detached)."""
-    _refuse_tensor(x, name)
+def as_array(x, name: str, op: str | None = None) -> np.ndarray:
+    """A NumPy array for argument `name` of `op` (array-likes are converted); CuPy arrays are
+    refused (for the ops without a CUDA kernel), and so are nnkernels Tensors (never silently
+    detached)."""
+    where = f"{op}: {name}" if op else name
+    _refuse_tensor(x, where)
     if is_cupy(x):
-        raise TypeError(f"{name}: CuPy arrays are not supported by this op yet (no CUDA kernel); "
-                        "pass a NumPy array")
+        raise TypeError(f"{where} is a CuPy array, and this op has no CUDA kernel yet: CuPy arrays are not "
+                        "supported by this op yet; pass a NumPy array")
     if isinstance(x, np.ndarray):
         # The kernels read elements through typed pointers: a data pointer that is not a
         # multiple of the item size (a view of a byte buffer at an odd offset) is copied.
@@ -130,7 +132,7 @@ def backend(op: str, out=None, **arrays):
         return CUDA, tuple(arrays.values())
     if out is not None and not isinstance(out, np.ndarray):
         raise TypeError(f"{op}: out must be a numpy.ndarray, got {type(out).__name__}")
-    return CPU, tuple(None if a is None else as_array(a, n) for n, a in arrays.items())
+    return CPU, tuple(None if a is None else as_array(a, n, op) for n, a in arrays.items())
 
 
 def result_float_dtype(op: str, allowed=FLOAT_DTYPES, **arrays) -> np.dtype:

@@ -49,9 +49,9 @@ def _offsets(x: np.ndarray, batch) -> np.ndarray:
 
 
 def _prepare(op, q, k, v, attn_mask, is_causal, scale):
-    q = as_array(q, "q")
-    k = as_array(k, "k")
-    v = as_array(v, "v")
+    q = as_array(q, "q", op)
+    k = as_array(k, "k", op)
+    v = as_array(v, "v", op)
     for name, a in (("q", q), ("k", k), ("v", v)):
         if a.ndim < 2:
             raise ValueError(f"{op}: {name} must have at least 2 dimensions (..., L, D), got shape {a.shape}")
@@ -73,7 +73,7 @@ def _prepare(op, q, k, v, attn_mask, is_causal, scale):
         raise ValueError(f"{op}: attn_mask must be None when is_causal=True (torch's rule)")
     mask = None
     if attn_mask is not None:
-        mask = as_array(attn_mask, "attn_mask")
+        mask = as_array(attn_mask, "attn_mask", op)
         full = batch + (Lq, Lk)
         try:
             ok = tuple(np.broadcast_shapes(mask.shape, full)) == full
@@ -147,7 +147,7 @@ def scaled_dot_product_attention_backward(grad_out, q, k, v, out, lse, attn_mask
     want = {"grad_out": batch + (Lq, Dv), "out": batch + (Lq, Dv), "lse": batch + (Lq,)}
     arrs = {}
     for name, a in (("grad_out", grad_out), ("out", out), ("lse", lse)):
-        a = as_array(a, name)
+        a = as_array(a, name, op)
         if a.shape != want[name]:
             raise ValueError(f"{op}: {name} has shape {a.shape}, expected {want[name]}")
         result_float_dtype(op, **{name: a})

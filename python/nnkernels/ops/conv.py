@@ -92,9 +92,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Returns y (N, K, P, Q) with P = (H + 2·ph − dh·(R−1) − 1) // sh + 1 (likewise Q).
     """
     op = "conv2d"
-    x = as_array(x, "x")
-    weight = as_array(weight, "weight")
-    bias = None if bias is None else as_array(bias, "bias")
+    x = as_array(x, "x", op)
+    weight = as_array(weight, "weight", op)
+    bias = None if bias is None else as_array(bias, "bias", op)
     dtype = result_float_dtype(op, x=x, weight=weight, bias=bias)
     x4, unbatched = _batched(x, "x", op)
     stride, pad, dil, groups, (P, Q) = _conv_geometry(op, x4.shape, weight.shape, stride, padding, dilation, groups)
@@ -113,9 +113,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     Returns (grad_x, grad_weight, grad_bias) shaped like x, weight and (K,).
     """
     op = "conv2d_backward"
-    grad_out = as_array(grad_out, "grad_out")
-    x = as_array(x, "x")
-    weight = as_array(weight, "weight")
+    grad_out = as_array(grad_out, "grad_out", op)
+    x = as_array(x, "x", op)
+    weight = as_array(weight, "weight", op)
     dtype = result_float_dtype(op, grad_out=grad_out, x=x, weight=weight)
     x4, unbatched = _batched(x, "x", op)
     stride, pad, dil, groups, (P, Q) = _conv_geometry(op, x4.shape, weight.shape, stride, padding, dilation, groups)
@@ -176,9 +176,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     It is the gradient of conv2d with respect to its input (and computed as such).
     """
     op = "conv_transpose2d"
-    x = as_array(x, "x")
-    weight = as_array(weight, "weight")
-    bias = None if bias is None else as_array(bias, "bias")
+    x = as_array(x, "x", op)
+    weight = as_array(weight, "weight", op)
+    bias = None if bias is None else as_array(bias, "bias", op)
     dtype = result_float_dtype(op, x=x, weight=weight, bias=bias)
     x4, unbatched = _batched(x, "x", op)
     stride, pad, dil, groups, (Ho, Wo) = _transpose_geometry(op, x4.shape, weight.shape, stride, padding,
@@ -200,9 +200,9 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
     Returns (grad_x, grad_weight, grad_bias) shaped like x, weight and (C_out,).
     """
     op = "conv_transpose2d_backward"
-    grad_out = as_array(grad_out, "grad_out")
-    x = as_array(x, "x")
-    weight = as_array(weight, "weight")
+    grad_out = as_array(grad_out, "grad_out", op)
+    x = as_array(x, "x", op)
+    weight = as_array(weight, "weight", op)
     dtype = result_float_dtype(op, grad_out=grad_out, x=x, weight=weight)
     x4, unbatched = _batched(x, "x", op)
     stride, pad, dil, groups, (Ho, Wo) = _transpose_geometry(op, x4.shape, weight.shape, stride, padding,

@@ -77,8 +77,8 @@ def _check_state(op, name, s, B, H):
         raise ValueError(f"{op}: {name} has shape {s.shape}, expected (batch, hidden_size) = {(B, H)}")
 
 
-def _arrays(**kw):
-    return {k: (None if v is None else as_array(v, k)) for k, v in kw.items()}
+def _arrays(op, **kw):
+    return {k: (None if v is None else as_array(v, k, op)) for k, v in kw.items()}
 
 
 # ---- sequences ------------------------------------------------------------------
@@ -87,7 +87,7 @@ def _prepare_seq(op, G, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     for name, v in (("x", x), ("w_ih", w_ih), ("w_hh", w_hh)):
         if v is None:
             raise TypeError(f"{op}: {name} is required (an array), got None")
-    a = _arrays(x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
+    a = _arrays(op, x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
     dtype = result_float_dtype(op, **a)
     x = a["x"]
     if x.ndim != 3:
@@ -167,7 +167,7 @@ def _check_cache(op, cache, kind):
 def _grad(op, name, g, shape, dtype):
     if g is None:
         return None
-    g = as_array(g, name)
+    g = as_array(g, name, op)
     result_float_dtype(op, **{name: g})
     if g.shape != tuple(shape):
         raise ValueError(f"{op}: {name} has shape {g.shape}, expected {tuple(shape)}")
@@ -257,14 +257,14 @@ def gru_backward(grad_y, grad_hT, cache):
 def _prepare_cell(op, x, states):
     """x (B, I) or unbatched (I,); states (B, H)/(H,) or None. Returns x as (1, B, I),
     the states as (B, H) or None, and whether the input was unbatched."""
-    x = as_array(x, "x")
+    x = as_array(x, "x", op)
     if x.ndim not in (1, 2):
         raise ValueError(f"{op}: x must be 2-D (batch, input_size) or 1-D (input_size,), got shape {x.shape}")
     unbatched = x.ndim == 1
     out = []
     for name, s in states:
         if s is not None:
-            s = as_array(s, name)
+            s = as_array(s, name, op)
             if s.ndim != x.ndim:
                 raise ValueError(f"{op}: {name} has shape {s.shape} but x has shape {x.shape}: expected "
                                  f"{'(hidden_size,)' if unbatched else '(batch, hidden_size)'}")
