@@ -219,3 +219,16 @@ def test_merged_ops_dispatch_on_type():
         assert isinstance(y, nk.Tensor) and y.requires_grad
     if "cross_entropy" in nk.ops.__all__:
         assert isinstance(nk.cross_entropy(nk.tensor(rn(2, 3)), np.array([0, 1])), nk.Tensor)
+
+
+def test_tensors_pickled_by_the_old_autograd_tensor_module_load():
+    """Before core/, the Tensor lived in nnkernels.autograd.tensor: such pickles still load."""
+    import pickle
+
+    t = nk.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    old = pickle.dumps(t, protocol=0).replace(b"nnkernels.core.tensor", b"nnkernels.autograd.tensor")
+    assert b"nnkernels.autograd.tensor" in old
+    u = pickle.loads(old)
+    assert isinstance(u, nk.Tensor) and u.requires_grad
+    np.testing.assert_array_equal(u.numpy(), t.numpy())
+    assert callable(nk.autograd.tensor)  # the attribute is still the factory function

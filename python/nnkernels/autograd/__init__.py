@@ -30,6 +30,13 @@ from ..core.tensor import *  # noqa: F401,F403
 from ..core.tensor import __all__ as _tensor_all
 from ..core.tensor import MaxResult, Tensor, _as_data, _make, _move, _t  # noqa: F401  used by nn, optim, keras
 from . import creation, idioms
+
+# Objects pickled by the layout before core/ (nnkernels.autograd.tensor.Tensor, e.g. a Module
+# saved whole by nk.save) still load: that module path now names the Tensor core.
+import sys as _sys  # noqa: E402
+from ..core import tensor as _tensor_module  # noqa: E402
+
+_sys.modules.setdefault(__name__ + ".tensor", _tensor_module)
 from .creation import *  # noqa: F401,F403
 from .creation import get_rng  # noqa: F401
 from .idioms import *  # noqa: F401,F403
