@@ -14,6 +14,9 @@
 //                v3 RowsB          1×1 stride-1 unpadded: the image itself, a plain GEMM
 //              Tiles are ~1 MiB of packed B (TN columns): each strip of it is read once after
 //              packing, so it need not sit in L2, and fewer tiles mean fewer copies of A.
+//              float32 stride 1 on a path whose kernel table has conv_direct (avx512):
+//                the direct tile instead (forward_direct below, conv_direct_avx512.cpp),
+//                except unpadded outputs of >= 1024 positions.
 // grad x       per (image, group), per tile of TN positions: col[CRS, TN] = W^T · gY into a
 //              per-thread tile, then col2im adds it into gx (1×1: the GEMM writes gx).
 // grad w       gW[Kg, CRS] = gY[Kg, n·PQ] · im2col(X)^T[n·PQ, CRS]: the images are folded into

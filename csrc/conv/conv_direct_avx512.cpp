@@ -1,6 +1,36 @@
 // AVX-512 direct conv2d forward tile (contract in conv/conv_direct.h): 14 output positions
 // × 32 output channels in 28 zmm accumulators, the positions broadcast from the image and
 // the weights loaded as two zmm per reduction step.
+//
+// Algorithm (driver: forward_direct in conv2d.cpp, float32, stride 1, any padding,
+// dilation and groups): Yᵀ[positions, channels] = im2col(X)ᵀ · Wᵀ with im2col never
+// packed. The weights are packed once per call, k-major, 32 output channels a panel
+// (zero-padded); each (image, group) is copied once into a zero-bordered per-thread image
+// (Cg × Hp × Wp), so the kernel has no edge tests: for reduction step t = (c, r, s) the 14
+// positions of a tile are 14 consecutive floats at base + off[t], off[t] = c·Hp·Wp +
+// r·dh·Wp + s·dw. Per step: two aligned zmm weight loads, 14 broadcasts (memory operands),
+// 28 FMAs. Tiles run along each output row (q0 = 0, 14, ...; the last one masked), so no
+// junk columns beyond the row's last partial tile (Q = 11, 13, 26, 28, 54, 56 use
+// 79-100 % of the lanes). The tile is stored transposed with a 16×16 in-register transpose
+// per 16 channels (64 shuffles) and masked row stores. Loop order: per (image, group),
+// per 32-channel panel, per output row; threads take (image, group) items, or with fewer
+// items than threads the (panel, row) pairs of one item.
+//
+// Measured on the 2-core Intel Xeon (AVX-512, 48 KiB L1d, 2 MiB L2), 2026-12-01, forward,
+// float32, 2 threads, 3×3 kernels, time ratio direct / implicit GEMM (min of 5 alternating
+// processes, `NK_CONV_DIRECT=0 python ab.py snip.py python python:NK_CONV_DIRECT 5`, the
+// snippet timing nk.conv2d(x, w, padding=p); the shared host swings up to 2×, so each
+// figure is one run's min; < 1 = direct faster):
+//   layer                     p0                   p1
+//   N64 C1  28×28 K32         0.88, 0.76           1.07, 0.77
+//   N64 C32 13×13 K64         0.79, 0.94           0.78, 0.69
+//   N32 C64 56×56 K64         1.03, 1.15, 0.91, 0.99   0.78, 0.87
+//   N8 C128 28×28 K128        0.84, 0.88           0.79, 0.92
+// (first column of each pair: the first version, whose transposed store was 32 gathers
+// from a stack tile; the rest: this one.) Unpadded 56×56 is a tie, so unpadded outputs of
+// ≥ 1024 positions stay on the GEMM's wide rows; every other stride-1 float32 conv on
+// this path takes the direct tile. NK_CONV_DIRECT=0 / 1 (read once) forces the GEMM /
+// the direct tile wherever it applies, for tuning.
 // GCC 12 reports the _mm512_undefined_ps() inside its own cast/unpack intrinsics as "may
 // be used uninitialized" (GCC PR 105593, fixed in 12.3/13).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
