@@ -149,7 +149,7 @@ def test_conv2d_forward_backward(cpu_path, rng, dtype, cfg):
 
 # float32 stride-1 layers for the direct tile (14 positions × 32 channels on avx512): 1×1
 # images, rows of 1, 14, 15, 29 outputs, K around the 32-channel panels, C = 1, pads 0-2,
-# dilation 2, groups, and an unpadded 32×32 output (the GEMM path keeps those).
+# dilation 2, groups, a 32×32 output.
 DIRECT_CONFIGS = [
     (1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1),
     (2, 1, 16, 16, 33, 3, 3, 1, 0, 1, 1),

@@ -15,8 +15,7 @@
 //              Tiles are ~1 MiB of packed B (TN columns): each strip of it is read once after
 //              packing, so it need not sit in L2, and fewer tiles mean fewer copies of A.
 //              float32 stride 1 on a path whose kernel table has conv_direct (avx512):
-//                the direct tile instead (forward_direct below, conv_direct_avx512.cpp),
-//                except unpadded outputs of >= 1024 positions.
+//                the direct tile instead (forward_direct below, conv_direct_avx512.cpp).
 // grad x       per (image, group), per tile of TN positions: col[CRS, TN] = W^T · gY into a
 //              per-thread tile, then col2im adds it into gx (1×1: the GEMM writes gx).
 // grad w       gW[Kg, CRS] = gY[Kg, n·PQ] · im2col(X)^T[n·PQ, CRS]: the images are folded into
@@ -183,14 +182,15 @@ int64_t prepack(std::vector<T>& buf, const T* w, int64_t G, int64_t gstride, int
 
 thread_local Scratch tl_pad;
 
-// NK_CONV_DIRECT (read once, for tuning): 0 never, 1 wherever it applies; unset: the
-// layers where it measured faster.
-int direct_mode() {
-  static const int m = [] {
+// NK_CONV_DIRECT=0 (read once, for tuning) turns the direct tile off: the implicit GEMM
+// everywhere. Else it runs wherever it applies (it measured faster on every BENCH.md
+// layer, conv_direct_avx512.cpp).
+bool direct_enabled() {
+  static const bool on = [] {
     const char* e = std::getenv("NK_CONV_DIRECT");
-    return e ? std::atoi(e) : -1;
+    return !e || std::atoi(e) != 0;
   }();
-  return m;
+  return on;
 }
 
 // y = conv(x, w) + bias by the table's direct tile (conv/conv_direct.h): per (image,
@@ -199,15 +199,11 @@ int direct_mode() {
 // Returns false (nothing written) where it does not apply.
 bool forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const ConvDirectKernels& kd = kernels().conv_direct;
-  const int mode = direct_mode();
-  if (!kd.tile || mode == 0 || g.sh != 1 || g.sw != 1 || g.ph < 0 || g.pw < 0) return false;
+  if (!kd.tile || !direct_enabled() || g.sh != 1 || g.sw != 1 || g.ph < 0 || g.pw < 0) return false;
   constexpr int NR = 32;
   const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q;
   const int64_t Hp = g.P + (g.R - 1) * g.dh, Wp = g.Q + (g.S - 1) * g.dw, plane = Hp * Wp;
   const int64_t nkb = ceil_div(Kg, NR), MR = kd.mr;
-  // Unpadded large images: the GEMM's wide rows need no padding masks there, and the two
-  // measured within noise (0.90-1.15x, conv_direct_avx512.cpp), so the GEMM keeps them.
-  if (mode < 0 && g.ph == 0 && g.pw == 0 && PQ >= 1024) return false;
 
   // Weights k-major, 32 output channels a panel, zero-padded: panel (gi, kb) element
   // (t, i) = w[gi·Kg + kb·32 + i, t]; bias likewise (32 per panel).

@@ -17,20 +17,27 @@
 // items than threads the (panel, row) pairs of one item.
 //
 // Measured on the 2-core Intel Xeon (AVX-512, 48 KiB L1d, 2 MiB L2), 2026-12-01, forward,
-// float32, 2 threads, 3×3 kernels, time ratio direct / implicit GEMM (min of 5 alternating
-// processes, `NK_CONV_DIRECT=0 python ab.py snip.py python python:NK_CONV_DIRECT 5`, the
-// snippet timing nk.conv2d(x, w, padding=p); the shared host swings up to 2×, so each
-// figure is one run's min; < 1 = direct faster):
-//   layer                     p0                   p1
-//   N64 C1  28×28 K32         0.88, 0.76           1.07, 0.77
-//   N64 C32 13×13 K64         0.79, 0.94           0.78, 0.69
-//   N32 C64 56×56 K64         1.03, 1.15, 0.91, 0.99   0.78, 0.87
-//   N8 C128 28×28 K128        0.84, 0.88           0.79, 0.92
-// (first column of each pair: the first version, whose transposed store was 32 gathers
-// from a stack tile; the rest: this one.) Unpadded 56×56 is a tie, so unpadded outputs of
-// ≥ 1024 positions stay on the GEMM's wide rows; every other stride-1 float32 conv on
-// this path takes the direct tile. NK_CONV_DIRECT=0 / 1 (read once) forces the GEMM /
-// the direct tile wherever it applies, for tuning.
+// float32, 2 threads, 3×3 kernels. A/B: time ratio direct / implicit GEMM, min of 5-7
+// alternating processes per run (`NK_CONV_DIRECT=0 python ab.py snip.py python
+// python:NK_CONV_DIRECT 5`, the snippet timing nk.conv2d(x, w, padding=p)), one figure a
+// run; the shared host swings up to 2×, so runs differ; < 1 = direct faster:
+//   layer                     p0                          p1
+//   N64 C1  28×28 K32         0.88*, 0.76, 0.84           1.07*, 0.77, 0.84
+//   N64 C32 13×13 K64         0.79*, 0.94, 0.86           0.78*, 0.69, 0.71
+//   N32 C64 56×56 K64         1.03*, 1.15, 0.91, 0.99,    0.78*, 0.87, 0.90
+//                             0.86, 0.87
+//   N8 C128 28×28 K128        0.84*, 0.88, 0.86           0.79*, 0.92, 1.03, 0.99
+//   N1 C64 56×56 K64 (one image: threads split its rows)  0.76
+// (* the first version, whose transposed store was 32 gathers from a stack tile.) The
+// direct tile was faster in 25 of the 29 runs, 56×56 p0 (the GEMM's best case: wide rows
+// without padding masks) a tie under load and 24.4 vs 28.1 ms best on a quieter host, so it
+// runs on every stride-1 float32 conv of this path; NK_CONV_DIRECT=0 (read once) turns it
+// off for tuning. Against torch 2.13 (oneDNN) in one process, 2 threads each, two runs
+// (torch time / ours; torch's own speed swung 2× between the runs): C1 p1 1.53, 1.44
+// (p0: torch ran at 6-7 GFLOP/s, no comparison); C32 13×13 p0 0.97, 1.10, p1 0.92, 1.03;
+// C64 56×56 p0 1.16, 0.83, p1 1.34, 1.88; C128 28×28 p0 1.18, 1.00, p1 1.21, 0.76.
+// Ours: 170-280 GFLOP/s on the C≥32 layers (FMA roof ~350 for 2 cores).
+//
 // GCC 12 reports the _mm512_undefined_ps() inside its own cast/unpack intrinsics as "may
 // be used uninitialized" (GCC PR 105593, fixed in 12.3/13).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
