@@ -77,6 +77,14 @@ struct ActKernels {
   void (*backward)(float*, const float*, const float*, int64_t, Act, float);
 };
 
+// Float32 direct stride-1 conv2d forward tile (contract in conv/conv_direct.h): mr output
+// positions × 32 output channels. Null: conv2d.cpp's implicit GEMM.
+struct ConvDirectKernels {
+  const char* name;
+  void (*tile)(int64_t, const float*, const float*, const int64_t*, const float*, float*, int64_t, int, int);
+  int mr;
+};
+
 struct CpuKernels {
   Isa isa;
   GemmConfig<float> sgemm;
@@ -93,6 +101,7 @@ struct CpuKernels {
   SoftmaxKernels softmax;
   PoolKernels pool;
   ActKernels act;
+  ConvDirectKernels conv_direct;
 };
 
 const CpuKernels& generic_kernels();

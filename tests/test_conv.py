@@ -151,6 +151,37 @@ def test_conv2d_forward_backward(cpu_path, rng, dtype, cfg):
              grad_tol=[scale, wscale, wscale], **one_path(cpu_path, device=False))
 
 
+# float32 stride-1 layers for the direct tile (14 positions × 32 channels on avx512): 1×1
+# images, rows of 1, 14, 15, 29 outputs, K around the 32-channel panels, C = 1, pads 0-2,
+# dilation 2, groups, a 32×32 output.
+DIRECT_CONFIGS = [
+    (1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1),
+    (2, 1, 16, 16, 33, 3, 3, 1, 0, 1, 1),
+    (3, 5, 13, 17, 32, 3, 3, 1, 1, 1, 1),
+    (1, 7, 29, 31, 70, 3, 3, 1, 2, 1, 1),
+    (2, 4, 11, 19, 31, 3, 3, 1, 2, 2, 1),
+    (2, 6, 7, 23, 66, 3, 5, 1, (1, 2), 1, 2),
+    (1, 3, 5, 1, 5, 1, 1, 1, 0, 1, 1),
+    (1, 2, 34, 34, 3, 3, 3, 1, 0, 1, 1),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("cfg", DIRECT_CONFIGS, ids=[str(c) for c in DIRECT_CONFIGS])
+def test_conv2d_direct_float32(cpu_path, rng, threads, cfg):
+    before = nk.get_num_threads()
+    try:
+        nk.set_num_threads(threads)
+        x, w, b, kw = _data(rng, cfg, np.float32)
+        for xin, bias in ((x, b), (np.asfortranarray(x), None), (np.repeat(x, 2, axis=3)[..., ::2], b)):
+            y = nk.conv2d(xin, w, bias, **kw)
+            ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), bias, **kw)
+            assert y.dtype == np.float32 and y.shape == ref.shape
+            assert rel_err(y, ref) <= TOL[np.float32] * np.sqrt(w[0].size)
+    finally:
+        nk.set_num_threads(before)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_thread_splits_agree(rng, threads):
     """Batch < threads, batch ≥ threads, odd splits: same answer (float64)."""

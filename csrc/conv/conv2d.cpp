@@ -14,6 +14,8 @@
 //                v3 RowsB          1×1 stride-1 unpadded: the image itself, a plain GEMM
 //              Tiles are ~1 MiB of packed B (TN columns): each strip of it is read once after
 //              packing, so it need not sit in L2, and fewer tiles mean fewer copies of A.
+//              float32 stride 1 on a path whose kernel table has conv_direct (avx512):
+//                the direct tile instead (forward_direct below, conv_direct_avx512.cpp).
 // grad x       per (image, group), per tile of TN positions: col[CRS, TN] = W^T · gY into a
 //              per-thread tile, then col2im adds it into gx (1×1: the GEMM writes gx); with
 //              stride 1 and Q == W ('same') each tap's col row is one flat run over the plane
@@ -47,9 +49,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "conv/conv_pack.h"
+#include "kernels.h"
 #include "runtime/threads.h"
 
 namespace nk {
@@ -177,12 +181,112 @@ int64_t prepack(std::vector<T>& buf, const T* w, int64_t G, int64_t gstride, int
   return per;
 }
 
+// ---- direct forward (float32, stride 1, where the kernel table has conv_direct) ----
+
+thread_local Scratch tl_pad;
+
+// NK_CONV_DIRECT=0 (read once, for tuning) turns the direct tile off: the implicit GEMM
+// everywhere. Else it runs wherever it applies (it measured faster on every BENCH.md
+// layer, conv_direct_avx512.cpp).
+bool direct_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("NK_CONV_DIRECT");
+    return !e || std::atoi(e) != 0;
+  }();
+  return on;
+}
+
+// y = conv(x, w) + bias by the table's direct tile (conv/conv_direct.h): per (image,
+// group), the image's channels are copied once into a zero-bordered per-thread buffer
+// (Cg × Hp × Wp) and every output row is cut into tiles of mr positions × 32 channels.
+// Returns false (nothing written) where it does not apply.
+bool forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  const ConvDirectKernels& kd = kernels().conv_direct;
+  if (!kd.tile || !direct_enabled() || g.sh != 1 || g.sw != 1 || g.ph < 0 || g.pw < 0) return false;
+  constexpr int NR = 32;
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q;
+  const int64_t Hp = g.P + (g.R - 1) * g.dh, Wp = g.Q + (g.S - 1) * g.dw, plane = Hp * Wp;
+  const int64_t nkb = ceil_div(Kg, NR), MR = kd.mr;
+
+  // Weights k-major, 32 output channels a panel, zero-padded: panel (gi, kb) element
+  // (t, i) = w[gi·Kg + kb·32 + i, t]; bias likewise (32 per panel).
+  Scratch wbuf, bbuf;
+  float* wpk = wbuf.get<float>(size_t(g.G * nkb * CRS * NR));
+  float* bpk = bias ? bbuf.get<float>(size_t(g.G * nkb * NR)) : nullptr;
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+      float* d = wpk + (gi * nkb + kb) * CRS * NR;
+      const int64_t nc = std::min<int64_t>(NR, Kg - kb * NR);
+      const float* src = w + (gi * Kg + kb * NR) * CRS;
+      for (int64_t t = 0; t < CRS; ++t) {
+        for (int64_t i = 0; i < nc; ++i) d[t * NR + i] = src[i * CRS + t];
+        for (int64_t i = nc; i < NR; ++i) d[t * NR + i] = 0.0f;
+      }
+      if (bpk)
+        for (int64_t i = 0; i < NR; ++i) bpk[(gi * nkb + kb) * NR + i] = i < nc ? bias[gi * Kg + kb * NR + i] : 0.0f;
+    }
+  std::vector<int64_t> off(static_cast<size_t>(CRS));
+  for (int64_t c = 0, t = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) off[size_t(t++)] = c * plane + r * g.dh * Wp + s * g.dw;
+
+  const size_t padded = size_t(Cg * plane + MR);  // + slack: a partial tile reads mr floats
+  auto pad = [&](int64_t it, float* buf) {
+    const float* xc = x + (it / g.G * g.C + it % g.G * Cg) * g.H * g.W;
+    const int64_t w0 = std::min(g.W, std::max<int64_t>(0, Wp - g.pw));  // input columns kept
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t hp = 0; hp < Hp; ++hp) {
+        float* row = buf + c * plane + hp * Wp;
+        const int64_t h = hp - g.ph;
+        if (h < 0 || h >= g.H) {
+          std::fill(row, row + Wp, 0.0f);
+          continue;
+        }
+        std::fill(row, row + std::min(g.pw, Wp), 0.0f);
+        std::copy(xc + (c * g.H + h) * g.W, xc + (c * g.H + h) * g.W + w0, row + g.pw);
+        std::fill(row + std::min(Wp, g.pw + w0), row + Wp, 0.0f);
+      }
+    std::fill(buf + Cg * plane, buf + padded, 0.0f);
+  };
+  // Output rows [p0, p1) of channel panel kb of item it, from its padded image buf.
+  auto rows = [&](int64_t it, const float* buf, int64_t kb, int64_t p0, int64_t p1) {
+    const int64_t n = it / g.G, gi = it % g.G;
+    const float* wp = wpk + (gi * nkb + kb) * CRS * NR;
+    const float* bp = bpk ? bpk + (gi * nkb + kb) * NR : nullptr;
+    float* yk = y + (n * g.K + gi * Kg + kb * NR) * PQ;
+    const int nc = int(std::min<int64_t>(NR, Kg - kb * NR));
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t q0 = 0; q0 < g.Q; q0 += MR)
+        kd.tile(CRS, wp, buf + p * Wp + q0, off.data(), bp, yk + p * g.Q + q0, PQ,
+                int(std::min<int64_t>(MR, g.Q - q0)), nc);
+  };
+  const int64_t items = g.N * g.G;
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+  if (over_items(items, nt)) {
+    parallel_for_each_dynamic(items, nt, [&](int64_t it) {
+      float* buf = tl_pad.get<float>(padded);
+      pad(it, buf);
+      for (int64_t kb = 0; kb < nkb; ++kb) rows(it, buf, kb, 0, g.P);
+    });
+  } else {
+    // Few items: pad each once, then split its (panel, row) pairs over the threads.
+    float* buf = tl_pad.get<float>(padded);
+    for (int64_t it = 0; it < items; ++it) {
+      pad(it, buf);
+      parallel_for_each_dynamic(nkb * g.P, nt, [&](int64_t u) { rows(it, buf, u / g.P, u % g.P, u % g.P + 1); });
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
   if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  if constexpr (std::is_same_v<T, float>)
+    if (forward_direct(g, x, w, bias, y)) return;
   std::vector<T> wp;
   const int64_t per = prepack(wp, w, g.G, Kg * CRS, Kg, CRS, CRS, 1);
   const bool pw1 = pointwise(g);

@@ -7,6 +7,7 @@
 // kernels where wider registers buy nothing.
 // Compiled without ISA flags: it only points at the kernels.
 #include "attention/attention_kernels.h"
+#include "conv/conv_direct.h"
 #include "elementwise/elementwise.h"
 #include "gemm/ukernels.h"
 #include "kernels.h"
@@ -36,6 +37,7 @@ const CpuKernels& avx512_kernels() {
        sm_cols_avx512, sm_cols_bwd_avx512},
       {"pool_avx512", pool_row_avx512, sum_run_avx512},
       {"act_avx512", act_span_avx512, act_backward_span_avx512},
+      {"conv_direct_avx512_14x32", conv_direct_f32_avx512, kConvDirectMR512},
   };
   return k;
 }
