@@ -56,6 +56,7 @@ PYBIND11_MODULE(_C, m) {
         d["softmax"] = k.softmax.name;
         d["pool"] = k.pool.name;
         d["activations"] = k.act.name;
+        d["conv2d_fwd"] = k.conv_direct.tile ? k.conv_direct.name : "implicit GEMM on sgemm";
         return d;
       },
       "Which kernel each family uses on a path (default: the path in use)", py::arg("path") = "");
