@@ -182,6 +182,37 @@ def test_conv2d_direct_float32(cpu_path, rng, threads, cfg):
         nk.set_num_threads(before)
 
 
+# float32 stride-1 grad x with 32+ input channels per group: on avx512 a direct forward conv
+# of gY with the flipped filters. Pads 0-2 (and one larger than the filter's reach, which
+# stays on the GEMM), dilation 2, groups, K around the 32-channel panels, rows of 1.
+DIRECT_GX_CONFIGS = [
+    (2, 32, 13, 13, 64, 3, 3, 1, 1, 1, 1),
+    (1, 33, 9, 17, 5, 3, 3, 1, 0, 1, 1),
+    (2, 40, 11, 7, 31, 3, 5, 1, (2, 1), 1, 1),
+    (1, 64, 10, 12, 18, 3, 3, 1, 2, 2, 2),
+    (3, 32, 1, 1, 7, 3, 3, 1, 1, 1, 1),
+    (1, 32, 6, 6, 8, 3, 3, 1, 3, 1, 1),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("cfg", DIRECT_GX_CONFIGS, ids=[str(c) for c in DIRECT_GX_CONFIGS])
+def test_conv2d_grad_x_direct_float32(cpu_path, rng, threads, cfg):
+    before = nk.get_num_threads()
+    try:
+        nk.set_num_threads(threads)
+        x, w, _, kw = _data(rng, cfg, np.float32)
+        gy = rng.standard_normal(nk.conv2d(x, w, **kw).shape).astype(np.float32)
+        gx, gw, _ = nk.conv2d_backward(gy, x, w, **kw)
+        want_gx, want_gw, _ = ref_conv2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                                  w.astype(np.float64), **kw)
+        assert gx.dtype == np.float32 and gx.shape == x.shape
+        assert rel_err(gx, want_gx) <= TOL[np.float32] * np.sqrt(w.shape[0] * w[0, 0].size)
+        assert rel_err(gw, want_gw) <= TOL[np.float32] * np.sqrt(gy[:, 0].size)
+    finally:
+        nk.set_num_threads(before)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_thread_splits_agree(rng, threads):
     """Batch < threads, batch ≥ threads, odd splits: same answer (float64)."""
