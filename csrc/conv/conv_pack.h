@@ -108,7 +108,8 @@ struct WrapImagesA final : Packer<T> {
 };
 
 // gx[c, h, w] += col[(c, r, s), j − j0] for the columns j in [j0, j0 + nj) of one image
-// and group (col rows are `ldc` apart), channels [c0, c1) only.
+// and group (col rows are `ldc` apart), channels [c0, c1) only. col is scratch: with
+// stride 1 and Q == W the rows of channels [c0, c1) get their padding columns zeroed.
 template <typename T>
 void col2im_add(const ConvGeom& g, T* col, int64_t ldc, int64_t j0, int64_t nj, T* gx,
                 int64_t c0, int64_t c1);
