@@ -86,6 +86,17 @@ def on_device(device):
 
 
 @contextlib.contextmanager
+def threads(n):
+    """Run the block with nnkernels on `n` threads (the previous count restored after)."""
+    before = nk.get_num_threads()
+    nk.set_num_threads(n)
+    try:
+        yield
+    finally:
+        nk.set_num_threads(before)
+
+
+@contextlib.contextmanager
 def _cpu_path(path):
     old = nk.cpu_path()
     nk.set_cpu_path(path)

@@ -7,6 +7,7 @@ import pytest
 
 import nnkernels as nk
 from helpers import check_op, one_path, rel_err, torch
+from helpers import threads as num_threads
 
 TOL = {np.float32: 3e-5, np.float64: 1e-12}
 
@@ -169,17 +170,13 @@ DIRECT_CONFIGS = [
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("cfg", DIRECT_CONFIGS, ids=[str(c) for c in DIRECT_CONFIGS])
 def test_conv2d_direct_float32(cpu_path, rng, threads, cfg):
-    before = nk.get_num_threads()
-    try:
-        nk.set_num_threads(threads)
+    with num_threads(threads):
         x, w, b, kw = _data(rng, cfg, np.float32)
         for xin, bias in ((x, b), (np.asfortranarray(x), None), (np.repeat(x, 2, axis=3)[..., ::2], b)):
             y = nk.conv2d(xin, w, bias, **kw)
             ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), bias, **kw)
             assert y.dtype == np.float32 and y.shape == ref.shape
             assert rel_err(y, ref) <= TOL[np.float32] * np.sqrt(w[0].size)
-    finally:
-        nk.set_num_threads(before)
 
 
 # float32 stride-1 grad x with 32+ input channels per group: on avx512 a direct forward conv
@@ -198,9 +195,7 @@ DIRECT_GX_CONFIGS = [
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("cfg", DIRECT_GX_CONFIGS, ids=[str(c) for c in DIRECT_GX_CONFIGS])
 def test_conv2d_grad_x_direct_float32(cpu_path, rng, threads, cfg):
-    before = nk.get_num_threads()
-    try:
-        nk.set_num_threads(threads)
+    with num_threads(threads):
         x, w, _, kw = _data(rng, cfg, np.float32)
         gy = rng.standard_normal(nk.conv2d(x, w, **kw).shape).astype(np.float32)
         gx, gw, _ = nk.conv2d_backward(gy, x, w, **kw)
@@ -209,16 +204,12 @@ def test_conv2d_grad_x_direct_float32(cpu_path, rng, threads, cfg):
         assert gx.dtype == np.float32 and gx.shape == x.shape
         assert rel_err(gx, want_gx) <= TOL[np.float32] * np.sqrt(w.shape[0] * w[0, 0].size)
         assert rel_err(gw, want_gw) <= TOL[np.float32] * np.sqrt(gy[:, 0].size)
-    finally:
-        nk.set_num_threads(before)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_thread_splits_agree(rng, threads):
     """Batch < threads, batch ≥ threads, odd splits: same answer (float64)."""
-    before = nk.get_num_threads()
-    try:
-        nk.set_num_threads(threads)
+    with num_threads(threads):
         for cfg in [(1, 8, 30, 30, 16, 3, 3, 1, 1, 1, 1), (5, 8, 20, 23, 12, 3, 3, 1, 0, 1, 1),
                     (2, 8, 20, 20, 8, 3, 3, 2, 1, 1, 4), (4, 16, 9, 9, 32, 1, 1, 1, 0, 1, 1),
                     # batch 1 with many tiles: threads split the tiles of one image
@@ -230,8 +221,6 @@ def test_thread_splits_agree(rng, threads):
             gy = rng.standard_normal(y.shape)
             for got, ref in zip(nk.conv2d_backward(gy, x, w, **kw), ref_conv2d_backward(gy, x, w, **kw)):
                 assert rel_err(got, ref) <= 1e-12
-    finally:
-        nk.set_num_threads(before)
 
 
 def test_against_cpp_naive_reference(rng):
