@@ -77,12 +77,16 @@ struct ActKernels {
   void (*backward)(float*, const float*, const float*, int64_t, Act, float);
 };
 
-// Float32 direct stride-1 conv2d forward tile (contract in conv/conv_direct.h): mr output
-// positions × 32 output channels. Null: conv2d.cpp's implicit GEMM.
+// Float32 direct stride-1 conv2d tiles (contracts in conv/conv_direct.h): forward, mr output
+// positions × 32 output channels; grad w, gw_mr taps × 32 output channels over one image,
+// with its gY packer. Null: conv2d.cpp's implicit GEMM.
 struct ConvDirectKernels {
   const char* name;
   void (*tile)(int64_t, const float*, const float*, const int64_t*, const float*, float*, int64_t, int, int);
   int mr;
+  void (*gw)(int64_t, int64_t, int64_t, const float*, const int64_t*, const float*, float*);
+  void (*pack_gyt)(const float*, int64_t, int64_t, int, float*);
+  int gw_mr;
 };
 
 struct CpuKernels {

@@ -206,6 +206,35 @@ def test_conv2d_grad_x_direct_float32(cpu_path, rng, threads, cfg):
         assert rel_err(gw, want_gw) <= TOL[np.float32] * np.sqrt(gy[:, 0].size)
 
 
+# float32 stride-1 grad w with 8+ output channels per group: on avx512 the direct gw tile
+# (8 taps × 32 channels over each image). Tap counts off the 8-tap tiles (9, 45, 75), K
+# around the 32-channel panels, batch 1 (threads split the tiles) and odd batches (threads
+# split the images), pads 0-3 (3: past the filter's reach), dilation, groups, rows of 1.
+DIRECT_GW_CONFIGS = [
+    (1, 1, 9, 9, 8, 3, 3, 1, 1, 1, 1),
+    (3, 5, 13, 13, 33, 3, 3, 1, 0, 1, 1),
+    (2, 3, 1, 17, 31, 5, 5, 1, 2, 1, 1),
+    (5, 8, 11, 7, 70, 3, 3, 1, (1, 2), (2, 1), 1),
+    (2, 6, 9, 10, 32, 3, 3, 1, 3, 1, 2),
+    (1, 32, 13, 13, 64, 3, 3, 1, 1, 1, 1),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("cfg", DIRECT_GW_CONFIGS, ids=[str(c) for c in DIRECT_GW_CONFIGS])
+def test_conv2d_grad_w_direct_float32(cpu_path, rng, threads, cfg):
+    with num_threads(threads):
+        x, w, _, kw = _data(rng, cfg, np.float32)
+        gy = rng.standard_normal(nk.conv2d(x, w, **kw).shape).astype(np.float32)
+        _, want_gw, _ = ref_conv2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                            w.astype(np.float64), **kw)
+        for xin, gyin in ((x, gy), (np.asfortranarray(x), gy[..., ::-1].copy()[..., ::-1])):
+            gx, gw, gb = nk.conv2d_backward(gyin, xin, w, **kw)
+            assert gw.dtype == np.float32 and gw.shape == w.shape
+            assert rel_err(gw, want_gw) <= TOL[np.float32] * np.sqrt(gy[:, 0].size)
+            assert rel_err(gb, gy.astype(np.float64).sum((0, 2, 3))) <= TOL[np.float32] * np.sqrt(gy[:, 0].size)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_thread_splits_agree(rng, threads):
     """Batch < threads, batch ≥ threads, odd splits: same answer (float64)."""

@@ -28,6 +28,13 @@
 //              both through the path's 8×8-transposing interleaver, for stride 1;
 //              ImagesA/Im2colTPacker else).
 //              Threads split the batch (one partial gW per extra thread, summed after).
+//              float32 stride 1 (not 1×1) with 8+ output channels per group where the table
+//              has conv_direct: the direct gw tile instead (backward_weight_direct below):
+//              windows read from a zero-bordered copy of each image, gY transposed once per
+//              image, nothing packed per reduction block. Grad w alone against the GEMM
+//              path, time ratio (min of 4 alternating processes, 2 threads, BENCH layers,
+//              2026-12-01): C1 28×28 0.45, C32 13×13 p0 0.73 / p1 0.76, C64 56×56 0.74,
+//              C128 28×28 0.92.
 // Threads: with enough (image, group) items, parallel over items with nthreads = 1 GEMMs;
 // else (forward) over the tiles of the images; else each GEMM runs on every thread.
 // Extra memory: one packed copy of w, one tile per thread, one partial gW per extra thread.
@@ -199,6 +206,39 @@ bool direct_enabled() {
   return on;
 }
 
+// The channels of item it = (image, group) of x as a zero-bordered Cg × Hp × Wp image in
+// buf (the input at row ph, column pw; rows and columns past Hp, Wp cropped), zeros after
+// it up to `total` floats.
+void pad_item(const ConvGeom& g, const float* x, int64_t it, int64_t Hp, int64_t Wp, float* buf,
+              size_t total) {
+  const int64_t Cg = g.C / g.G, plane = Hp * Wp;
+  const float* xc = x + (it / g.G * g.C + it % g.G * Cg) * g.H * g.W;
+  const int64_t w0 = std::min(g.W, std::max<int64_t>(0, Wp - g.pw));  // input columns kept
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t hp = 0; hp < Hp; ++hp) {
+      float* row = buf + c * plane + hp * Wp;
+      const int64_t h = hp - g.ph;
+      if (h < 0 || h >= g.H) {
+        std::fill(row, row + Wp, 0.0f);
+        continue;
+      }
+      std::fill(row, row + std::min(g.pw, Wp), 0.0f);
+      std::copy(xc + (c * g.H + h) * g.W, xc + (c * g.H + h) * g.W + w0, row + g.pw);
+      std::fill(row + std::min(Wp, g.pw + w0), row + Wp, 0.0f);
+    }
+  std::fill(buf + Cg * plane, buf + total, 0.0f);
+}
+
+// The tap displacements of the direct tiles: off[t] = c·Hp·Wp + r·dh·Wp + s·dw for
+// t = (c, r, s) < Cg·R·S, then zeros up to `count` (padding taps of a last tile).
+std::vector<int64_t> tap_offsets(const ConvGeom& g, int64_t Hp, int64_t Wp, int64_t count) {
+  std::vector<int64_t> off(size_t(count), 0);
+  for (int64_t c = 0, t = 0; c < g.C / g.G; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) off[size_t(t++)] = c * Hp * Wp + r * g.dh * Wp + s * g.dw;
+  return off;
+}
+
 // y = conv(x, w) + bias by the table's direct tile (conv/conv_direct.h): per (image,
 // group), the image's channels are copied once into a zero-bordered per-thread buffer
 // (Cg × Hp × Wp) and every output row is cut into tiles of mr positions × 32 channels.
@@ -231,29 +271,10 @@ bool forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
       if (bpk)
         for (int64_t i = 0; i < NR; ++i) bpk[(gi * nkb + kb) * NR + i] = i < nc ? bias[gi * Kg + kb * NR + i] : 0.0f;
     }
-  std::vector<int64_t> off(static_cast<size_t>(CRS));
-  for (int64_t c = 0, t = 0; c < Cg; ++c)
-    for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t s = 0; s < g.S; ++s) off[size_t(t++)] = c * plane + r * g.dh * Wp + s * g.dw;
+  const std::vector<int64_t> off = tap_offsets(g, Hp, Wp, CRS);
 
   const size_t padded = size_t(Cg * plane + MR);  // + slack: a partial tile reads mr floats
-  auto pad = [&](int64_t it, float* buf) {
-    const float* xc = x + (it / g.G * g.C + it % g.G * Cg) * g.H * g.W;
-    const int64_t w0 = std::min(g.W, std::max<int64_t>(0, Wp - g.pw));  // input columns kept
-    for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t hp = 0; hp < Hp; ++hp) {
-        float* row = buf + c * plane + hp * Wp;
-        const int64_t h = hp - g.ph;
-        if (h < 0 || h >= g.H) {
-          std::fill(row, row + Wp, 0.0f);
-          continue;
-        }
-        std::fill(row, row + std::min(g.pw, Wp), 0.0f);
-        std::copy(xc + (c * g.H + h) * g.W, xc + (c * g.H + h) * g.W + w0, row + g.pw);
-        std::fill(row + std::min(Wp, g.pw + w0), row + Wp, 0.0f);
-      }
-    std::fill(buf + Cg * plane, buf + padded, 0.0f);
-  };
+  auto pad = [&](int64_t it, float* buf) { pad_item(g, x, it, Hp, Wp, buf, padded); };
   // Output rows [p0, p1) of channel panel kb of item it, from its padded image buf.
   auto rows = [&](int64_t it, const float* buf, int64_t kb, int64_t p0, int64_t p1) {
     const int64_t n = it / g.G, gi = it % g.G;
@@ -309,6 +330,76 @@ bool backward_data_direct(const ConvGeom& g, const float* gy, const float* w, fl
             wt[size_t((((gi * Cg + c) * Kg + k) * R + (R - 1 - r)) * S + (S - 1 - s))] =
                 w[(((gi * Kg + k) * Cg + c) * R + r) * S + s];
   return forward_direct(gt, gy, wt.data(), nullptr, gx);
+}
+
+// Stride-1 grad w by the table's direct gw tile (conv/conv_direct.h): gWᵀ[taps, channels]
+// = sum over images of windows(X)ᵀ · gYᵀ, with each window read straight from the image's
+// zero-bordered copy and gY transposed once per image (position-major, 32 channels a
+// panel). Sums go to acc[G][panels][CRS rounded up to gw_mr][32]: with enough (image,
+// group) items each thread sums its share of them into its own acc (added up at the end);
+// else the items run one by one and the threads split their (panel, tap tile) pairs.
+// Returns false (nothing written) where it does not apply: 1×1 (a plain GEMM) and fewer
+// than 8 output channels per group (as forward_direct).
+bool backward_weight_direct(const ConvGeom& g, const float* gy, const float* x, float* gw) {
+  const ConvDirectKernels& kd = kernels().conv_direct;
+  if (!kd.gw || !direct_enabled() || g.sh != 1 || g.sw != 1 || g.ph < 0 || g.pw < 0 || pointwise(g))
+    return false;
+  constexpr int NR = 32;
+  const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q;
+  if (Kg < 8) return false;
+  const int64_t Hp = g.P + (g.R - 1) * g.dh, Wp = g.Q + (g.S - 1) * g.dw;
+  const int64_t MR = kd.gw_mr, nkb = ceil_div(Kg, NR), ntile = ceil_div(CRS, MR), CRSp = ntile * MR;
+  const std::vector<int64_t> off = tap_offsets(g, Hp, Wp, CRSp);
+  const size_t padded = size_t(Cg * Hp * Wp), accsize = size_t(g.G * nkb * CRSp * NR);
+  const int64_t items = g.N * g.G;
+  const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
+
+  // Item it's image padded into xb and its gY transposed into gyt (nkb panels of PQ × 32).
+  auto prepare = [&](int64_t it, float* xb, float* gyt) {
+    pad_item(g, x, it, Hp, Wp, xb, padded);
+    const float* gyi = gy + (it / g.G * g.K + it % g.G * Kg) * PQ;
+    for (int64_t kb = 0; kb < nkb; ++kb)
+      kd.pack_gyt(gyi + kb * NR * PQ, PQ, PQ, int(std::min<int64_t>(NR, Kg - kb * NR)), gyt + kb * PQ * NR);
+  };
+  // Tile u = (panel, tap tile) of item it, added into acc.
+  auto tile = [&](int64_t it, const float* xb, const float* gyt, int64_t u, float* acc) {
+    const int64_t kb = u / ntile, tt = u % ntile;
+    kd.gw(g.P, g.Q, Wp, xb, off.data() + tt * MR, gyt + kb * PQ * NR,
+          acc + ((it % g.G * nkb + kb) * CRSp + tt * MR) * NR);
+  };
+  Scratch accs;
+  const int nacc = over_items(items, nt) ? nt : 1;
+  float* acc = accs.get<float>(accsize * size_t(nacc));
+  std::fill(acc, acc + accsize * size_t(nacc), 0.0f);
+  if (nacc > 1) {
+    parallel_region(nt, [&](Team& team) {
+      const int t = team.tid(), tn = team.size();
+      float* xb = tl_pad.get<float>(padded + size_t(nkb * PQ * NR) + 16);
+      float* gyt = xb + round_up(int64_t(padded), 16);
+      for (int64_t it = items * t / tn; it < items * (t + 1) / tn; ++it) {
+        prepare(it, xb, gyt);
+        for (int64_t u = 0; u < nkb * ntile; ++u) tile(it, xb, gyt, u, acc + size_t(t) * accsize);
+      }
+    }, 2.0 * double(g.N) * double(g.K) * double(PQ) * double(CRS));
+  } else {
+    float* xb = tl_pad.get<float>(padded + size_t(nkb * PQ * NR) + 16);
+    float* gyt = xb + round_up(int64_t(padded), 16);
+    for (int64_t it = 0; it < items; ++it) {
+      prepare(it, xb, gyt);
+      parallel_for_each_dynamic(nkb * ntile, nt, [&](int64_t u) { tile(it, xb, gyt, u, acc); });
+    }
+  }
+  // gw[gi·Kg + k, t] = sum of the accs at (gi, k / 32, t, k % 32).
+  parallel_for_each(g.G * Kg, nacc, [&](int64_t gk) {
+    const int64_t gi = gk / Kg, k = gk % Kg;
+    const size_t base = size_t(((gi * nkb + k / NR) * CRSp) * NR + k % NR);
+    for (int64_t t = 0; t < CRS; ++t) {
+      float v = 0.0f;
+      for (int a = 0; a < nacc; ++a) v += acc[size_t(a) * accsize + base + size_t(t * NR)];
+      gw[gk * CRS + t] = v;
+    }
+  });
+  return true;
 }
 
 }  // namespace
@@ -449,6 +540,9 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   if (g.N == 0 || PQ == 0) {
     std::memset(gw, 0, sizeof(T) * size_t(wsize));
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (backward_weight_direct(g, gy, x, gw)) return;
   }
   // 1×1 stride-1 unpadded is a wide-row conv without junk: the same packers serve it.
   const bool pw1 = pointwise(g), wide = wide_rows(g) || pw1;

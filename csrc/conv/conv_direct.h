@@ -1,5 +1,6 @@
-// Direct stride-1 conv2d forward tile kernels (declarations only: conv_direct_avx512.cpp
-// includes this header; the driver is conv_direct.cpp, reached through the kernel table).
+// Direct stride-1 conv2d tile kernels, forward and grad w (declarations only:
+// conv_direct_avx512.cpp defines them; the drivers forward_direct and
+// backward_weight_direct in conv2d.cpp reach them through the kernel table).
 #pragma once
 #include <cstdint>
 
@@ -14,5 +15,17 @@ namespace nk {
 constexpr int kConvDirectMR512 = 14;
 void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, const int64_t* off,
                             const float* bias, float* y, int64_t ldy, int m, int n);
+
+// One tile of gWᵀ for one image: MR taps × 32 output channels, summed over its P × Q
+// output positions and added into acc (MR × 32, 64-byte aligned):
+//   acc[i·32 + j] += sum_{p < P, q < Q} x[off[i] + p·ldx + q] · gyt[(p·Q + q)·32 + j]
+// x: the image's zero-bordered copy (row stride ldx = Wp), off[i]: tap i's displacement
+// (as for the forward tile); gyt: gY of 32 output channels, position-major (P·Q × 32,
+// 64-byte aligned, from conv_direct_pack_gyt_f32_avx512).
+constexpr int kConvDirectGwMR512 = 8;
+void conv_direct_gw_f32_avx512(int64_t P, int64_t Q, int64_t ldx, const float* x, const int64_t* off,
+                               const float* gyt, float* acc);
+// gyt[t·32 + i] = gy[i·ld + t] for t < len, i < n; zero for n <= i < 32 (gyt 64-byte aligned).
+void conv_direct_pack_gyt_f32_avx512(const float* gy, int64_t ld, int64_t len, int n, float* gyt);
 
 }  // namespace nk

@@ -1,6 +1,6 @@
-// AVX-512 direct conv2d forward tile (contract in conv/conv_direct.h): 14 output positions
-// × 32 output channels in 28 zmm accumulators, the positions broadcast from the image and
-// the weights loaded as two zmm per reduction step.
+// AVX-512 direct conv2d tiles (contracts in conv/conv_direct.h). Forward: 14 output
+// positions × 32 output channels in 28 zmm accumulators, the positions broadcast from the
+// image and the weights loaded as two zmm per reduction step. Grad w: at the end of the file.
 //
 // Algorithm (driver: forward_direct in conv2d.cpp, float32, stride 1, any padding,
 // dilation and groups): Yᵀ[positions, channels] = im2col(X)ᵀ · Wᵀ with im2col never
@@ -42,6 +42,7 @@
 // be used uninitialized" (GCC PR 105593, fixed in 12.3/13).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#include <algorithm>
 #include <cstdint>
 
 #include "conv/conv_direct.h"
@@ -108,6 +109,55 @@ void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, cons
     for (int j = 0; j < 16; ++j) r[j] = j < MR ? (half ? a1[j] : a0[j]) : _mm512_setzero_ps();
     transpose16(r);
     for (int i = 0; i < 16 && 16 * half + i < n; ++i) _mm512_mask_storeu_ps(y + (16 * half + i) * ldy, mk, r[i]);
+  }
+}
+
+// grad w (contract in conv/conv_direct.h): 8 taps × 32 output channels in 16 zmm, the
+// reduction over the image's output positions, row by row: per position two aligned zmm
+// loads of gYᵀ and 8 broadcasts, one from each tap's window of the zero-bordered image
+// (8 pointers that step one float per position and one padded row per output row), 16
+// FMAs; the sums are added into acc once per image. No im2col is packed: per image the
+// only copies are the zero-bordered image and gYᵀ (Kg·P·Q floats, reused by all CRS/8 tap
+// tiles), where the implicit GEMM packed both operands for every block of its reduction.
+void conv_direct_gw_f32_avx512(int64_t P, int64_t Q, int64_t ldx, const float* x, const int64_t* off,
+                               const float* gyt, float* acc) {
+  constexpr int MR = kConvDirectGwMR512;
+  const float* xp[MR];
+  __m512 c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) xp[i] = x + off[i], c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < P; ++p) {
+    for (int64_t q = 0; q < Q; ++q, gyt += 32) {
+      const __m512 b0 = _mm512_load_ps(gyt), b1 = _mm512_load_ps(gyt + 16);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 a = _mm512_set1_ps(xp[i][q]);
+        c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+        c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+      }
+    }
+    for (int i = 0; i < MR; ++i) xp[i] += ldx;
+  }
+  for (int i = 0; i < MR; ++i) {
+    float* a = acc + i * 32;
+    _mm512_store_ps(a, _mm512_add_ps(_mm512_load_ps(a), c0[i]));
+    _mm512_store_ps(a + 16, _mm512_add_ps(_mm512_load_ps(a + 16), c1[i]));
+  }
+}
+
+// gYᵀ panel: 16 positions × 16 channels at a time through transpose16 (masked loads at
+// the end of the row and past channel n; the missing channels load as zeros).
+void conv_direct_pack_gyt_f32_avx512(const float* gy, int64_t ld, int64_t len, int n, float* gyt) {
+  __m512 r[16];
+  for (int64_t t0 = 0; t0 < len; t0 += 16) {
+    const int64_t m = std::min<int64_t>(16, len - t0);
+    const __mmask16 mk = __mmask16((1u << m) - 1);
+    for (int half = 0; half < 2; ++half) {
+      for (int i = 0; i < 16; ++i) {
+        const int ch = 16 * half + i;
+        r[i] = ch < n ? _mm512_maskz_loadu_ps(mk, gy + ch * ld + t0) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int64_t j = 0; j < m; ++j) _mm512_store_ps(gyt + (t0 + j) * 32 + 16 * half, r[j]);
+    }
   }
 }
 

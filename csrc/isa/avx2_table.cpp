@@ -29,7 +29,7 @@ const CpuKernels& avx2_kernels() {
        sm_cols_bwd_avx2},
       {"pool_avx2", pool_row_avx2, sum_run_avx2},
       {"act_avx2", act_span_avx2, act_backward_span_avx2},
-      {"conv_direct_none", nullptr, 0},  // conv2d forward: the implicit GEMM
+      {"conv_direct_none", nullptr, 0, nullptr, nullptr, 0},  // conv2d forward: the implicit GEMM
   };
   return k;
 }
