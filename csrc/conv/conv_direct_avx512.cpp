@@ -119,6 +119,11 @@ void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, cons
 // FMAs; the sums are added into acc once per image. No im2col is packed: per image the
 // only copies are the zero-bordered image and gYᵀ (Kg·P·Q floats, reused by all CRS/8 tap
 // tiles), where the implicit GEMM packed both operands for every block of its reduction.
+// Measured on the 2-core Intel Xeon, 2026-12-01, 2 threads, grad w alone: 0.45 (C1 28×28),
+// 0.73 / 0.76 (C32 13×13 p0 / p1), 0.74 (C64 56×56), 0.92 (C128 28×28) the GEMM path's time
+// (min of 4 alternating processes); C32 13×13 at 193–238 GFLOP/s against torch's 201–251 in
+// the same runs (/ torch's conv backward for the weight, 2 threads each). Whole-layer
+// figures: benchmarks/RESULTS.md, "conv (avx512 path)".
 void conv_direct_gw_f32_avx512(int64_t P, int64_t Q, int64_t ldx, const float* x, const int64_t* off,
                                const float* gyt, float* acc) {
   constexpr int MR = kConvDirectGwMR512;
