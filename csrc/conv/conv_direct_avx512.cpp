@@ -121,9 +121,9 @@ void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, cons
 // tiles), where the implicit GEMM packed both operands for every block of its reduction.
 // Measured on the 2-core Intel Xeon, 2026-12-01, 2 threads, grad w alone: 0.45 (C1 28×28),
 // 0.73 / 0.76 (C32 13×13 p0 / p1), 0.74 (C64 56×56), 0.92 (C128 28×28) the GEMM path's time
-// (min of 4 alternating processes); C32 13×13 at 193–238 GFLOP/s against torch's 201–251 in
-// the same runs (/ torch's conv backward for the weight, 2 threads each). Whole-layer
-// figures: benchmarks/RESULTS.md, "conv (avx512 path)".
+// (min of 4 alternating processes); against torch's grad w alone 1.06–1.62× on the C ≥ 32
+// layers, 1.46–1.48× on C1 (`python benchmarks/conv_parts.py`). Whole-layer figures:
+// benchmarks/RESULTS.md, "conv (avx512 path)".
 void conv_direct_gw_f32_avx512(int64_t P, int64_t Q, int64_t ldx, const float* x, const int64_t* off,
                                const float* gyt, float* acc) {
   constexpr int MR = kConvDirectGwMR512;
