@@ -82,7 +82,7 @@ struct ActKernels {
 // with its gY packer. Null: conv2d.cpp's implicit GEMM.
 struct ConvDirectKernels {
   const char* name;
-  void (*tile)(int64_t, const float*, const float*, const int64_t*, const float*, float*, int64_t, int, int);
+  void (*tile)(int64_t, const float*, const float*, const int64_t*, const float*, float*, int64_t, int, int, bool);
   int mr;
   void (*gw)(int64_t, int64_t, int64_t, const float*, const int64_t*, const float*, float*);
   void (*pack_gyt)(const float*, int64_t, int64_t, int, float*);

@@ -155,6 +155,7 @@ def test_conv2d_forward_backward(cpu_path, rng, dtype, cfg):
 # float32 stride-1 layers for the direct tile (14 positions × 32 channels on avx512): 1×1
 # images, rows of 1, 14, 15, 29 outputs, K around the 32-channel panels, C = 1, pads 0-4
 # (3 and 4: output rows that read only the zero border, and rows that skip filter rows),
+# 387 taps (past the 256-tap blocks, an edge row whose first tap is in the second block),
 # dilation 2, groups, a 32×32 output.
 DIRECT_CONFIGS = [
     (1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1),
@@ -167,6 +168,7 @@ DIRECT_CONFIGS = [
     (1, 2, 34, 34, 3, 3, 3, 1, 0, 1, 1),
     (2, 3, 6, 7, 9, 3, 3, 1, 3, 1, 1),
     (1, 4, 5, 9, 16, 5, 3, 1, (4, 1), (2, 1), 1),
+    (2, 43, 6, 7, 9, 3, 3, 1, 2, 1, 1),
 ]
 
 

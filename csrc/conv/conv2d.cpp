@@ -290,6 +290,12 @@ bool forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
     while (r1 > r0 && p + (r1 - 1) * g.dh - g.ph >= g.H) --r1;
   };
 
+  // Taps per pass over the rows: blocks of at most 320 taps (40 KiB of a panel's weights,
+  // equal blocks: 1152 = 4 × 288) stay in L1 while every tile of the rows reads them; the
+  // passes after the first add into y. A/B against one pass (time ratio, min of 4-5
+  // alternating processes, 2 threads): N8 C128 28×28 K128 forward p1 0.82, p0 0.96, grad x
+  // p1 0.81; N32 C64 56×56 (576 taps, two blocks) 1.0; blocks of 160 taps 0.90 on C128.
+  const int64_t DC = ceil_div(CRS, ceil_div(CRS, int64_t(320)));
   const size_t padded = size_t(Cg * plane + MR);  // + slack: a partial tile reads mr floats
   auto pad = [&](int64_t it, float* buf) { pad_item(g, x, it, Hp, Wp, buf, padded); };
   // Output rows [p0, p1) of channel panel kb of item it, from its padded image buf.
@@ -299,13 +305,19 @@ bool forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
     const float* bp = bpk ? bpk + (gi * nkb + kb) * NR : nullptr;
     float* yk = y + (n * g.K + gi * Kg + kb * NR) * PQ;
     const int nc = int(std::min<int64_t>(NR, Kg - kb * NR));
-    for (int64_t p = p0; p < p1; ++p) {
-      int64_t r0, r1;
-      filter_rows(p, r0, r1);
-      for (int64_t q0 = 0; q0 < g.Q; q0 += MR)
-        kd.tile((r1 - r0) * CS, wp + r0 * CS * NR, buf + p * Wp + q0, off.data() + r0 * CS, bp,
-                yk + p * g.Q + q0, PQ, int(std::min<int64_t>(MR, g.Q - q0)), nc);
-    }
+    for (int64_t c0 = 0; c0 < CRS; c0 += DC)
+      for (int64_t p = p0; p < p1; ++p) {
+        int64_t r0, r1;
+        filter_rows(p, r0, r1);
+        // This block's share [t0, t1) of the row's taps; the row's first block writes (bias
+        // included, also when the row has no taps at all), the later ones add.
+        const int64_t t0 = std::max(c0, r0 * CS), t1 = std::min(c0 + DC, r1 * CS);
+        const bool first = t0 == r0 * CS;
+        if (t1 <= t0 && !(first && c0 == 0)) continue;
+        for (int64_t q0 = 0; q0 < g.Q; q0 += MR)
+          kd.tile(std::max<int64_t>(0, t1 - t0), wp + t0 * NR, buf + p * Wp + q0, off.data() + t0, bp,
+                  yk + p * g.Q + q0, PQ, int(std::min<int64_t>(MR, g.Q - q0)), nc, !first);
+      }
   };
   const int64_t items = g.N * g.G;
   const int nt = threads_for(double(g.N) * g.K * PQ * CRS);

@@ -8,13 +8,14 @@ namespace nk {
 
 // One tile of y = MR output positions of one output row × up to NR = 32 output channels:
 //   y[i·ldy + j] = bias[i] + sum_{t < depth} wp[t·32 + i] · x[off[t] + j]   (i < n, j < m)
+// or, with acc, y[i·ldy + j] += the sum (bias unused): a depth split into blocks.
 // wp: depth × 32 packed weights (64-byte aligned, zero-padded channels); x: the first
 // position's input in a zero-bordered image; off[t]: displacement of reduction step t
 // (c, r, s) = c·Hp·Wp + r·dh·Wp + s·dw. Reads x[off[t] + j] for every j < MR (the caller
 // keeps MR − m floats of slack). bias: 32 floats or null (zero).
 constexpr int kConvDirectMR512 = 14;
 void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, const int64_t* off,
-                            const float* bias, float* y, int64_t ldy, int m, int n);
+                            const float* bias, float* y, int64_t ldy, int m, int n, bool acc);
 
 // One tile of gWᵀ for one image: MR taps × 32 output channels, summed over its P × Q
 // output positions and added into acc (MR × 32, 64-byte aligned):

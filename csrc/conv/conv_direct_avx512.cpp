@@ -92,10 +92,10 @@ namespace {
 // so a row's last, partial tile (Q = 11: one tile of 11) computes no lanes it drops.
 template <int M>
 void direct_tile(int64_t depth, const float* wp, const float* x, const int64_t* off,
-                 const float* bias, float* y, int64_t ldy, int n) {
+                 const float* bias, float* y, int64_t ldy, int n, bool acc) {
   __m512 a0[M], a1[M];
-  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+  const __m512 b0 = bias && !acc ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  const __m512 b1 = bias && !acc ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
   for (int j = 0; j < M; ++j) a0[j] = b0, a1[j] = b1;
   for (int64_t t = 0; t < depth; ++t, wp += 32) {
@@ -115,18 +115,21 @@ void direct_tile(int64_t depth, const float* wp, const float* x, const int64_t* 
 #pragma GCC unroll 16
     for (int j = 0; j < 16; ++j) r[j] = j < M ? (half ? a1[j] : a0[j]) : _mm512_setzero_ps();
     transpose16(r);
-    for (int i = 0; i < 16 && 16 * half + i < n; ++i) _mm512_mask_storeu_ps(y + (16 * half + i) * ldy, mk, r[i]);
+    for (int i = 0; i < 16 && 16 * half + i < n; ++i) {
+      float* yr = y + (16 * half + i) * ldy;
+      _mm512_mask_storeu_ps(yr, mk, acc ? _mm512_add_ps(r[i], _mm512_maskz_loadu_ps(mk, yr)) : r[i]);
+    }
   }
 }
 
 }  // namespace
 
 void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, const int64_t* off,
-                            const float* bias, float* y, int64_t ldy, int m, int n) {
+                            const float* bias, float* y, int64_t ldy, int m, int n, bool acc) {
   static_assert(kConvDirectMR512 == 14, "one case per tile width below");
   switch (m) {
 #define NK_CASE(M) \
-  case M: return direct_tile<M>(depth, wp, x, off, bias, y, ldy, n);
+  case M: return direct_tile<M>(depth, wp, x, off, bias, y, ldy, n, acc);
     NK_CASE(1) NK_CASE(2) NK_CASE(3) NK_CASE(4) NK_CASE(5) NK_CASE(6) NK_CASE(7)
     NK_CASE(8) NK_CASE(9) NK_CASE(10) NK_CASE(11) NK_CASE(12) NK_CASE(13) NK_CASE(14)
 #undef NK_CASE
