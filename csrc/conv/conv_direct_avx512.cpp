@@ -9,12 +9,17 @@
 // (Cg × Hp × Wp), so the kernel has no edge tests: for reduction step t = (c, r, s) the 14
 // positions of a tile are 14 consecutive floats at base + off[t], off[t] = c·Hp·Wp +
 // r·dh·Wp + s·dw. Per step: two aligned zmm weight loads, 14 broadcasts (memory operands),
-// 28 FMAs. Tiles run along each output row (q0 = 0, 14, ...; the last one masked), so no
-// junk columns beyond the row's last partial tile (Q = 11, 13, 26, 28, 54, 56 use
-// 79-100 % of the lanes). The tile is stored transposed with a 16×16 in-register transpose
-// per 16 channels (64 shuffles) and masked row stores. Loop order: per (image, group),
-// per 32-channel panel, per output row; threads take (image, group) items, or with fewer
-// items than threads the (panel, row) pairs of one item.
+// 28 FMAs. Tiles run along each output row (q0 = 0, 14, ...); the row's last, partial
+// tile runs an instance of its own width (one per width 1-14), so no lane computes a
+// dropped position. The tile is stored transposed with a 16×16 in-register transpose per
+// 16 channels (64 shuffles) and masked row stores (added into y for the depth blocks after
+// the first). Loop order: per (image, group), per 32-channel panel, per block of at most
+// 320 taps (its weights stay in L1), per output row, where an edge row runs only the filter
+// rows that read the image; threads take (image, group) items, or with fewer items than
+// threads the (panel, row) pairs of one item. Those three refinements, A/B each against
+// the step before (2026-12-01, second session): per-width tails 0.71 / 0.82 the time on C32
+// 13×13 p0 / p1 (Q = 11, 13: one tile of 11 or 13 where 14 lanes ran), edge rows 0.95 (p1),
+// tap blocks 0.82-0.89 on C128 28×28. The table below is the first version's.
 //
 // Measured on the 2-core Intel Xeon (AVX-512, 48 KiB L1d, 2 MiB L2), 2026-12-01, forward,
 // float32, 2 threads, 3×3 kernels. A/B: time ratio direct / implicit GEMM, min of 5-7
