@@ -78,10 +78,11 @@ struct ActKernels {
 };
 
 // Float32 direct stride-1 conv2d tiles (contracts in conv/conv_direct.h): forward, mr output
-// positions × 32 output channels; grad w, gw_mr taps × 32 output channels over one image,
+// positions × nr output channels; grad w, gw_mr taps × nr output channels over one image,
 // with its gY packer. Null: conv2d.cpp's implicit GEMM.
 struct ConvDirectKernels {
   const char* name;
+  int nr;
   void (*tile)(int64_t, const float*, const float*, const int64_t*, const float*, float*, int64_t, int, int, bool);
   int mr;
   void (*gw)(int64_t, int64_t, int64_t, const float*, const int64_t*, const float*, float*);

@@ -68,7 +68,7 @@ def test_kernel_table_names_each_family(cpu_path):
     names = nk._C.kernel_names()
     assert set(names) == {"sgemm", "dgemm", "attention", "rnn_gates", "softmax", "pool", "activations", "conv2d_fwd"}
     assert cpu_path in names["sgemm"] and cpu_path in names["dgemm"]
-    want_conv = "conv_direct_avx512_14x32" if cpu_path == "avx512" else "implicit GEMM on sgemm"
+    want_conv = {"avx512": "conv_direct_avx512_14x32", "avx2": "conv_direct_avx2_6x16"}.get(cpu_path, "implicit GEMM on sgemm")
     assert names["conv2d_fwd"] == want_conv
     for path in nk.cpu_paths():
         assert nk._C.kernel_names(path)["sgemm"].startswith(f"sgemm_{path}_")

@@ -14,9 +14,9 @@
 //                v3 RowsB          1×1 stride-1 unpadded: the image itself, a plain GEMM
 //              Tiles are ~1 MiB of packed B (TN columns): each strip of it is read once after
 //              packing, so it need not sit in L2, and fewer tiles mean fewer copies of A.
-//              float32 stride 1 on a path whose kernel table has conv_direct (avx512), 8 or
-//                more output channels per group: the direct tile instead (forward_direct
-//                below, conv_direct_avx512.cpp).
+//              float32 stride 1 on a path whose kernel table has conv_direct (avx512,
+//                avx2), 8 or more output channels per group: the direct tile instead
+//                (forward_direct below; conv_direct_avx512.cpp, conv_direct_avx2.cpp).
 // grad x       per (image, group), per tile of TN positions: col[CRS, TN] = W^T · gY into a
 //              per-thread tile, then col2im adds it into gx (1×1: the GEMM writes gx); float32
 //              stride 1 with 32+ channels per group where the table has conv_direct: a direct
@@ -195,9 +195,9 @@ int64_t prepack(std::vector<T>& buf, const T* w, int64_t G, int64_t gstride, int
 
 thread_local Scratch tl_pad;
 
-// NK_CONV_DIRECT=0 (read once, for tuning) turns the direct tile off: the implicit GEMM
-// everywhere. Else it runs wherever it applies (it measured faster on every BENCH.md
-// layer, conv_direct_avx512.cpp).
+// NK_CONV_DIRECT=0 (read once, for tuning) turns the direct tiles off: the implicit GEMM
+// everywhere. Else they run wherever they apply (faster or level on every BENCH.md layer
+// on both paths: conv_direct_avx512.cpp, benchmarks/RESULTS.md for avx2).
 bool direct_enabled() {
   static const bool on = [] {
     const char* e = std::getenv("NK_CONV_DIRECT");
@@ -250,7 +250,7 @@ std::vector<int64_t> tap_offsets(const ConvGeom& g, int64_t Hp, int64_t Wp, int6
 bool forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const ConvDirectKernels& kd = kernels().conv_direct;
   if (!kd.tile || !direct_enabled() || g.sh != 1 || g.sw != 1 || g.ph < 0 || g.pw < 0) return false;
-  constexpr int NR = 32;
+  const int64_t NR = kd.nr;
   const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q;
   // A 32-channel panel for fewer than 8 output channels wastes most of the tile: K = 3
   // (N32 C64 56×56 p1) ran 1.16× the implicit GEMM's time, K = 8 and 16 level, 24 faster.
@@ -376,7 +376,7 @@ bool backward_weight_direct(const ConvGeom& g, const float* gy, const float* x, 
   const ConvDirectKernels& kd = kernels().conv_direct;
   if (!kd.gw || !direct_enabled() || g.sh != 1 || g.sw != 1 || g.ph < 0 || g.pw < 0 || pointwise(g))
     return false;
-  constexpr int NR = 32;
+  const int64_t NR = kd.nr;
   const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q;
   if (Kg < 8) return false;
   const int64_t Hp = g.P + (g.R - 1) * g.dh, Wp = g.Q + (g.S - 1) * g.dw;

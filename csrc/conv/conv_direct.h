@@ -1,18 +1,20 @@
 // Direct stride-1 conv2d tile kernels, forward and grad w (declarations only:
-// conv_direct_avx512.cpp defines them; the drivers forward_direct and
-// backward_weight_direct in conv2d.cpp reach them through the kernel table).
+// conv_direct_avx512.cpp and conv_direct_avx2.cpp define them; the drivers forward_direct
+// and backward_weight_direct in conv2d.cpp reach them through the kernel table). Contracts
+// below with NR = 32 output channels a panel (avx512); the avx2 kernels are the same with
+// NR = 16 (the table's `nr`).
 #pragma once
 #include <cstdint>
 
 namespace nk {
 
-// One tile of y = MR output positions of one output row × up to NR = 32 output channels:
-//   y[i·ldy + j] = bias[i] + sum_{t < depth} wp[t·32 + i] · x[off[t] + j]   (i < n, j < m)
+// One tile of y = m <= MR output positions of one output row × up to NR output channels:
+//   y[i·ldy + j] = bias[i] + sum_{t < depth} wp[t·NR + i] · x[off[t] + j]   (i < n, j < m)
 // or, with acc, y[i·ldy + j] += the sum (bias unused): a depth split into blocks.
-// wp: depth × 32 packed weights (64-byte aligned, zero-padded channels); x: the first
+// wp: depth × NR packed weights (64-byte aligned, zero-padded channels); x: the first
 // position's input in a zero-bordered image; off[t]: displacement of reduction step t
-// (c, r, s) = c·Hp·Wp + r·dh·Wp + s·dw. Reads x[off[t] + j] for every j < MR (the caller
-// keeps MR − m floats of slack). bias: 32 floats or null (zero).
+// (c, r, s) = c·Hp·Wp + r·dh·Wp + s·dw. Reads x[off[t] + j] for j < m. bias: NR floats or
+// null (zero).
 constexpr int kConvDirectMR512 = 14;
 void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, const int64_t* off,
                             const float* bias, float* y, int64_t ldy, int m, int n, bool acc);
@@ -28,5 +30,14 @@ void conv_direct_gw_f32_avx512(int64_t P, int64_t Q, int64_t ldx, const float* x
                                const float* gyt, float* acc);
 // gyt[t·32 + i] = gy[i·ld + t] for t < len, i < n; zero for n <= i < 32 (gyt 64-byte aligned).
 void conv_direct_pack_gyt_f32_avx512(const float* gy, int64_t ld, int64_t len, int n, float* gyt);
+
+// The avx2 kernels: 6 positions × 16 channels forward, 6 taps × 16 channels grad w.
+constexpr int kConvDirectMR256 = 6;
+constexpr int kConvDirectGwMR256 = 6;
+void conv_direct_f32_avx2(int64_t depth, const float* wp, const float* x, const int64_t* off,
+                          const float* bias, float* y, int64_t ldy, int m, int n, bool acc);
+void conv_direct_gw_f32_avx2(int64_t P, int64_t Q, int64_t ldx, const float* x, const int64_t* off,
+                             const float* gyt, float* acc);
+void conv_direct_pack_gyt_f32_avx2(const float* gy, int64_t ld, int64_t len, int n, float* gyt);
 
 }  // namespace nk

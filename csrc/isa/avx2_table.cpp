@@ -2,6 +2,7 @@
 // as BLIS's Haswell/Zen3 configuration: 6×16 sgemm tile, MC/KC/NC = 144/256/4080.
 // Compiled without ISA flags: it only points at the *_avx2.cpp kernels.
 #include "attention/attention_kernels.h"
+#include "conv/conv_direct.h"
 #include "elementwise/elementwise.h"
 #include "gemm/ukernels.h"
 #include "kernels.h"
@@ -29,7 +30,8 @@ const CpuKernels& avx2_kernels() {
        sm_cols_bwd_avx2},
       {"pool_avx2", pool_row_avx2, sum_run_avx2},
       {"act_avx2", act_span_avx2, act_backward_span_avx2},
-      {"conv_direct_none", nullptr, 0, nullptr, nullptr, 0},  // conv2d forward: the implicit GEMM
+      {"conv_direct_avx2_6x16", 16, conv_direct_f32_avx2, kConvDirectMR256, conv_direct_gw_f32_avx2,
+       conv_direct_pack_gyt_f32_avx2, kConvDirectGwMR256},
   };
   return k;
 }

@@ -37,7 +37,7 @@ const CpuKernels& avx512_kernels() {
        sm_cols_avx512, sm_cols_bwd_avx512},
       {"pool_avx512", pool_row_avx512, sum_run_avx512},
       {"act_avx512", act_span_avx512, act_backward_span_avx512},
-      {"conv_direct_avx512_14x32", conv_direct_f32_avx512, kConvDirectMR512, conv_direct_gw_f32_avx512,
+      {"conv_direct_avx512_14x32", 32, conv_direct_f32_avx512, kConvDirectMR512, conv_direct_gw_f32_avx512,
        conv_direct_pack_gyt_f32_avx512, kConvDirectGwMR512},
   };
   return k;

@@ -29,7 +29,7 @@ const CpuKernels& generic_kernels() {
        nullptr, nullptr},
       {"pool_generic", nullptr, nullptr},
       {"act_generic", nullptr, nullptr},
-      {"conv_direct_none", nullptr, 0, nullptr, nullptr, 0},  // conv2d forward: the implicit GEMM
+      {"conv_direct_none", 0, nullptr, 0, nullptr, nullptr, 0},  // conv2d forward: the implicit GEMM
   };
   return k;
 }

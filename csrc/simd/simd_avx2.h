@@ -214,29 +214,32 @@ static inline __m256 phi_ps(__m256 x) {
                           _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
 }
 
-// dst[i·ld + j] = src[j][t + i] for i, j < 8: an 8×8 block through registers (unpack,
-// shuffle, permute2f128).
-static inline void transpose8x8_ps(const float* const* src, int64_t t, float* dst, int64_t ld) {
-  __m256 r0 = _mm256_loadu_ps(src[0] + t), r1 = _mm256_loadu_ps(src[1] + t);
-  __m256 r2 = _mm256_loadu_ps(src[2] + t), r3 = _mm256_loadu_ps(src[3] + t);
-  __m256 r4 = _mm256_loadu_ps(src[4] + t), r5 = _mm256_loadu_ps(src[5] + t);
-  __m256 r6 = _mm256_loadu_ps(src[6] + t), r7 = _mm256_loadu_ps(src[7] + t);
-  const __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1);
-  const __m256 u2 = _mm256_unpacklo_ps(r2, r3), u3 = _mm256_unpackhi_ps(r2, r3);
-  const __m256 u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5);
-  const __m256 u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
+// In-register 8×8 transpose: r[i] lane j := r[j] lane i (unpack, shuffle, permute2f128).
+static inline void transpose8x8_regs(__m256 r[8]) {
+  const __m256 u0 = _mm256_unpacklo_ps(r[0], r[1]), u1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 u2 = _mm256_unpacklo_ps(r[2], r[3]), u3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 u4 = _mm256_unpacklo_ps(r[4], r[5]), u5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 u6 = _mm256_unpacklo_ps(r[6], r[7]), u7 = _mm256_unpackhi_ps(r[6], r[7]);
   const __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xEE);
   const __m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xEE);
   const __m256 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xEE);
   const __m256 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xEE);
-  _mm256_storeu_ps(dst + 0 * ld, _mm256_permute2f128_ps(v0, v4, 0x20));
-  _mm256_storeu_ps(dst + 1 * ld, _mm256_permute2f128_ps(v1, v5, 0x20));
-  _mm256_storeu_ps(dst + 2 * ld, _mm256_permute2f128_ps(v2, v6, 0x20));
-  _mm256_storeu_ps(dst + 3 * ld, _mm256_permute2f128_ps(v3, v7, 0x20));
-  _mm256_storeu_ps(dst + 4 * ld, _mm256_permute2f128_ps(v0, v4, 0x31));
-  _mm256_storeu_ps(dst + 5 * ld, _mm256_permute2f128_ps(v1, v5, 0x31));
-  _mm256_storeu_ps(dst + 6 * ld, _mm256_permute2f128_ps(v2, v6, 0x31));
-  _mm256_storeu_ps(dst + 7 * ld, _mm256_permute2f128_ps(v3, v7, 0x31));
+  r[0] = _mm256_permute2f128_ps(v0, v4, 0x20);
+  r[1] = _mm256_permute2f128_ps(v1, v5, 0x20);
+  r[2] = _mm256_permute2f128_ps(v2, v6, 0x20);
+  r[3] = _mm256_permute2f128_ps(v3, v7, 0x20);
+  r[4] = _mm256_permute2f128_ps(v0, v4, 0x31);
+  r[5] = _mm256_permute2f128_ps(v1, v5, 0x31);
+  r[6] = _mm256_permute2f128_ps(v2, v6, 0x31);
+  r[7] = _mm256_permute2f128_ps(v3, v7, 0x31);
+}
+
+// dst[i·ld + j] = src[j][t + i] for i, j < 8: an 8×8 block through registers.
+static inline void transpose8x8_ps(const float* const* src, int64_t t, float* dst, int64_t ld) {
+  __m256 r[8];
+  for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src[j] + t);
+  transpose8x8_regs(r);
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld, r[i]);
 }
 
 }  // namespace simd256
