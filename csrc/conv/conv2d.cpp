@@ -245,22 +245,22 @@ std::vector<int64_t> tap_offsets(const ConvGeom& g, int64_t Hp, int64_t Wp, int6
 
 // y = conv(x, w) + bias by the table's direct tile (conv/conv_direct.h): per (image,
 // group), the image's channels are copied once into a zero-bordered per-thread buffer
-// (Cg × Hp × Wp) and every output row is cut into tiles of mr positions × 32 channels.
+// (Cg × Hp × Wp) and every output row is cut into tiles of mr positions × nr channels.
 // Returns false (nothing written) where it does not apply.
 bool forward_direct(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   const ConvDirectKernels& kd = kernels().conv_direct;
   if (!kd.tile || !direct_enabled() || g.sh != 1 || g.sw != 1 || g.ph < 0 || g.pw < 0) return false;
   const int64_t NR = kd.nr;
   const int64_t Kg = g.K / g.G, Cg = g.C / g.G, CRS = Cg * g.R * g.S, PQ = g.P * g.Q;
-  // A 32-channel panel for fewer than 8 output channels wastes most of the tile: K = 3
+  // An avx512 32-channel panel for fewer than 8 output channels wastes most of it: K = 3
   // (N32 C64 56×56 p1) ran 1.16× the implicit GEMM's time, K = 8 and 16 level, 24 faster.
   if (Kg < 8) return false;
   const int64_t Hp = g.P + (g.R - 1) * g.dh, Wp = g.Q + (g.S - 1) * g.dw, plane = Hp * Wp;
   const int64_t nkb = ceil_div(Kg, NR), MR = kd.mr;
 
-  // Weights k-major, 32 output channels a panel, zero-padded: panel (gi, kb) element
-  // (t, i) = w[gi·Kg + kb·32 + i, tap t], the taps in (r, c, s) order so that the filter
-  // rows an output row needs are one run of them; bias likewise (32 per panel).
+  // Weights k-major, NR output channels a panel, zero-padded: panel (gi, kb) element
+  // (t, i) = w[gi·Kg + kb·NR + i, tap t], the taps in (r, c, s) order so that the filter
+  // rows an output row needs are one run of them; bias likewise (NR per panel).
   Scratch wbuf, bbuf;
   float* wpk = wbuf.get<float>(size_t(g.G * nkb * CRS * NR));
   float* bpk = bias ? bbuf.get<float>(size_t(g.G * nkb * NR)) : nullptr;
@@ -296,7 +296,7 @@ bool forward_direct(const ConvGeom& g, const float* x, const float* w, const flo
   // alternating processes, 2 threads): N8 C128 28×28 K128 forward p1 0.82, p0 0.96, grad x
   // p1 0.81; N32 C64 56×56 (576 taps, two blocks) 1.0; blocks of 160 taps 0.90 on C128.
   const int64_t DC = ceil_div(CRS, ceil_div(CRS, int64_t(320)));
-  const size_t padded = size_t(Cg * plane + MR);  // + slack: a partial tile reads mr floats
+  const size_t padded = size_t(Cg * plane);  // a tile of m positions reads m floats a tap
   auto pad = [&](int64_t it, float* buf) { pad_item(g, x, it, Hp, Wp, buf, padded); };
   // Output rows [p0, p1) of channel panel kb of item it, from its padded image buf.
   auto rows = [&](int64_t it, const float* buf, int64_t kb, int64_t p0, int64_t p1) {
@@ -366,8 +366,8 @@ bool backward_data_direct(const ConvGeom& g, const float* gy, const float* w, fl
 
 // Stride-1 grad w by the table's direct gw tile (conv/conv_direct.h): gWᵀ[taps, channels]
 // = sum over images of windows(X)ᵀ · gYᵀ, with each window read straight from the image's
-// zero-bordered copy and gY transposed once per image (position-major, 32 channels a
-// panel). Sums go to acc[G][panels][CRS rounded up to gw_mr][32]: with enough (image,
+// zero-bordered copy and gY transposed once per image (position-major, nr channels a
+// panel). Sums go to acc[G][panels][CRS rounded up to gw_mr][nr]: with enough (image,
 // group) items each thread sums its share of them into its own acc (added up at the end);
 // else the items run one by one and the threads split their (panel, tap tile) pairs.
 // Returns false (nothing written) where it does not apply: 1×1 (a plain GEMM) and fewer
@@ -386,7 +386,12 @@ bool backward_weight_direct(const ConvGeom& g, const float* gy, const float* x, 
   const int64_t items = g.N * g.G;
   const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
 
-  // Item it's image padded into xb and its gY transposed into gyt (nkb panels of PQ × 32).
+  // Item it's image padded into xb and its gY transposed into gyt (nkb panels of PQ × NR);
+  // both in this thread's scratch, gyt 64-byte aligned after xb.
+  auto buffers = [&](float*& xb, float*& gyt) {
+    xb = tl_pad.get<float>(padded + size_t(nkb * PQ * NR) + 16);
+    gyt = xb + round_up(int64_t(padded), 16);
+  };
   auto prepare = [&](int64_t it, float* xb, float* gyt) {
     pad_item(g, x, it, Hp, Wp, xb, padded);
     const float* gyi = gy + (it / g.G * g.K + it % g.G * Kg) * PQ;
@@ -406,22 +411,22 @@ bool backward_weight_direct(const ConvGeom& g, const float* gy, const float* x, 
   if (nacc > 1) {
     parallel_region(nt, [&](Team& team) {
       const int t = team.tid(), tn = team.size();
-      float* xb = tl_pad.get<float>(padded + size_t(nkb * PQ * NR) + 16);
-      float* gyt = xb + round_up(int64_t(padded), 16);
+      float *xb, *gyt;
+      buffers(xb, gyt);
       for (int64_t it = items * t / tn; it < items * (t + 1) / tn; ++it) {
         prepare(it, xb, gyt);
         for (int64_t u = 0; u < nkb * ntile; ++u) tile(it, xb, gyt, u, acc + size_t(t) * accsize);
       }
     }, 2.0 * double(g.N) * double(g.K) * double(PQ) * double(CRS));
   } else {
-    float* xb = tl_pad.get<float>(padded + size_t(nkb * PQ * NR) + 16);
-    float* gyt = xb + round_up(int64_t(padded), 16);
+    float *xb, *gyt;
+    buffers(xb, gyt);
     for (int64_t it = 0; it < items; ++it) {
       prepare(it, xb, gyt);
       parallel_for_each_dynamic(nkb * ntile, nt, [&](int64_t u) { tile(it, xb, gyt, u, acc); });
     }
   }
-  // gw[gi·Kg + k, t] = sum of the accs at (gi, k / 32, t, k % 32).
+  // gw[gi·Kg + k, t] = sum of the accs at (gi, k / NR, t, k % NR).
   parallel_for_each(g.G * Kg, nacc, [&](int64_t gk) {
     const int64_t gi = gk / Kg, k = gk % Kg;
     const size_t base = size_t(((gi * nkb + k / NR) * CRSp) * NR + k % NR);
@@ -573,9 +578,8 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
     std::memset(gw, 0, sizeof(T) * size_t(wsize));
     return;
   }
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, float>)
     if (backward_weight_direct(g, gy, x, gw)) return;
-  }
   // 1×1 stride-1 unpadded is a wide-row conv without junk: the same packers serve it.
   const bool pw1 = pointwise(g), wide = wide_rows(g) || pw1;
   const int nt = threads_for(double(g.N) * g.K * PQ * CRS);
