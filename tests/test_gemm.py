@@ -9,11 +9,12 @@ import nnkernels as nk
 from conftest import TOL, rel_err
 from helpers import check_op, one_path, torch
 
-# 1, primes, tile sizes ± 1 (MR=6, NR=16/8, MC=144/72, KC=256), tall-skinny, empty.
+# 1, primes, tile sizes ± 1 (MR=6, NR=16/8, MC=144/72, KC=256 on avx2/generic; MR=8, NR=32,
+# MC=480, KC=256, NC=1024 for avx512's sgemm), tall-skinny, empty.
 SHAPES = [
     (1, 1, 1), (2, 3, 5), (7, 11, 13), (17, 33, 65), (5, 15, 255), (6, 16, 256), (7, 17, 257),
     (143, 145, 31), (144, 9, 513), (1000, 37, 500), (4096, 3, 7), (3, 4096, 5), (0, 4, 3),
-    (4, 0, 3), (4, 3, 0), (97, 101, 1),
+    (4, 0, 3), (4, 3, 0), (97, 101, 1), (489, 1041, 263),
 ]
 
 
@@ -89,6 +90,19 @@ def test_noncontiguous_and_negative_strides(cpu_path, rng, dtype):
     nk.matmul(a, b, out=out)
     assert rel_err(out, a.astype(np.float64) @ b) <= TOL[dtype] * 4
     assert np.all(out_big[:, 1::2] == 0)
+
+
+def test_matmul_out_in_place_and_overlapping(rng):
+    a = rng.standard_normal((33, 20)).astype(np.float32)
+    b = rng.standard_normal((20, 33)).astype(np.float32)
+    out = np.full((33, 33), np.nan, np.float32)
+    assert nk.matmul(a, b, out=out) is out
+    assert rel_err(out, a.astype(np.float64) @ b) <= TOL[np.float32] * 2
+    buf = rng.standard_normal(33 * 20 + 33 * 33).astype(np.float32)
+    x, res = buf[:660].reshape(33, 20), buf[660:].reshape(33, 33)  # one buffer, apart
+    expect = x.astype(np.float64) @ b
+    assert nk.matmul(x, b, out=res) is res
+    assert rel_err(res, expect) <= TOL[np.float32] * 2
 
 
 def test_out_aliasing_input(rng):

@@ -28,8 +28,13 @@ template <typename T>
 struct GemmConfig {
   const char* name;   // e.g. "sgemm_avx2_6x16"
   int MR, NR;         // register tile
-  int64_t MC, KC, NC; // cache blocks: A block MC×KC in L2, B panel KC×NC in L3
+  int64_t MC, KC, NC; // cache blocks: A block MC×KC, B panel KC×NC (see rows_outer)
   UKernel<T> ukernel;
+  // Order of the two innermost loops (gemm_driver.cpp). false: BLIS's, a B micro-panel
+  // kept in L1 while the A micro-panels stream from the A block in L2 (the C tiles walk
+  // down a column of tiles). true: an A micro-panel kept in L1 while the B micro-panels
+  // stream from the B panel, which must then fit L2 (the C tiles walk along their rows).
+  bool rows_outer = false;
 };
 
 // The config of the current path (from the kernel table, kernels.h).

@@ -16,7 +16,8 @@ import numpy as np
 from ..core.function import Function, array_module, differentiable
 from ..core.shape import reshape
 from ..core.tensor import Tensor, _t
-from ._common import backend, check_out, check_result_size, float_arg, result_float_dtype, rows_contiguous
+from ._common import (MAX_RESULT_BYTES, backend, check_out, check_result_size, float_arg, result_float_dtype,
+                      rows_contiguous)
 
 __all__ = ["gemm", "matmul"]
 
@@ -109,14 +110,24 @@ def matmul(a, b, *, out=None, precision="highest"):
     """
     be, (a, b) = backend("matmul", out=out, a=a, b=b)
     kw = _precision("matmul", precision, be)
-    if be.name == "cpu" and out is None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype \
-            and a.dtype.char in "fd" and a.shape[1] == b.shape[0]:
-        # Fast path for the common 2-D case: the kernel reads any strides.
-        check_result_size("matmul", (a.shape[0], b.shape[1]), a.dtype, "the shapes of a and b")
-        res = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        if res.size:
-            be.k.gemm(be.ready(a, a.dtype), be.ready(b, b.dtype), res, 1.0, 0.0, False, False)
-        return res
+    if be.name == "cpu" and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.dtype.char in "fd" \
+            and a.shape[1] == b.shape[0]:
+        # Fast path for the common 2-D case (the kernel reads any strides): a fresh result, or
+        # an `out` the kernel can write in place (C-contiguous, writable, apart from a and b).
+        shape = (a.shape[0], b.shape[1])
+        if out is None:
+            if shape[0] * shape[1] * a.itemsize > MAX_RESULT_BYTES:
+                check_result_size("matmul", shape, a.dtype, "the shapes of a and b")
+            res = np.empty(shape, a.dtype)
+        elif out.shape == shape and out.dtype is a.dtype and out.flags.c_contiguous and out.flags.writeable \
+                and not (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+            res = out
+        else:
+            res = None
+        if res is not None:
+            if res.size:
+                be.k.gemm(be.ready(a, a.dtype), be.ready(b, b.dtype), res, 1.0, 0.0, False, False)
+            return res
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
     dtype = result_float_dtype("matmul", be.gemm_dtypes, a=a, b=b)
