@@ -97,6 +97,9 @@ struct CpuKernels {
   // Pack one full sgemm.MR-row panel of row-major float A. Null: interleave_rows when MR is
   // a multiple of 8, else the strided loop.
   void (*sgemm_pack_a)(const float* src, int64_t lda, int64_t kc, float* dst);
+  // Pack one sgemm.NR-column strip (n <= NR columns, zeros after) of a float B whose rows
+  // are contiguous. Null: the generic row loop.
+  void (*sgemm_pack_b)(const float* src, int64_t ldb, int64_t kc, int n, float* dst);
   // dst[t·nr + j] = src[j][t] for nr rows (nr % 8 == 0): A panels, conv grad-w B panels.
   void (*interleave_rows)(const float* const* src, int nr, int64_t len, float* dst);
   AttnKernels<float> attn_f32;

@@ -25,6 +25,16 @@ inline bool pack_a_panel_fast(float* dst, const float* src, int64_t rs, int64_t 
   return true;
 }
 inline bool pack_a_panel_fast(double*, const double*, int64_t, int64_t, int, int) { return false; }
+
+// The path's packer of B strips with contiguous rows, where it has one for this NR.
+inline bool pack_b_fast(float* dst, const float* src, int64_t rs, int64_t kc, int64_t nc, int NR) {
+  const CpuKernels& k = kernels();
+  if (!k.sgemm_pack_b || NR != k.sgemm.NR) return false;
+  for (int64_t s0 = 0; s0 < nc; s0 += NR, dst += kc * NR)
+    k.sgemm_pack_b(src + s0, rs, kc, int(nc - s0 < NR ? nc - s0 : NR), dst);
+  return true;
+}
+inline bool pack_b_fast(double*, const double*, int64_t, int64_t, int64_t, int) { return false; }
 }  // namespace
 
 // dst[q*N .. q*N+N) = src[q*cs .. q*cs+N) for q < kc: a micro-panel whose N rows sit side by
@@ -62,6 +72,7 @@ void StridedPacker<T>::pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_
 
 template <typename T>
 void StridedPacker<T>::pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const {
+  if (cs == 1 && pack_b_fast(dst, p + k0 * rs + j0, rs, kc, nc, NR)) return;
   if (cs == 1) {
     // Rows of B contiguous: walk each row of the panel once, left to right, and
     // deal its NR-wide pieces out to the micro-panels (reads stay sequential).

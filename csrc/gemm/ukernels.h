@@ -24,4 +24,8 @@ void interleave_rows_f32_avx2(const float* const* src, int nr, int64_t len, floa
 // Pack one full 6-row panel of row-major float A (rows src + i*lda, kc columns) into
 // the micro-panel layout (kc groups of 6). AVX2/FMA CPUs only.
 void sgemm_pack_a6_avx2(const float* src, int64_t lda, int64_t kc, float* dst);
+// The avx512 sgemm's packers: a full 8-row A panel, and a 32-column strip of a B with
+// contiguous rows (n <= 32 columns read, the rest zero).
+void sgemm_pack_a8_avx512(const float* src, int64_t lda, int64_t kc, float* dst);
+void sgemm_pack_b32_avx512(const float* src, int64_t ldb, int64_t kc, int n, float* dst);
 }  // namespace nk

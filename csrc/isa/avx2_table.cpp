@@ -18,6 +18,7 @@ const CpuKernels& avx2_kernels() {
       {"sgemm_avx2_6x16", 6, 16, 144, 256, 4080, sgemm_avx2_6x16},
       {"dgemm_avx2_6x8", 6, 8, 72, 256, 4080, dgemm_avx2_6x8},
       sgemm_pack_a6_avx2,
+      nullptr,  // sgemm_pack_b: the generic row loop
       interleave_rows_f32_avx2,
       {"attn_avx2_6x16", attn_tile_avx2, attn_softmax_update_avx2, attn_probs_avx2, attn_dscores_avx2,
        attn_transpose_avx2},

@@ -6,9 +6,9 @@
 // (a 1 MiB L2, Zen 4/5, may want 512: not measured). dgemm keeps BLIS's order (KC keeps a
 // B micro-panel, KC·16·8 B = 32 KiB, in a 48 KiB L1d, MC·KC·8 B = 480 KiB of A in L2): the
 // other order measured level with it. (BLIS zen4: MC/KC/NC 512/480/6144, skx 480/384/3072.) Attention:
-// 12×32 tiles, 96×96 blocks. The packing interleaver is the AVX2 one (8×8 register
-// transposes serve every multiple of 8), as BLIS's zen4 configuration reuses Haswell
-// kernels where wider registers buy nothing.
+// 12×32 tiles, 96×96 blocks. The sgemm packers are AVX-512 (gemm_pack_avx512.cpp); the
+// conv packers' interleaver is the AVX2 one (8×8 register transposes serve every multiple
+// of 8), as BLIS's zen4 configuration reuses Haswell kernels where wider ones buy nothing.
 // Compiled without ISA flags: it only points at the kernels.
 #include "attention/attention_kernels.h"
 #include "conv/conv_direct.h"
@@ -26,8 +26,9 @@ const CpuKernels& avx512_kernels() {
       Isa::avx512,
       {"sgemm_avx512_8x32", 8, 32, 480, 256, 1024, sgemm_avx512_8x32, true},
       {"dgemm_avx512_8x16", 8, 16, 240, 256, 4096, dgemm_avx512_8x16},
-      nullptr,  // sgemm_pack_a: interleave_rows (MR = 8)
-      interleave_rows_f32_avx2,  // 8×8 blocks: the 8-row A panels and NR = 32 strips
+      sgemm_pack_a8_avx512,
+      sgemm_pack_b32_avx512,
+      interleave_rows_f32_avx2,  // 8×8 blocks: the conv packers' 8k-row panels and 32-wide strips
       {"attn_avx512_12x32", attn_tile_avx512, attn_softmax_update_avx512, attn_probs_avx512,
        attn_dscores_avx512, attn_transpose_avx512, kAttnMR512, kAttnNR512, kAttnBQ512, kAttnBK512},
       {"attn_generic_6x16", attn_tile_generic<double>, attn_softmax_update_generic<double>,

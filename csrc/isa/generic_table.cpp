@@ -16,6 +16,7 @@ const CpuKernels& generic_kernels() {
       {"sgemm_generic_6x16", 6, 16, 144, 256, 4080, sgemm_generic_6x16},
       {"dgemm_generic_6x8", 6, 8, 72, 256, 4080, dgemm_generic_6x8},
       nullptr,                  // sgemm_pack_a: the strided loop
+      nullptr,                  // sgemm_pack_b: the row loop
       interleave_rows_f32_generic,
       {"attn_generic_6x16", attn_tile_generic<float>, attn_softmax_update_generic<float>,
        attn_probs_generic<float>, attn_dscores_generic<float>, attn_transpose_generic<float>},
