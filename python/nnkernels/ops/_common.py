@@ -221,6 +221,8 @@ def int_pair(v, name: str, op: str, minimum: int, maximum: int = INT_ARG_MAX):
 def float_arg(v, name: str, op: str, finite: bool = False) -> float:
     """`v` as a Python float; TypeError for a non-number, ValueError if it overflows (or
     is not finite when `finite`)."""
+    if type(v) is float and (not finite or math.isfinite(v)):
+        return v  # the common case, checked first
     if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "biuf":
         v = v.item()
     if isinstance(v, (str, bytes)) or not isinstance(v, (numbers.Real, np.number)) or \
