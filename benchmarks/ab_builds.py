@@ -1,0 +1,74 @@
+"""A/B of nnkernels builds on GEMM shapes, each build in its own processes, in turn.
+
+    cp -rL python/nnkernels /tmp/before/        # before a change (a built tree)
+    ... change, rebuild ...
+    python benchmarks/ab_builds.py 64x4096x64,1024x1024x1024 /tmp/before python [torch]
+
+Each argument after the shapes is a directory holding an `nnkernels` package, or `torch`
+(torch.mm on as many threads). For every shape the builds run ROUNDS (default 4) rounds in
+turn, a fresh process each; a process times 15 samples of 20 calls of `nk.matmul(a, b,
+out=c)` (T threads, default 2; wall clock, or thread CPU time when T=1) and reports its best
+sample. The table shows each build's best GFLOP/s over the rounds: a slow spell of a shared
+host hits every build alike, and the best is what the code can do.
+"""
+import os
+import subprocess
+import sys
+
+CHILD = r'''
+import os, sys, time
+import numpy as np
+where, shape, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+M, N, K = (int(v) for v in shape.split("x"))
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((K, N)).astype(np.float32)
+c = np.empty((M, N), np.float32)
+if where == "torch":
+    import torch
+    torch.set_num_threads(threads)
+    at, bt, ct = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
+    fn = lambda: torch.mm(at, bt, out=ct)
+else:
+    sys.path.insert(0, where)
+    import nnkernels as nk
+    nk.set_num_threads(threads)
+    fn = lambda: nk.matmul(a, b, out=c)
+clock = time.thread_time if threads == 1 else time.perf_counter
+calls = 20 if M * N * K < 2**28 else 2
+for _ in range(calls):
+    fn()
+best = 1e9
+for _ in range(15):
+    t = clock()
+    for _ in range(calls):
+        fn()
+    best = min(best, (clock() - t) / calls)
+print(2 * M * N * K / best / 1e9)
+'''
+
+
+def main() -> int:
+    if len(sys.argv) < 3:
+        print(__doc__)
+        return 2
+    shapes, builds = sys.argv[1].split(","), sys.argv[2:]
+    threads = os.environ.get("T", "2")
+    rounds = int(os.environ.get("ROUNDS", "4"))
+    env = dict(os.environ, NNKERNELS_CUDA=os.environ.get("NNKERNELS_CUDA", "OFF"))
+    print(f"T={threads}, best GFLOP/s of {rounds} rounds: " + " | ".join(builds))
+    for shape in shapes:
+        best = {b: 0.0 for b in builds}
+        for _ in range(rounds):
+            for b in builds:
+                out = subprocess.run([sys.executable, "-c", CHILD, b, shape, threads], capture_output=True,
+                                     text=True, env=env)
+                if out.returncode:
+                    print(out.stderr, file=sys.stderr)
+                    return 1
+                best[b] = max(best[b], float(out.stdout.split()[-1]))
+        print(f"{shape}: " + " | ".join(f"{best[b]:.0f}" for b in builds), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
