@@ -1,6 +1,7 @@
 /* FMA roof of one core: 24 independent fp32 FMA chains on zmm (AVX-512) or ymm (AVX2),
  * enough to cover latency × pipes on every current x86 core. Prints GFLOP/s.
- * Built and run by benchmarks/fma_roof.py (gcc -O2 -mavx512f -mfma); not part of the package. */
+ * Built (gcc -O2; each loop carries its target attribute) and run by benchmarks/gemm_one_thread.py;
+ * not part of the package. */
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
