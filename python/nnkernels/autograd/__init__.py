@@ -55,8 +55,12 @@ def _dispatch(tensor_fn, array_fn):
     """nk.<op>: `tensor_fn` when a Tensor is among the arguments, else the array op."""
     @functools.wraps(array_fn)
     def op(*args, **kwargs):
-        if any(isinstance(a, Tensor) for a in args) or any(isinstance(v, Tensor) for v in kwargs.values()):
-            return tensor_fn(*args, **kwargs)
+        for a in args:  # plain loops: this runs before every op called with arrays
+            if isinstance(a, Tensor):
+                return tensor_fn(*args, **kwargs)
+        for v in kwargs.values():
+            if isinstance(v, Tensor):
+                return tensor_fn(*args, **kwargs)
         return array_fn(*args, **kwargs)
     return op
 

@@ -16,8 +16,9 @@ import numpy as np
 from ..core.function import Function, array_module, differentiable
 from ..core.shape import reshape
 from ..core.tensor import Tensor, _t
-from ._common import (MAX_RESULT_BYTES, backend, check_out, check_result_size, float_arg, result_float_dtype,
-                      rows_contiguous)
+from .. import _C
+from ._common import (MAX_RESULT_BYTES, backend, check_out, check_result_size, float_arg, kernel_ready,
+                      result_float_dtype, rows_contiguous)
 
 __all__ = ["gemm", "matmul"]
 
@@ -102,32 +103,43 @@ def _batch_offsets(x, batch_shape) -> np.ndarray:
     return offs.ravel()
 
 
+def _matmul_2d_cpu(a, b, out):
+    """The common case checked first, in as few steps as it takes: two aligned 2-D float
+    NumPy arrays of one dtype whose shapes align, and no `out` or one the kernel can write
+    in place (C-contiguous, writable, apart from a and b). The result, or None for the
+    general path (which makes the error messages; only a result too large for memory is
+    refused here)."""
+    if not (a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.dtype.char in "fd"
+            and a.shape[1] == b.shape[0] and a.flags.aligned and b.flags.aligned):
+        return None
+    shape = (a.shape[0], b.shape[1])
+    if out is None:
+        if shape[0] * shape[1] * a.itemsize > MAX_RESULT_BYTES:
+            check_result_size("matmul", shape, a.dtype, "the shapes of a and b")  # raises
+        res = np.empty(shape, a.dtype)
+    elif type(out) is np.ndarray and out.shape == shape and out.dtype is a.dtype and out.flags.c_contiguous \
+            and out.flags.writeable and not (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        res = out
+    else:
+        return None
+    if res.size:
+        _C.gemm(a if a.flags.c_contiguous else kernel_ready(a, a.dtype),
+                b if b.flags.c_contiguous else kernel_ready(b, b.dtype), res, 1.0, 0.0, False, False)
+    return res
+
+
 def matmul(a, b, *, out=None, precision="highest"):
     """Matrix product with `numpy.matmul` semantics, on the nnkernels GEMM.
 
     1-D operands are promoted to a row (a) or column (b) and the dimension removed
     after; batch dimensions (all but the last two) broadcast. precision: as for `gemm`.
     """
+    if type(a) is np.ndarray and type(b) is np.ndarray and precision in _PRECISIONS:
+        res = _matmul_2d_cpu(a, b, out)
+        if res is not None:
+            return res
     be, (a, b) = backend("matmul", out=out, a=a, b=b)
     kw = _precision("matmul", precision, be)
-    if be.name == "cpu" and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.dtype.char in "fd" \
-            and a.shape[1] == b.shape[0]:
-        # Fast path for the common 2-D case (the kernel reads any strides): a fresh result, or
-        # an `out` the kernel can write in place (C-contiguous, writable, apart from a and b).
-        shape = (a.shape[0], b.shape[1])
-        if out is None:
-            if shape[0] * shape[1] * a.itemsize > MAX_RESULT_BYTES:
-                check_result_size("matmul", shape, a.dtype, "the shapes of a and b")
-            res = np.empty(shape, a.dtype)
-        elif out.shape == shape and out.dtype is a.dtype and out.flags.c_contiguous and out.flags.writeable \
-                and not (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
-            res = out
-        else:
-            res = None
-        if res is not None:
-            if res.size:
-                be.k.gemm(be.ready(a, a.dtype), be.ready(b, b.dtype), res, 1.0, 0.0, False, False)
-            return res
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
     dtype = result_float_dtype("matmul", be.gemm_dtypes, a=a, b=b)
