@@ -12,9 +12,10 @@
 // micro-panel stays in L1 and the B micro-panels stream from a B panel sized for L2.
 // On the avx512 path (8×32 tile, row-major C 128 bytes a tile row) that order runs the
 // kernel at 88-97 % of the FMA loop where BLIS's ran it at 78-81 % (66-69 against 60-62 %
-// on a slow spell of the host; benchmarks/gemm_loop_orders.cpp), and the one-thread GEMM at 0.93-1.03× torch.mm (RESULTS.md, "GEMM,
-// one thread"): consecutive tiles share their 8 rows of C (the same pages and lines)
-// instead of moving 8 rows down, and the L1 keeps 8 KiB of A instead of 32 KiB of B.
+// on a slow spell of the host; benchmarks/gemm_loop_orders.cpp), and the one-thread GEMM
+// at 0.93-1.03× torch.mm (RESULTS.md, "GEMM, one thread"): consecutive tiles share their
+// 8 rows of C (the same pages and lines) instead of moving 8 rows down, and the L1 keeps
+// 8 KiB of A instead of 32 KiB of B.
 //
 // Work split: the M blocks are resized so their count is a multiple of the thread
 // count; when M is too small for that (M <= MC), the NR-strips of each B panel are

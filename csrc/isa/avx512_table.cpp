@@ -1,14 +1,14 @@
 // Kernel table of the avx512 path (AVX-512F/BW/VL/DQ: Intel Skylake-SP and later, AMD
 // Zen 4/5). GEMM: 8×32 sgemm / 8×16 dgemm zmm tiles (gemm_ukernel_avx512.cpp says why 8
 // rows). sgemm runs the rows_outer loop order (gemm_driver.cpp): an A micro-panel
-// (8·KC·4 B = 8 KiB) in L1, the B panel (KC·NC·4 B = 1 MiB) in a 2 MiB L2; NC = 512 and
-// 1024 ran within noise of each other at n ≤ 512 and 1024 was 1-3 % ahead at 1024-2048³ here
-// (a 1 MiB L2, Zen 4/5, may want 512: not measured). dgemm keeps BLIS's order (KC keeps a
-// B micro-panel, KC·16·8 B = 32 KiB, in a 48 KiB L1d, MC·KC·8 B = 480 KiB of A in L2): the
-// other order measured level with it. (BLIS zen4: MC/KC/NC 512/480/6144, skx 480/384/3072.) Attention:
-// 12×32 tiles, 96×96 blocks. The sgemm packers are AVX-512 (gemm_pack_avx512.cpp); the
-// conv packers' interleaver is the AVX2 one (8×8 register transposes serve every multiple
-// of 8), as BLIS's zen4 configuration reuses Haswell kernels where wider ones buy nothing.
+// (8·KC·4 B = 8 KiB) in L1, the B panel (KC·NC·4 B = 1 MiB) in a 2 MiB L2; NC = 1024 ran
+// 1-3 % ahead of 512 at 1024-2048³ here (a 1 MiB L2, Zen 4/5, may want 512: not measured).
+// dgemm keeps BLIS's order (a B micro-panel, KC·16·8 B = 32 KiB, in a 48 KiB L1d, MC·KC·8 B
+// = 480 KiB of A in L2): the other order measured level with it. (BLIS zen4: MC/KC/NC
+// 512/480/6144, skx 480/384/3072.) Attention: 12×32 tiles, 96×96 blocks. The sgemm packers
+// are AVX-512 (gemm_pack_avx512.cpp); the conv packers' interleaver is the AVX2 one (8×8
+// register transposes serve every multiple of 8), as BLIS's zen4 configuration reuses
+// Haswell kernels where wider ones buy nothing.
 // Compiled without ISA flags: it only points at the kernels.
 #include "attention/attention_kernels.h"
 #include "conv/conv_direct.h"
