@@ -123,8 +123,7 @@ def _matmul_2d_cpu(a, b, out):
     else:
         return None
     if res.size:
-        _C.gemm(a if a.flags.c_contiguous else kernel_ready(a, a.dtype),
-                b if b.flags.c_contiguous else kernel_ready(b, b.dtype), res, 1.0, 0.0, False, False)
+        _C.gemm(kernel_ready(a, a.dtype), kernel_ready(b, b.dtype), res, 1.0, 0.0, False, False)
     return res
 
 
