@@ -92,7 +92,7 @@ def test_noncontiguous_and_negative_strides(cpu_path, rng, dtype):
     assert np.all(out_big[:, 1::2] == 0)
 
 
-def test_matmul_out_in_place_and_overlapping(rng):
+def test_matmul_out_in_place_and_in_a_shared_buffer(rng):
     a = rng.standard_normal((33, 20)).astype(np.float32)
     b = rng.standard_normal((20, 33)).astype(np.float32)
     out = np.full((33, 33), np.nan, np.float32)
