@@ -10,11 +10,12 @@ from conftest import TOL, rel_err
 from helpers import check_op, one_path, torch
 
 # 1, primes, tile sizes ± 1 (MR=6, NR=16/8, MC=144/72, KC=256 on avx2/generic; MR=8, NR=32,
-# MC=480, KC=256, NC=1024 for avx512's sgemm), tall-skinny, empty.
+# MC=480, KC=256, NC=1024 for avx512's sgemm), tall-skinny, empty. avx512's sgemm reads a
+# row-major A in place unless its row stride is a multiple of 4 KiB: K = 1024 packs it.
 SHAPES = [
     (1, 1, 1), (2, 3, 5), (7, 11, 13), (17, 33, 65), (5, 15, 255), (6, 16, 256), (7, 17, 257),
     (143, 145, 31), (144, 9, 513), (1000, 37, 500), (4096, 3, 7), (3, 4096, 5), (0, 4, 3),
-    (4, 0, 3), (4, 3, 0), (97, 101, 1), (489, 1041, 263),
+    (4, 0, 3), (4, 3, 0), (97, 101, 1), (489, 1041, 263), (19, 45, 1024),
 ]
 
 
@@ -90,6 +91,9 @@ def test_noncontiguous_and_negative_strides(cpu_path, rng, dtype):
     nk.matmul(a, b, out=out)
     assert rel_err(out, a.astype(np.float64) @ b) <= TOL[dtype] * 4
     assert np.all(out_big[:, 1::2] == 0)
+    a = big_a[::-3, 5:51]          # (30, 46), negative row stride, unit column stride
+    assert a.strides[0] < 0 and a.strides[1] == a.itemsize
+    assert rel_err(nk.matmul(a, b), a.astype(np.float64) @ b) <= TOL[dtype] * 4
 
 
 def test_matmul_out_in_place_and_in_a_shared_buffer(rng):

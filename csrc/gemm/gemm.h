@@ -23,6 +23,12 @@ template <typename T>
 using UKernel = void (*)(int64_t k, const T* Ap, const T* Bp, T* C, int64_t ldc,
                          int m, int n, T alpha, T beta);
 
+// The same on an A read in place: row i of the tile at a + i·lda, unit stride along k.
+// It reads only the m rows it is given.
+template <typename T>
+using UKernelRows = void (*)(int64_t k, const T* a, int64_t lda, const T* Bp, T* C, int64_t ldc,
+                             int m, int n, T alpha, T beta);
+
 // All block sizes live here. MC is a multiple of MR, NC of NR.
 template <typename T>
 struct GemmConfig {
@@ -35,6 +41,8 @@ struct GemmConfig {
   // down a column of tiles). true: an A micro-panel kept in L1 while the B micro-panels
   // stream from the B panel, which must then fit L2 (the C tiles walk along their rows).
   bool rows_outer = false;
+  // With rows_outer, a kernel that reads a row-major A in place, unpacked (null: none).
+  UKernelRows<T> ukernel_rows = nullptr;
 };
 
 // The config of the current path (from the kernel table, kernels.h).
@@ -48,6 +56,9 @@ struct Packer {
   virtual ~Packer() = default;
   virtual void pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const = 0;
   virtual void pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const = 0;
+  // A stored row-major (element (r, c) at p[r·ld + c]): p, and its row stride in *ld;
+  // otherwise null. Lets a driver read A in place instead of packing it.
+  virtual const T* row_major(int64_t* ld) const { (void)ld; return nullptr; }
 };
 
 // A plain strided matrix: element (r, c) at p[r*rs + c*cs] (strides in elements, any sign).
@@ -58,6 +69,10 @@ struct StridedPacker final : Packer<T> {
   StridedPacker(const T* p_, int64_t rs_, int64_t cs_) : p(p_), rs(rs_), cs(cs_) {}
   void pack_a(T* dst, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int MR) const override;
   void pack_b(T* dst, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) const override;
+  const T* row_major(int64_t* ld) const override {
+    *ld = rs;
+    return cs == 1 ? p : nullptr;
+  }
 };
 
 // C(M×N, row stride ldc) := alpha·A·B + beta·C using `nthreads` threads (1 = serial,

@@ -15,7 +15,8 @@
 // on a slow spell of the host; benchmarks/gemm_loop_orders.cpp), and the one-thread GEMM
 // at 0.93-1.03× torch.mm (RESULTS.md, "GEMM, one thread"): consecutive tiles share their
 // 8 rows of C (the same pages and lines) instead of moving 8 rows down, and the L1 keeps
-// 8 KiB of A instead of 32 KiB of B.
+// 8 KiB of A instead of 32 KiB of B. In that order a row-major A is read in place by the
+// table's ukernel_rows, unpacked, unless its row stride is a multiple of 4 KiB (a_in_place).
 //
 // Work split: the M blocks are resized so their count is a multiple of the thread
 // count; when M is too small for that (M <= MC), the NR-strips of each B panel are
@@ -23,6 +24,7 @@
 // ~80³ run on one thread (the fork costs more than it saves).
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "gemm/gemm.h"
 #include "kernels.h"
@@ -64,6 +66,15 @@ inline void prefetch_rows(const T* c, int64_t rows, int64_t ldc, int n) {
 // two blocks of 144, not 256 + 32: a thin last block pays the C-tile update of a whole one).
 inline int64_t balanced_kc(int64_t K, int64_t KC) { return ceil_div(K, ceil_div(K, KC)); }
 
+// With rows_outer, a row-major A can be read in place: the 8 rows of a micro-panel, KC
+// long, are loaded into L1 by the first strip and reused by the rest, so packing A only
+// copies it. Measured on the Xeon (avx512, A/B in one process through a switch that is gone): 1.02-1.03× at n = 768,
+// 1000, 1280, 1536, 2000 on one thread, 1.02-1.07× on two, and 0.97-0.99× when the row
+// stride is a multiple of 4 KiB (n = 512, 1024, 2048): then all 8 rows fall in the same
+// L1 sets, and those A are packed as before.
+template <typename T>
+inline bool a_in_place(int64_t lda) { return (std::abs(lda) * int64_t(sizeof(T))) % 4096 != 0; }
+
 // One thread's share of the loops; it meets the rest of its team at the barriers (a team
 // of one, when the product runs on one thread, never waits).
 template <typename T>
@@ -75,6 +86,10 @@ void gemm_thread(Team& team, const GemmConfig<T>& cfg, int64_t M, int64_t N, int
   const int64_t KC = balanced_kc(K, cfg.KC), kc_max = std::min(K, KC);
   T* Abuf = tl_apack.get<T>(size_t(round_up(mc, MR) * kc_max));
   const int64_t nitems = nbm * nchunks;
+  const T* arm = nullptr;  // A read in place (see a_in_place)
+  int64_t lda = 0;
+  if (cfg.rows_outer && cfg.ukernel_rows) arm = A.row_major(&lda);
+  if (arm && !a_in_place<T>(lda)) arm = nullptr;
 
   for (int64_t jc = 0; jc < N; jc += cfg.NC) {
     const int64_t nc = std::min<int64_t>(cfg.NC, N - jc);
@@ -99,6 +114,17 @@ void gemm_thread(Team& team, const GemmConfig<T>& cfg, int64_t M, int64_t N, int
         const int64_t s0 = ch * strips_per_chunk;
         const int64_t s1 = std::min<int64_t>(nstrips, s0 + strips_per_chunk);
         if (mcur <= 0 || s0 >= s1) continue;
+        if (arm) {  // A read in place: each micro-panel's rows stay in L1 across the strips
+          for (int64_t r = 0; r * MR < mcur; ++r) {
+            const int m = int(std::min<int64_t>(MR, mcur - r * MR));
+            const T* ar = arm + (i0 + r * MR) * lda + pc;
+            T* crow = C + (i0 + r * MR) * ldc + jc;
+            for (int64_t s = s0; s < s1; ++s)
+              cfg.ukernel_rows(kc, ar, lda, Bbuf + s * kc * NR, crow + s * NR, ldc, m,
+                               int(std::min<int64_t>(NR, nc - s * NR)), alpha, beta_eff);
+          }
+          continue;
+        }
         if (ib != packed_ib) {
           A.pack_a(Abuf, i0, mcur, pc, kc, MR);
           packed_ib = ib;

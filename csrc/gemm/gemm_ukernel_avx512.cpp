@@ -5,7 +5,10 @@
 // B, as BLIS's skx/zen4 32×12 tile seen from row-major C, with 8 rows). Per k step: two
 // aligned zmm loads of the packed B row, 8 broadcasts of the packed A column, 16 FMAs;
 // 16 independent chains cover the FMA latency (4 cycles × 2 pipes = 8 needed).
-// dgemm_avx512_8x16 is the same with 8 doubles a lane.
+// dgemm_avx512_8x16 is the same with 8 doubles a lane. sgemm_avx512_8x32_rows is the same
+// loop reading a row-major A in place (8 row addresses from two bases and three stride
+// registers; an exact-height instance for each m < 8), which the driver uses instead of
+// packing A where it pays (gemm_driver.cpp, a_in_place).
 // Why 8 rows: in L1 (k = 256, a harness calling the kernel on hot panels)
 // the 8-, 12- and 14-row tiles all ran at 172-174 GFLOP/s on one core of the Xeon
 // (Sapphire/Emerald Rapids class; FMA-loop roof 191, benchmarks/fma_roof.c), so the
@@ -57,15 +60,39 @@ template <> struct Z<double> {
   static __mmask8 mask(int n) { return n >= 8 ? __mmask8(0xFF) : n <= 0 ? 0 : __mmask8((1u << n) - 1); }
 };
 
-// C[0:m, 0:n] := alpha·Ap·Bp + beta·C for an MR × 2L tile (the kernel contract in gemm.h).
+// The A operand of a tile, seen one k step at a time: at(i) is A(i, p) of the current step.
+// Packed: the micro-panel, MR values a step. Rows: A in place, row i at a + i·lda (unit
+// stride along k); rows 0-3 and 4-7 come from two base pointers with 1·lda, 2·lda, 3·lda
+// index registers, so eight rows cost five registers and no per-row pointer updates.
 template <typename T, int MR>
-inline void ukernel(int64_t k, const T* Ap, const T* Bp, T* C, int64_t ldc, int m, int n, T alpha, T beta) {
+struct PackedA {
+  const T* p;
+  const T& at(int i) const { return p[i]; }
+  void next() { p += MR; }
+};
+template <typename T>
+struct RowsA {
+  const T *p0, *p4;
+  int64_t l1, l2, l3;
+  RowsA(const T* a, int64_t lda, int rows) : p0(a), p4(a + (rows > 4 ? 4 * lda : 0)), l1(lda), l2(2 * lda), l3(3 * lda) {}
+  const T& at(int i) const {
+    const T* b = i < 4 ? p0 : p4;
+    const int q = i & 3;
+    return b[q == 0 ? 0 : q == 1 ? l1 : q == 2 ? l2 : l3];
+  }
+  void next() { ++p0; ++p4; }
+};
+
+// C[0:m, 0:n] := alpha·A·Bp + beta·C for an R × 2L tile (the kernel contract in gemm.h);
+// only rows i < min(R, m) of A are read.
+template <typename T, int R, typename AP>
+inline void ukernel(int64_t k, AP a, const T* Bp, T* C, int64_t ldc, int m, int n, T alpha, T beta) {
   using Zt = Z<T>;
   using V = typename Zt::V;
   constexpr int L = Zt::L;
-  V c0[MR], c1[MR];
+  V c0[R], c1[R];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = Zt::zero();
+  for (int i = 0; i < R; ++i) c0[i] = c1[i] = Zt::zero();
   // C is read (beta != 0) or written only after the k loop: start fetching its rows now.
   for (int i = 0; i < m; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
@@ -76,12 +103,12 @@ inline void ukernel(int64_t k, const T* Ap, const T* Bp, T* C, int64_t ldc, int 
   for (int64_t p = 0; p < k; ++p) {
     const V b0 = Zt::load(Bp), b1 = Zt::load(Bp + L);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const V a = Zt::bcast(Ap + i);
-      c0[i] = Zt::fma(a, b0, c0[i]);
-      c1[i] = Zt::fma(a, b1, c1[i]);
+    for (int i = 0; i < R; ++i) {
+      const V av = Zt::bcast(&a.at(i));
+      c0[i] = Zt::fma(av, b0, c0[i]);
+      c1[i] = Zt::fma(av, b1, c1[i]);
     }
-    Ap += MR;
+    a.next();
     Bp += 2 * L;
   }
 
@@ -89,7 +116,7 @@ inline void ukernel(int64_t k, const T* Ap, const T* Bp, T* C, int64_t ldc, int 
   const auto k0 = Zt::mask(n), k1 = Zt::mask(n - L);
   const bool zb = beta == T(0);
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < R; ++i) {
     if (i >= m) break;
     T* c = C + i * ldc;
     V r0 = Zt::mul(va, c0[i]), r1 = Zt::mul(va, c1[i]);
@@ -102,16 +129,34 @@ inline void ukernel(int64_t k, const T* Ap, const T* Bp, T* C, int64_t ldc, int 
   }
 }
 
+// A in place: an exact-height instance for each m (A has no rows past m to read).
+template <int R>
+inline void rows_kernel(int64_t k, const float* a, int64_t lda, const float* Bp, float* C,
+                        int64_t ldc, int n, float alpha, float beta) {
+  ukernel<float, R>(k, RowsA<float>(a, lda, R), Bp, C, ldc, R, n, alpha, beta);
+}
+
 }  // namespace
 
 void sgemm_avx512_8x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
                        int m, int n, float alpha, float beta) {
-  ukernel<float, 8>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
+  ukernel<float, 8>(k, PackedA<float, 8>{Ap}, Bp, C, ldc, m, n, alpha, beta);
+}
+
+void sgemm_avx512_8x32_rows(int64_t k, const float* a, int64_t lda, const float* Bp, float* C,
+                            int64_t ldc, int m, int n, float alpha, float beta) {
+  switch (m) {
+#define NK_CASE(r) \
+  case r: rows_kernel<r>(k, a, lda, Bp, C, ldc, n, alpha, beta); break;
+    NK_CASE(1) NK_CASE(2) NK_CASE(3) NK_CASE(4) NK_CASE(5) NK_CASE(6) NK_CASE(7) NK_CASE(8)
+#undef NK_CASE
+    default: break;
+  }
 }
 
 void dgemm_avx512_8x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
                        int m, int n, double alpha, double beta) {
-  ukernel<double, 8>(k, Ap, Bp, C, ldc, m, n, alpha, beta);
+  ukernel<double, 8>(k, PackedA<double, 8>{Ap}, Bp, C, ldc, m, n, alpha, beta);
 }
 
 }  // namespace nk

@@ -15,6 +15,9 @@ void dgemm_avx2_6x8(int64_t k, const double* Ap, const double* Bp, double* C, in
                     int m, int n, double alpha, double beta);
 void sgemm_avx512_8x32(int64_t k, const float* Ap, const float* Bp, float* C, int64_t ldc,
                        int m, int n, float alpha, float beta);
+// sgemm_avx512_8x32 reading A in place: rows a + i·lda (i < m), unit stride along k.
+void sgemm_avx512_8x32_rows(int64_t k, const float* a, int64_t lda, const float* Bp, float* C,
+                            int64_t ldc, int m, int n, float alpha, float beta);
 void dgemm_avx512_8x16(int64_t k, const double* Ap, const double* Bp, double* C, int64_t ldc,
                        int m, int n, double alpha, double beta);
 // dst[t·nr + j] = src[j][t] for t < len, j < nr (nr source rows interleaved into nr-wide

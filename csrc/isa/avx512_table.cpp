@@ -24,7 +24,7 @@ namespace nk {
 const CpuKernels& avx512_kernels() {
   static const CpuKernels k{
       Isa::avx512,
-      {"sgemm_avx512_8x32", 8, 32, 480, 256, 1024, sgemm_avx512_8x32, true},
+      {"sgemm_avx512_8x32", 8, 32, 480, 256, 1024, sgemm_avx512_8x32, true, sgemm_avx512_8x32_rows},
       {"dgemm_avx512_8x16", 8, 16, 240, 256, 4096, dgemm_avx512_8x16},
       sgemm_pack_a8_avx512,
       sgemm_pack_b32_avx512,
