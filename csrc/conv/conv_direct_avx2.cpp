@@ -21,6 +21,7 @@
 
 #include "conv/conv_direct.h"
 #include "simd/simd_avx2.h"
+#include "conv/conv_direct_gw_tile.h"
 
 namespace nk {
 namespace {
@@ -76,30 +77,7 @@ void conv_direct_f32_avx2(int64_t depth, const float* wp, const float* x, const 
 
 void conv_direct_gw_f32_avx2(int64_t P, int64_t Q, int64_t ldx, const float* x, const int64_t* off,
                              const float* gyt, float* acc) {
-  constexpr int MR = kConvDirectGwMR256;
-  const float* xp[MR];
-  __m256 c0[MR], c1[MR];
-#pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) xp[i] = x + off[i], c0[i] = c1[i] = _mm256_setzero_ps();
-  for (int64_t p = 0; p < P; ++p) {
-    for (int64_t q = 0; q < Q; ++q, gyt += 16) {
-      const __m256 b0 = _mm256_load_ps(gyt), b1 = _mm256_load_ps(gyt + 8);
-#pragma GCC unroll 6
-      for (int i = 0; i < MR; ++i) {
-        const __m256 a = _mm256_broadcast_ss(xp[i] + q);
-        c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
-        c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
-      }
-    }
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) xp[i] += ldx;
-  }
-#pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) {
-    float* a = acc + i * 16;
-    _mm256_store_ps(a, _mm256_add_ps(_mm256_load_ps(a), c0[i]));
-    _mm256_store_ps(a + 8, _mm256_add_ps(_mm256_load_ps(a + 8), c1[i]));
-  }
+  direct_gw_tile<simd256::VecF, kConvDirectGwMR256>(P, Q, ldx, x, off, gyt, acc);
 }
 
 // gYᵀ panel of 16 channels: 8 positions × 8 channels at a time through transpose8x8_regs

@@ -46,11 +46,13 @@
 // GCC 12 reports the _mm512_undefined_ps() inside its own cast/unpack intrinsics as "may
 // be used uninitialized" (GCC PR 105593, fixed in 12.3/13).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "simd/simd_avx512.h"  // first: see its note on GCC 12
 #include <immintrin.h>
 #include <algorithm>
 #include <cstdint>
 
 #include "conv/conv_direct.h"
+#include "conv/conv_direct_gw_tile.h"
 
 namespace nk {
 namespace {
@@ -156,33 +158,7 @@ void conv_direct_f32_avx512(int64_t depth, const float* wp, const float* x, cons
 // benchmarks/RESULTS.md, "conv (avx512 path)".
 void conv_direct_gw_f32_avx512(int64_t P, int64_t Q, int64_t ldx, const float* x, const int64_t* off,
                                const float* gyt, float* acc) {
-  constexpr int MR = kConvDirectGwMR512;
-  // (The unroll pragmas keep the accumulators and pointers in registers: without them GCC
-  // 12 zeroed stack copies of the arrays on every call, 4 % of the kernel's perf samples;
-  // the A/B on 13×13 was within the host's noise, 0.97-1.05.)
-  const float* xp[MR];
-  __m512 c0[MR], c1[MR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) xp[i] = x + off[i], c0[i] = c1[i] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < P; ++p) {
-    for (int64_t q = 0; q < Q; ++q, gyt += 32) {
-      const __m512 b0 = _mm512_load_ps(gyt), b1 = _mm512_load_ps(gyt + 16);
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m512 a = _mm512_set1_ps(xp[i][q]);
-        c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
-        c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
-      }
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) xp[i] += ldx;
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    float* a = acc + i * 32;
-    _mm512_store_ps(a, _mm512_add_ps(_mm512_load_ps(a), c0[i]));
-    _mm512_store_ps(a + 16, _mm512_add_ps(_mm512_load_ps(a + 16), c1[i]));
-  }
+  direct_gw_tile<simd512::VecF, kConvDirectGwMR512>(P, Q, ldx, x, off, gyt, acc);
 }
 
 // gYᵀ panel: 16 positions × 16 channels at a time through transpose16 (masked loads at

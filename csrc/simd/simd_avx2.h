@@ -242,5 +242,20 @@ static inline void transpose8x8_ps(const float* const* src, int64_t t, float* ds
   for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld, r[i]);
 }
 
+// ---- the float vector, for loops written once over the ISA (conv/conv_direct_gw_tile.h) ----
+// In an unnamed namespace: its inline members must not be weak symbols either.
+namespace {
+struct VecF {
+  using V = __m256;
+  static constexpr int L = 8;  // float lanes
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_load_ps(p); }  // aligned
+  static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static void store(float* p, V v) { _mm256_store_ps(p, v); }  // aligned
+};
+}  // namespace
+
 }  // namespace simd256
 }  // namespace nk

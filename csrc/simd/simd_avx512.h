@@ -218,5 +218,20 @@ static inline __m512 phi_ps(__m512 x) {
                               _mm512_sub_ps(_mm512_set1_ps(1.0f), q), q);
 }
 
+// ---- the float vector, for loops written once over the ISA (conv/conv_direct_gw_tile.h) ----
+// In an unnamed namespace: its inline members must not be weak symbols either.
+namespace {
+struct VecF {
+  using V = __m512;
+  static constexpr int L = 16;  // float lanes
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_load_ps(p); }  // aligned
+  static V bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, V v) { _mm512_store_ps(p, v); }  // aligned
+};
+}  // namespace
+
 }  // namespace simd512
 }  // namespace nk
