@@ -68,10 +68,10 @@ inline int64_t balanced_kc(int64_t K, int64_t KC) { return ceil_div(K, ceil_div(
 
 // With rows_outer, a row-major A can be read in place: the 8 rows of a micro-panel, KC
 // long, are loaded into L1 by the first strip and reused by the rest, so packing A only
-// copies it. Measured on the Xeon (avx512, A/B in one process through a switch that is gone): 1.02-1.03× at n = 768,
-// 1000, 1280, 1536, 2000 on one thread, 1.02-1.07× on two, and 0.97-0.99× when the row
-// stride is a multiple of 4 KiB (n = 512, 1024, 2048): then all 8 rows fall in the same
-// L1 sets, and those A are packed as before.
+// copies it. Measured on the Xeon (avx512, A/B in one process through a switch since
+// removed): 1.02-1.03× at n = 768, 1000, 1280, 1536, 2000 on one thread, 1.02-1.07× on
+// two, and 0.97-0.99× when the row stride is a multiple of 4 KiB (n = 512, 1024, 2048):
+// then all 8 rows fall in the same L1 sets, and those A are packed as before.
 template <typename T>
 inline bool a_in_place(int64_t lda) { return (std::abs(lda) * int64_t(sizeof(T))) % 4096 != 0; }
 
