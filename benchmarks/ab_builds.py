@@ -8,10 +8,13 @@ Each argument after the shapes is a directory holding an `nnkernels` package, or
 (torch.mm on as many threads). For every shape the builds run ROUNDS (default 4) rounds in
 turn, a fresh process each; a process times 15 samples of 20 calls of `nk.matmul(a, b,
 out=c)` (T threads, default 2; wall clock, or thread CPU time when T=1) and reports its best
-sample. The table shows each build's best GFLOP/s over the rounds: a slow spell of a shared
-host hits every build alike, and the best is what the code can do.
+sample and its median sample. The table shows each build's best GFLOP/s over the rounds (a
+slow spell of a shared host hits every build alike, and the best is what the code can do)
+and, in brackets, the median of the processes' medians (what a user typically gets: the
+host's two vCPUs often run at different speeds, which the best sample hides).
 """
 import os
+import statistics
 import subprocess
 import sys
 
@@ -37,13 +40,14 @@ clock = time.thread_time if threads == 1 else time.perf_counter
 calls = 20 if M * N * K < 2**28 else 2
 for _ in range(calls):
     fn()
-best = 1e9
+times = []
 for _ in range(15):
     t = clock()
     for _ in range(calls):
         fn()
-    best = min(best, (clock() - t) / calls)
-print(2 * M * N * K / best / 1e9)
+    times.append((clock() - t) / calls)
+times.sort()
+print(2 * M * N * K / times[0] / 1e9, 2 * M * N * K / times[7] / 1e9)
 '''
 
 
@@ -55,9 +59,9 @@ def main() -> int:
     threads = os.environ.get("T", "2")
     rounds = int(os.environ.get("ROUNDS", "4"))
     env = dict(os.environ, NNKERNELS_CUDA=os.environ.get("NNKERNELS_CUDA", "OFF"))
-    print(f"T={threads}, best GFLOP/s of {rounds} rounds: " + " | ".join(builds))
+    print(f"T={threads}, best (median) GFLOP/s of {rounds} rounds: " + " | ".join(builds))
     for shape in shapes:
-        best = {b: 0.0 for b in builds}
+        got = {b: [] for b in builds}
         for _ in range(rounds):
             for b in builds:
                 out = subprocess.run([sys.executable, "-c", CHILD, b, shape, threads], capture_output=True,
@@ -65,8 +69,10 @@ def main() -> int:
                 if out.returncode:
                     print(out.stderr, file=sys.stderr)
                     return 1
-                best[b] = max(best[b], float(out.stdout.split()[-1]))
-        print(f"{shape}: " + " | ".join(f"{best[b]:.0f}" for b in builds), flush=True)
+                got[b].append([float(v) for v in out.stdout.split()[-2:]])
+        print(f"{shape}: " + " | ".join(f"{max(g[0] for g in got[b]):.0f} ({statistics.median(g[1] for g in got[b]):.0f})"
+                                    for b in builds),
+              flush=True)
     return 0
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import nnkernels as nk
 from conftest import TOL, rel_err
-from helpers import check_op, one_path, torch
+from helpers import check_op, one_path, threads, torch
 
 # 1, primes, tile sizes ± 1 (MR=6, NR=16/8, MC=144/72, KC=256 on avx2/generic; MR=8, NR=32,
 # MC=480, KC=256, NC=1024 for avx512's sgemm), tall-skinny, empty. avx512's sgemm reads a
@@ -227,6 +227,22 @@ def test_four_threads_at_once(rng):
     assert not errors
     for (a, b), r in zip(mats, results):
         assert rel_err(r, a.astype(np.float64) @ b) <= 1e-5
+
+
+@pytest.mark.parametrize("M,N,K", [(1000, 45, 600), (489, 1041, 263), (40, 300, 70)])
+def test_same_bits_on_one_and_two_threads(cpu_path, rng, M, N, K):
+    # Two threads claim the A blocks from a counter (by rows) or split the strips (small M):
+    # either way each C tile is computed once, by one thread, in the same order, so the
+    # result is bit for bit the one-thread result, beta·C applied exactly once.
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    c = rng.standard_normal((M, N)).astype(np.float32)
+    out = {}
+    for n in (1, 2):
+        with threads(n):
+            out[n] = nk.gemm(a, b, c, alpha=0.5, beta=2.0)
+    np.testing.assert_array_equal(out[1], out[2])
+    assert rel_err(out[2], ref_gemm(a, b, c, 0.5, 2.0, False, False)) <= 1e-5
 
 
 def test_matches_torch_when_installed(rng):
