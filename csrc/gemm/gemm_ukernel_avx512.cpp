@@ -15,14 +15,14 @@
 // tile that divides the batch and channel counts of networks (32, 64, 128) wastes no rows.
 // Edges: columns through an opmask (masked loads/stores, no scalar loop); rows m < MR
 // store only the first m rows.
-// Measured on the 2-core Intel Xeon (AVX-512, 2026-12-01, third session), float32, with the
-// driver's rows_outer order and the AVX-512 packers:
-//   one thread, n = 256…2048: 83 / 84 / 87 / 89 % of the FMA-loop roof measured in the same
-//   run, torch.mm 86 / 85 / 89 / 88 % (python benchmarks/gemm_one_thread.py, better of two
-//   runs); on hot L1 panels the kernel alone runs at 98 %, inside the loop nest at ~95 %
-//   (benchmarks/gemm_loop_orders.cpp);
-//   two threads vs NumPy (OpenBLAS SkylakeX kernel): 1.04–1.24× at 256…2048³, 1.28× on a
-//   batch of 256 × 64³, 1.03× at 4096×64×64 (benchmarks/RESULTS.md, "gemm avx512").
+// Measured on the 2-core Intel Xeon (AVX-512, 2026-12-02), float32, with the driver's
+// rows_outer order, A read in place (strides not a multiple of 4 KiB) and the packers:
+//   one thread, n = 256…2048: 93 / 92 / 88 / 92 % of the FMA-loop roof measured in the same
+//   run, best of four runs (torch.mm 91 / 91 / 90 / 94 %, OpenBLAS 85 / 88 / 86 / 94 %;
+//   python benchmarks/gemm_one_thread.py); on hot L1 panels the kernel alone runs at 98 %,
+//   inside the loop nest at ~95 % (benchmarks/gemm_loop_orders.cpp);
+//   two threads vs NumPy (OpenBLAS SkylakeX kernel): 1.11–1.34× at 256…2048³, 1.29× on a
+//   batch of 256 × 64³, 1.52× at 4096×64×64 (benchmarks/RESULTS.md, "gemm avx512").
 #include <immintrin.h>
 #include <cstdint>
 
