@@ -229,9 +229,10 @@ def test_four_threads_at_once(rng):
         assert rel_err(r, a.astype(np.float64) @ b) <= 1e-5
 
 
-@pytest.mark.parametrize("M,N,K", [(1000, 45, 600), (489, 1041, 263), (40, 300, 70)])
+@pytest.mark.parametrize("M,N,K", [(1000, 45, 600), (489, 1041, 263), (600, 40, 1024), (40, 300, 70)])
 def test_same_bits_on_one_and_two_threads(cpu_path, rng, M, N, K):
-    # Two threads claim the A blocks from a counter (by rows) or split the strips (small M):
+    # Two threads claim the A blocks from a counter (by rows; K = 1024 packs A on avx512, the
+    # others read it in place) or split the strips (small M):
     # either way each C tile is computed once, by one thread, in the same order, so the
     # result is bit for bit the one-thread result, beta·C applied exactly once.
     a = rng.standard_normal((M, K)).astype(np.float32)

@@ -74,7 +74,8 @@ template <typename T>
 struct RowsA {
   const T *p0, *p4;
   int64_t l1, l2, l3;
-  RowsA(const T* a, int64_t lda, int rows) : p0(a), p4(a + (rows > 4 ? 4 * lda : 0)), l1(lda), l2(2 * lda), l3(3 * lda) {}
+  RowsA(const T* a, int64_t lda, int rows)  // p4 = a when there is no row 4 to point at
+      : p0(a), p4(a + (rows > 4 ? 4 * lda : 0)), l1(lda), l2(2 * lda), l3(3 * lda) {}
   const T& at(int i) const {
     const T* b = i < 4 ? p0 : p4;
     const int q = i & 3;
