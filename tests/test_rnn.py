@@ -196,6 +196,33 @@ def test_thread_splits(rng, threads, B, H):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("T,B,H", [(37, 40, 37), (5, 17, 64), (6, 5, 300)])
+def test_same_bits_on_one_and_two_threads(cpu_path, rng, kind, T, B, H):
+    """Split by row panels (B = 40, 17) or by hidden strips (B = 5, one panel), each output
+    element's sums run in the same order on one thread or two, so both agree bit for bit,
+    the final-state gradients included (they enter at the first and last steps)."""
+    p = make(rng, 4 if kind == "lstm" else 3, T, B, 9, H, np.float32)
+    if kind == "gru":
+        del p["c0"]
+    gy = rng.standard_normal((T, B, H)).astype(np.float32)
+    ghT = rng.standard_normal((B, H)).astype(np.float32)
+    gcT = rng.standard_normal((B, H)).astype(np.float32)
+    out = {}
+    for n in (1, 2):
+        before = nk.get_num_threads()
+        nk.set_num_threads(n)
+        try:
+            fwd = getattr(nk, kind)(**p, return_cache=True)
+            cache = fwd[-1]
+            bwd = nk.lstm_backward(gy, ghT, gcT, cache) if kind == "lstm" else nk.gru_backward(gy, ghT, cache)
+            out[n] = [np.asarray(a) for a in fwd[:-1]] + [np.asarray(a) for a in bwd]
+        finally:
+            nk.set_num_threads(before)
+    for a1, a2 in zip(out[1], out[2]):
+        np.testing.assert_array_equal(a1, a2)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("T,B,I,H", [(2, 3, 5, 263), (3, 2, 0, 6)])
 def test_large_hidden_and_empty_input(cpu_path, rng, kind, T, B, I, H):
     """H > KC: several k-blocks in the recurrent products; I = 0: no input projection."""

@@ -16,8 +16,9 @@
 // Fast version:
 //   forward:  ONE GEMM for the input projection of all steps (T·B × I by I × 4H, into
 //             `gates`), then per step one recurrent GEMM (B × H by H × 4H, beta = 1, on
-//             pre-packed w_hh panels) and one fused AVX2 gate pass, all in one parallel
-//             region with one barrier per step (rnn_engine.h).
+//             pre-packed w_hh panels) and one fused gate pass, all in one parallel
+//             region: a barrier per step when the batch is split by hidden strips, none
+//             when each thread owns whole row panels (rnn_engine.h, make_tile).
 //   backward: per step dh = gy[t] + dA[t+1] @ w_hh (B × 4H by 4H × H, pre-packed) and the
 //             fused gate-gradient pass, same region/barrier scheme; all dA kept, then
 //             gx = dA·w_ih and [gw_ih | gw_hh] = dA^T·[x | h_prev] as two large GEMMs after
