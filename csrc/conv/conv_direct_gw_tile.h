@@ -1,6 +1,6 @@
 // The direct conv's grad-w tile loop (contract in conv/conv_direct.h), written once over a
-// float-vector type and instantiated by each ISA's file with its own (simd::VecF of
-// simd/simd_avx2.h or simd/simd_avx512.h). Include ONLY from *_avx2.cpp / *_avx512.cpp
+// float-vector type and instantiated by each ISA's file with its own (simd256::VecF of
+// simd/simd_avx2.h, simd512::VecF of simd/simd_avx512.h). Include ONLY from *_avx2.cpp / *_avx512.cpp
 // files, after that ISA's simd header: everything here has internal linkage, so each ISA
 // object holds its own copy and none is a weak symbol another path could link to.
 //

@@ -3,7 +3,8 @@
 //   for jc in N step NC:            B panel KC×NC, shared by all threads
 //     for pc in K step KC:          pack B panel (threads split its NR-strips); the blocks
 //                                   of K are of equal size (balanced_kc), at most KC
-//       for (ic, chunk) items:      one A block MC×KC per item, packed by its thread
+//       for (ic, chunk) items:      one A block (≤ MC rows) × KC per item, packed by the
+//                                   thread that runs it (or read in place, a_in_place)
 //         for jr in chunk strips:   B micro-panel KC×NR stays in L1
 //           for ir in MC step MR:   micro-kernel on an MR×NR tile of C
 //
@@ -21,9 +22,9 @@
 // Work split: the M blocks are resized so their count is a multiple of the thread
 // count (in the rows_outer order, cut finer: up to 16 a thread); when M is too small for
 // that (M <= MC), the NR-strips of each B panel are split into chunks instead, so skinny
-// products still use every core. The threads claim these items one at a time from a
-// counter per pass. Products under ~80³ run on one thread (the fork costs more than it
-// saves).
+// products still use every core. By rows, the threads claim the items one at a time from
+// a counter per pass; the strip chunks are dealt out statically, as the packing splits the
+// strips. Products under ~80³ run on one thread (the fork costs more than it saves).
 
 #include <algorithm>
 #include <atomic>
@@ -112,7 +113,6 @@ void gemm_thread(Team& team, const GemmConfig<T>& cfg, int64_t M, int64_t N, int
   for (int64_t jc = 0; jc < N; jc += cfg.NC) {
     const int64_t nc = std::min<int64_t>(cfg.NC, N - jc);
     const int64_t nstrips = ceil_div(nc, NR);
-    const int64_t strips_per_chunk = ceil_div(nstrips, nchunks);
     for (int64_t pc = 0; pc < K; pc += KC, ++phase) {
       const int64_t kc = std::min<int64_t>(KC, K - pc);
       const T beta_eff = pc == 0 ? beta : T(1);
@@ -135,8 +135,8 @@ void gemm_thread(Team& team, const GemmConfig<T>& cfg, int64_t M, int64_t N, int
         const int64_t ib = it / nchunks, ch = it % nchunks;
         const int64_t i0 = ib * mc;
         const int64_t mcur = std::min<int64_t>(mc, M - i0);
-        const int64_t s0 = ch * strips_per_chunk;
-        const int64_t s1 = std::min<int64_t>(nstrips, s0 + strips_per_chunk);
+        // Chunk ch covers the strips thread ch packed when there is one chunk a thread.
+        const int64_t s0 = nstrips * ch / nchunks, s1 = nstrips * (ch + 1) / nchunks;
         if (mcur <= 0 || s0 >= s1) continue;
         if (arm) {  // A read in place: each micro-panel's rows stay in L1 across the strips
           for (int64_t r = 0; r * MR < mcur; ++r) {

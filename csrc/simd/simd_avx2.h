@@ -1,6 +1,7 @@
 // AVX2/FMA vector math shared by the *_avx2.cpp kernels: include ONLY from *_avx2.cpp
-// files. Everything is `static inline` (internal linkage), so no AVX2 copy of a helper can
-// become the one a generic caller links to (tests/test_isa_isolation.py).
+// files. Everything is `static inline` or in an unnamed namespace (internal linkage), so no
+// AVX2 copy of a helper can become the one a generic caller links to
+// (tests/test_isa_isolation.py).
 //
 // Accuracy (float32 unless said; measured against float64 references in the tests):
 //   exp_ps      x = n·ln2 + r (Cody–Waite), |r| ≤ ln2/2, degree-6 fit on Chebyshev nodes

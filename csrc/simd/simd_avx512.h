@@ -1,6 +1,7 @@
 // AVX-512 vector math shared by the *_avx512.cpp kernels: include ONLY from *_avx512.cpp
-// files. Everything is `static inline` (internal linkage), so no AVX-512 copy of a helper
-// can become the one a generic or AVX2 caller links to (tests/test_isa_isolation.py).
+// files. Everything is `static inline` or in an unnamed namespace (internal linkage), so no
+// AVX-512 copy of a helper can become the one a generic or AVX2 caller links to
+// (tests/test_isa_isolation.py).
 //
 // Accuracy: the AVX2 helpers' (simd/simd_avx2.h), most of them bit for bit: exp2 rel err
 // < 2e-7; exp 2e-8 + rounding; sigmoid / tanh (float and double) ≤ 4 ulp; ½erfc 6e-8.
