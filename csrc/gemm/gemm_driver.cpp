@@ -28,8 +28,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <memory>
 #include <cstdlib>
+#include <memory>
 
 #include "gemm/gemm.h"
 #include "kernels.h"
@@ -139,29 +139,22 @@ void gemm_thread(Team& team, const GemmConfig<T>& cfg, int64_t M, int64_t N, int
         // Chunk ch covers the strips thread ch packed when there is one chunk a thread.
         const int64_t s0 = nstrips * ch / nchunks, s1 = nstrips * (ch + 1) / nchunks;
         if (mcur <= 0 || s0 >= s1) continue;
-        if (arm) {  // A read in place: each micro-panel's rows stay in L1 across the strips
-          for (int64_t r = 0; r * MR < mcur; ++r) {
-            const int m = int(std::min<int64_t>(MR, mcur - r * MR));
-            const T* ar = arm + (i0 + r * MR) * lda + pc;
-            T* crow = C + (i0 + r * MR) * ldc + jc;
-            for (int64_t s = s0; s < s1; ++s)
-              cfg.ukernel_rows(kc, ar, lda, Bbuf + s * kc * NR, crow + s * NR, ldc, m,
-                               int(std::min<int64_t>(NR, nc - s * NR)), alpha, beta_eff);
-          }
-          continue;
-        }
-        if (ib != packed_ib) {
+        if (!arm && ib != packed_ib) {
           A.pack_a(Abuf, i0, mcur, pc, kc, MR);
           packed_ib = ib;
         }
         if (cfg.rows_outer) {  // one A micro-panel in L1 against each B micro-panel in turn
           for (int64_t r = 0; r * MR < mcur; ++r) {
             const int m = int(std::min<int64_t>(MR, mcur - r * MR));
-            const T* ap = Abuf + r * kc * MR;
+            // The panel's rows where A lies (a_in_place), else its packed copy.
+            const T* ap = arm ? arm + (i0 + r * MR) * lda + pc : Abuf + r * kc * MR;
             T* crow = C + (i0 + r * MR) * ldc + jc;
-            for (int64_t s = s0; s < s1; ++s)
-              cfg.ukernel(kc, ap, Bbuf + s * kc * NR, crow + s * NR, ldc, m,
-                          int(std::min<int64_t>(NR, nc - s * NR)), alpha, beta_eff);
+            for (int64_t s = s0; s < s1; ++s) {
+              const int n = int(std::min<int64_t>(NR, nc - s * NR));
+              const T* bp = Bbuf + s * kc * NR;
+              if (arm) cfg.ukernel_rows(kc, ap, lda, bp, crow + s * NR, ldc, m, n, alpha, beta_eff);
+              else cfg.ukernel(kc, ap, bp, crow + s * NR, ldc, m, n, alpha, beta_eff);
+            }
           }
           continue;
         }
